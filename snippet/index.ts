@@ -1,0 +1,1 @@
+(window as any).tap = (window as any).tap || function () {};

@@ -1,0 +1,14 @@
+/**
+ * One JSON line per event, for `wrangler tail` and Workers Logs.
+ * Never pass the API key, the cookie or a full IP here.
+ */
+export function logLine(event: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ event, ...fields }));
+}
+
+/** Keeps the network part only: 203.0.113.7 → 203.0.113.x, 2001:db8:1:2::5 → 2001:db8:1::x. */
+export function truncateIp(ip: string | undefined): string | undefined {
+  if (!ip) return undefined;
+  if (ip.includes(':')) return ip.split(':').slice(0, 3).join(':') + '::x';
+  return ip.split('.').slice(0, 3).join('.') + '.x';
+}

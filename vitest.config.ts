@@ -12,6 +12,13 @@ export default defineConfig({
         },
       },
       {
+        test: {
+          name: 'postback',
+          environment: 'node',
+          include: ['test/postback/**/*.test.ts'],
+        },
+      },
+      {
         plugins: [
           cloudflareTest({
             main: './proxy/index.ts',

@@ -31,6 +31,22 @@ export default defineConfig({
           include: ['test/proxy/**/*.test.ts'],
         },
       },
+      {
+        // Delivery (proxy/delivery): postbacks, inline retry, queue consumer and ledger, in workerd
+        // against local postback servers started by the global setup.
+        plugins: [
+          cloudflareTest({
+            main: './proxy/index.ts',
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: { bindings: { TAPFILIATE_API_KEY: 'test-key' } },
+          }),
+        ],
+        test: {
+          name: 'delivery',
+          include: ['test/delivery/**/*.test.ts'],
+          globalSetup: ['test/delivery/global-setup.ts'],
+        },
+      },
     ],
   },
 });

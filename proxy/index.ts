@@ -1,12 +1,14 @@
-// Placeholder: the proxy engineer replaces this with the Hono app.
+// The production worker: the proxy on a route of the merchant's zone, plus the
+// delivery queue consumer and ledger Durable Object (proxy/delivery).
+import { createApp } from './app';
+import { createDelivery, handlePostbackBatch } from './delivery';
 import type { Env } from './env';
-import { handlePostbackBatch } from './delivery';
 
 export { PostbackLedger } from './delivery';
 
+const app = createApp({ createDelivery });
+
 export default {
-  async fetch(): Promise<Response> {
-    return Response.json({ ok: true });
-  },
+  fetch: app.fetch,
   queue: handlePostbackBatch,
 } satisfies ExportedHandler<Env>;

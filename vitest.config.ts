@@ -19,27 +19,43 @@ export default defineConfig({
         },
       },
       {
+        // The proxy's HTTP surface and its forwarding path, in workerd. The worker's
+        // postback URLs point at a local server started by the global setup.
         plugins: [
-          cloudflareTest({
+          cloudflareTest(({ inject }) => ({
             main: './proxy/index.ts',
             wrangler: { configPath: './wrangler.toml' },
-            miniflare: { bindings: { TAPFILIATE_API_KEY: 'test-key' } },
-          }),
+            miniflare: {
+              bindings: {
+                TAPFILIATE_API_KEY: 'test-key',
+                POSTBACK_CONVERSION_URL: `${inject('proxyPostbackServers').worker}/1.7/pb/con/c/`,
+                POSTBACK_CUSTOMER_URL: `${inject('proxyPostbackServers').worker}/1.7/pb/cus/c/`,
+              },
+            },
+          })),
         ],
         test: {
           name: 'proxy',
           include: ['test/proxy/**/*.test.ts'],
+          globalSetup: ['test/proxy/global-setup.ts'],
         },
       },
       {
         // Delivery (proxy/delivery): postbacks, inline retry, queue consumer and ledger, in workerd
         // against local postback servers started by the global setup.
         plugins: [
-          cloudflareTest({
+          // The bound queue's consumer runs for real here, so its vars point at a local server, never at Tapfiliate.
+          cloudflareTest(({ inject }) => ({
             main: './proxy/index.ts',
             wrangler: { configPath: './wrangler.toml' },
-            miniflare: { bindings: { TAPFILIATE_API_KEY: 'test-key' } },
-          }),
+            miniflare: {
+              bindings: {
+                TAPFILIATE_API_KEY: 'test-key',
+                POSTBACK_CONVERSION_URL: `${inject('postbackServers').queue}/1.7/pb/con/c/`,
+                POSTBACK_CUSTOMER_URL: `${inject('postbackServers').queue}/1.7/pb/cus/c/`,
+              },
+            },
+          })),
         ],
         test: {
           name: 'delivery',

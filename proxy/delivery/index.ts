@@ -1,23 +1,20 @@
-import { DurableObject } from 'cloudflare:workers';
-import type { Env } from '../env';
+import { createDurableDelivery } from './durable';
 import { createInlineDelivery } from './inline';
+import { createPostbackBatchHandler } from './queue';
 import type { CreateDelivery } from './types';
 
+export { PostbackLedger } from './ledger';
 export type { CreateDelivery, Delivery, DeliveryResult, PostbackJob } from './types';
 
 /**
  * The delivery for this deployment: durable (Queue + ledger) when both bindings
- * exist, inline retry otherwise.
+ * exist, inline retry otherwise. `delivery.durable` tells /health which.
  *
  * @example
  * const result = await createDelivery(env, ctx).submit(job); // { status: 'sent' | 'queued' | 'duplicate' | 'rejected', ... }
  */
-export const createDelivery: CreateDelivery = (env, ctx) => createInlineDelivery({ env, ctx });
+export const createDelivery: CreateDelivery = (env, ctx) =>
+  env.POSTBACK_QUEUE && env.POSTBACK_LEDGER ? createDurableDelivery({ env, ctx }) : createInlineDelivery({ env, ctx });
 
-export async function handlePostbackBatch(
-  _batch: MessageBatch<unknown>,
-  _env: Env,
-  _ctx: ExecutionContext,
-): Promise<void> {}
-
-export class PostbackLedger extends DurableObject<Env> {}
+/** The queue consumer; proxy/index.ts exports it as `queue`. */
+export const handlePostbackBatch = createPostbackBatchHandler();

@@ -1,0 +1,74 @@
+import type { Env } from '../env';
+import { logLine } from '../log';
+import { createInlineDelivery } from './inline';
+import { runLedgeredJob, type PostbackMessage } from './job';
+import { ledgerKey, ledgerStub } from './ledger';
+import { createPostbackSender, type SendPostback } from './postback';
+import type { Delivery, DeliveryResult, PostbackJob } from './types';
+
+/**
+ * The queued copy waits this long, so it reaches the consumer after the inline
+ * try has finished (and then finds the job sent) instead of racing it.
+ */
+export const INLINE_GRACE_SECONDS = 30;
+
+export interface DurableDeliveryOptions {
+  env: Env;
+  ctx: ExecutionContext;
+  send?: SendPostback;
+  /** Try once inside the request before leaving the job to the queue. */
+  inlineFirst?: boolean;
+  queueDelaySeconds?: number;
+}
+
+/**
+ * Durable delivery: the job is recorded in the ledger (once per external_id)
+ * and put on the queue before anything else, so neither an evicted isolate nor
+ * a Tapfiliate outage loses it. Then one inline try may deliver it at once.
+ *
+ * @example
+ * const delivery = createDurableDelivery({ env, ctx });
+ * await delivery.submit(job); // sent | queued | duplicate | rejected
+ */
+export function createDurableDelivery(options: DurableDeliveryOptions): Delivery {
+  const { env, ctx, send = createPostbackSender({ env }), inlineFirst = true } = options;
+  const queueDelaySeconds = options.queueDelaySeconds ?? (inlineFirst ? INLINE_GRACE_SECONDS : 0);
+  const queue = env.POSTBACK_QUEUE;
+  const namespace = env.POSTBACK_LEDGER;
+  if (!queue || !namespace) throw new Error('durable delivery needs POSTBACK_QUEUE and POSTBACK_LEDGER');
+
+  return {
+    durable: true,
+    async submit(job: PostbackJob): Promise<DeliveryResult> {
+      const key = ledgerKey(job);
+      const ledger = ledgerStub(namespace, key);
+      const { fresh, state } = await ledger.accept();
+      if (!fresh) {
+        logLine('duplicate_suppressed', { stage: 'request', key, state });
+        return { status: 'duplicate' };
+      }
+      const message: PostbackMessage = { key, job, ...(inlineFirst ? { backup: true } : {}) };
+      try {
+        await queue.send(message, { delaySeconds: queueDelaySeconds });
+      } catch (error) {
+        // Not durable for this one job, but not lost either: fall back to the inline retry.
+        logLine('queue_send_failed', { level: 'error', key, error: error instanceof Error ? error.message : 'unknown' });
+        await ledger.forget();
+        return createInlineDelivery({ env, ctx, send }).submit(job);
+      }
+      if (!inlineFirst) return { status: 'queued' };
+
+      const outcome = await runLedgeredJob(message, { env, send, via: 'inline', attempt: 1 });
+      switch (outcome.result) {
+        case 'sent':
+        case 'duplicate':
+          return { status: outcome.result };
+        case 'rejected':
+          // The queued copy still retries it, and leaves it in the DLQ if Tapfiliate keeps refusing.
+          return { status: 'rejected', upstreamStatus: outcome.status, message: outcome.message };
+        default:
+          return { status: 'queued' };
+      }
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import type { TapResult } from '../proxy/schema';
+import { debug } from './config';
+
+/** Logs one decision with the fixed `[tap]` prefix, only with `data-debug` or `?tap_debug=1`. */
+export const log = (...args: unknown[]) => {
+  // A page may replace console methods; logging must never be what breaks it.
+  try {
+    debug && console.log('[tap]', ...args);
+  } catch {}
+};
+
+/** Every dropped event passes here, so debug mode shows each one and why. */
+export const ignore = (reason: string): TapResult => {
+  log('ignored:', reason);
+  return { ok: false, status: 'skipped', reason };
+};

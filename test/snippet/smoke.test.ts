@@ -1,2 +1,0 @@
-import { expect, it } from 'vitest';
-it('has a dom', () => { expect(document.cookie).toBe(''); });

@@ -16,13 +16,15 @@ export const clean = (value: unknown) =>
  * The one-letter `a` and `s` count only beside a longer one: WordPress uses `?s=` for search.
  */
 export const capture = () => {
-  const query = new URLSearchParams(location.search);
   const found: Attribution = {};
   let longName;
-  for (const [field, ...names] of ROWS)
-    for (const name of names) {
-      const value = clean(query.get(name));
-      if (value && !found[field]) (found[field] = value), name[1] && (longName = 1);
-    }
+  try {
+    const query = new URLSearchParams(location.search);
+    for (const [field, ...names] of ROWS)
+      for (const name of names) {
+        const value = clean(query.get(name));
+        if (value && !found[field]) (found[field] = value), name[1] && (longName = 1);
+      }
+  } catch {}
   return longName && found;
 };

@@ -9,7 +9,7 @@ const DIST = resolve(__dirname, '../../dist');
 if (!existsSync(resolve(DIST, 'tap.js'))) throw new Error('dist/tap.js is missing: run `node build.mjs` first');
 
 export type Reply = { status: number; body?: unknown } | 'network-error' | 'html';
-export type Sent = { url: string; method?: string; keepalive?: boolean; credentials?: string; contentType: string; body: unknown };
+export type Sent = { url: string; method?: string; keepalive?: boolean; credentials?: string; contentType: string; body: any };
 
 export type PageOptions = {
   url?: string;
@@ -69,7 +69,7 @@ export const openPage = async (options: PageOptions = {}) => {
 
   const w = window as unknown as Record<string, any>;
   w.console.log = (...args: unknown[]) => logs.push(args);
-  window.addEventListener('error', (event) => pageErrors.push((event as ErrorEvent).error ?? event));
+  window.addEventListener('error', (event) => pageErrors.push((event as unknown as ErrorEvent).error ?? event));
 
   // Every cookie write goes through here, so tests see the attributes the snippet chose.
   const cookieWrites: string[] = [];

@@ -1,0 +1,102 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Forwards one request to the worker the way a Cloudflare zone route would. */
+export type WorkerFetch = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface MerchantPage {
+  html: string;
+  headers?: Record<string, string>;
+}
+
+export interface MerchantOrigin {
+  port: number;
+  /** `http://<host>:<port><path>`, for hosts mapped to 127.0.0.1 by Chromium's resolver rules. */
+  url(host: string, path?: string): string;
+  /** Pages served by the CMS, keyed by path without query. Replaced wholesale per test. */
+  pages: Map<string, MerchantPage>;
+  /** Set to false to make every /_tap/* request fail at the network level, as when the worker is unreachable. */
+  workerUp: boolean;
+  /** Every request that reached the worker: method, path and the status it answered. */
+  forwarded: { method: string; path: string; status: number }[];
+  close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/**
+ * A stand-in for the merchant's CMS: it serves its own pages, and hands every
+ * request under `basePath` to the worker with Host, cookies and body intact,
+ * adding CF-Connecting-IP from the socket, as Cloudflare's edge does.
+ */
+export async function startMerchantOrigin(
+  workerFetch: WorkerFetch,
+  basePath = '/_tap/',
+): Promise<MerchantOrigin> {
+  const origin: Omit<MerchantOrigin, 'port' | 'url' | 'close'> = {
+    pages: new Map(),
+    workerUp: true,
+    forwarded: [],
+  };
+
+  const forward = async (req: IncomingMessage, res: ServerResponse) => {
+    if (!origin.workerUp) {
+      res.socket?.destroy();
+      return;
+    }
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || name === 'x-forwarded-for') continue;
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    headers.set('cf-connecting-ip', req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
+    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
+    const url = `http://${req.headers.host}${req.url}`;
+    const answer = await workerFetch(url, { method: req.method, headers, body, redirect: 'manual' });
+    const path = new URL(url).pathname;
+    origin.forwarded.push({ method: req.method ?? 'GET', path, status: answer.status });
+    const outHeaders: Record<string, string | string[]> = {};
+    answer.headers.forEach((value, name) => {
+      if (name !== 'set-cookie' && name !== 'content-encoding' && name !== 'content-length') outHeaders[name] = value;
+    });
+    const cookies = answer.headers.getSetCookie();
+    if (cookies.length) outHeaders['set-cookie'] = cookies;
+    res.writeHead(answer.status, outHeaders);
+    res.end(Buffer.from(await answer.arrayBuffer()));
+  };
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path.startsWith(basePath)) {
+      forward(req, res).catch((error) => {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(String(error));
+      });
+      return;
+    }
+    const page = origin.pages.get(path);
+    if (!page) {
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>Not found</title>');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...page.headers });
+    res.end(page.html);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  return Object.assign(origin, {
+    port,
+    url: (host: string, path = '/') => `http://${host}:${port}${path}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+}

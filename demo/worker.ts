@@ -1,0 +1,17 @@
+// The development worker for `npm start`: the production proxy, with the demo
+// shop standing in for the zone's origin. Never deployed (wrangler.toml's main
+// is proxy/index.ts).
+import { createApp } from '../proxy/app';
+import { createDelivery, handlePostbackBatch } from '../proxy/delivery';
+import type { Env } from '../proxy/env';
+import { createDemoShop } from './shop';
+
+export { PostbackLedger } from '../proxy/delivery';
+
+const shop = createDemoShop();
+const app = createApp({ createDelivery, fetchOrigin: (request) => shop.fetch(request) });
+
+export default {
+  fetch: app.fetch,
+  queue: handlePostbackBatch,
+} satisfies ExportedHandler<Env>;

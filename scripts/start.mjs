@@ -1,0 +1,112 @@
+// @ts-check
+// `npm start`: the whole path on one machine, with no Cloudflare account and no key.
+// Builds the snippet, starts the local Tapfiliate stand-in (printing each postback),
+// and runs the demo worker (proxy + demo shop) with `wrangler dev` on local workerd.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const WORKER_PORT = Number(process.env.PORT ?? 8787);
+const POSTBACK_PORT = Number(process.env.POSTBACK_PORT ?? 8789);
+const GENERATED = 'proxy/generated/snippet.ts';
+
+/** @param {string} text */
+const say = (text) => console.log(`\x1b[1m[start]\x1b[0m ${text}`);
+
+// 1. Build. The size budget is CI's gate; over it the demo still runs, with a warning.
+const builtAt = Date.now();
+const build = spawnSync(process.execPath, ['build.mjs'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  const fresh = existsSync(`${root}/${GENERATED}`) && statSync(`${root}/${GENERATED}`).mtimeMs >= builtAt - 1000;
+  if (!fresh) {
+    say('the snippet did not build; fix the error above and run npm start again');
+    process.exit(1);
+  }
+  say('the snippet is over its size budget (npm test will fail); starting the demo anyway');
+}
+
+// 2. Local secrets. `.dev.vars` is gitignored; the example holds the stand-in's dev key.
+if (!existsSync(`${root}/.dev.vars`)) {
+  copyFileSync(`${root}/.dev.vars.example`, `${root}/.dev.vars`);
+  say('created .dev.vars from .dev.vars.example (TAPFILIATE_API_KEY=dev-key)');
+}
+const apiKey = /^\s*TAPFILIATE_API_KEY\s*=\s*"?([^"\n]*)"?\s*$/m.exec(readFileSync(`${root}/.dev.vars`, 'utf8'))?.[1]?.trim();
+if (!apiKey) say('.dev.vars has no TAPFILIATE_API_KEY: the proxy will answer 503 not_configured');
+
+/** @type {import('node:child_process').ChildProcess[]} */
+const children = [];
+let stopping = false;
+
+/** @param {number} code */
+function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 1500).unref();
+  Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : null))).then(() =>
+    process.exit(code),
+  );
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+/**
+ * @param {string} name
+ * @param {string[]} args
+ * @param {(line: string) => void} onLine
+ */
+function run(name, args, onLine) {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', FORCE_COLOR: process.env.FORCE_COLOR ?? '1' },
+  });
+  children.push(child);
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', onLine);
+  }
+  child.on('exit', (code) => {
+    if (stopping) return;
+    say(`${name} stopped (exit ${code}); stopping everything`);
+    stop(code || 1);
+  });
+  return child;
+}
+
+// 3. The Tapfiliate stand-in, printing each postback it receives.
+const postbackUrl = `http://127.0.0.1:${POSTBACK_PORT}`;
+await new Promise((resolve) => {
+  run('the postback server', ['test/postback/server.mjs', '--port', String(POSTBACK_PORT), '--key', apiKey || 'dev-key', '--print'], (line) => {
+    if (line.startsWith('postback server listening')) resolve(undefined);
+    console.log(`\x1b[35m[tapfiliate]\x1b[0m ${line}`);
+  });
+});
+
+// 4. The demo worker on local workerd, its postback URLs pointed at the stand-in.
+const wranglerBin = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
+run(
+  'wrangler dev',
+  [
+    wranglerBin,
+    'dev',
+    'demo/worker.ts',
+    '--port',
+    String(WORKER_PORT),
+    '--show-interactive-dev-session=false',
+    '--var',
+    `POSTBACK_CONVERSION_URL:${postbackUrl}/1.7/pb/con/c/`,
+    '--var',
+    `POSTBACK_CUSTOMER_URL:${postbackUrl}/1.7/pb/cus/c/`,
+  ],
+  (line) => {
+    console.log(`\x1b[36m[worker]\x1b[0m ${line}`);
+    if (/Ready on/.test(line)) {
+      say('');
+      say(`Open \x1b[1mhttp://localhost:${WORKER_PORT}/?ref=demo\x1b[0m, view the product, buy it.`);
+      say('Each postback the local Tapfiliate stand-in receives is printed here. Ctrl-C stops both.');
+      say('');
+    }
+  },
+);

@@ -1,6 +1,6 @@
 import type { Handler } from 'hono';
 import { getCookie } from 'hono/cookie';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { answerFor } from '../answer';
 import type { AppEnv } from '../app-env';
 import { COOKIE_NAME, hasIdentifier, identifiersFromCookie, mergeIdentifiers, pickIdentifiers } from '../attribution';
@@ -11,7 +11,7 @@ import type { Identifiers } from '../schema';
 import { apiKeyOf } from '../settings';
 import { parseEvent } from '../validate';
 
-export interface EventHandlerOptions<Schema extends z.ZodType<Identifiers>> {
+export interface EventHandlerOptions<Schema extends z.ZodMiniType<Identifiers>> {
   schema: Schema;
   toJob: (event: z.output<Schema>, identifiers: Identifiers, client: ClientInfo) => PostbackJob;
   createDelivery: CreateDelivery;
@@ -24,7 +24,7 @@ export interface EventHandlerOptions<Schema extends z.ZodType<Identifiers>> {
  * client, and hands the job to delivery. Without any identifier nothing goes
  * upstream: Tapfiliate would only reject it.
  */
-export function eventHandler<Schema extends z.ZodType<Identifiers>>(
+export function eventHandler<Schema extends z.ZodMiniType<Identifiers>>(
   options: EventHandlerOptions<Schema>,
 ): Handler<AppEnv> {
   const { schema, toJob, createDelivery, logId } = options;

@@ -60,9 +60,9 @@ export function createApp(options: Pick<AppOptions, 'createDelivery'> & Partial<
 
   app.all(`${OUTSIDE}/*`, (c) => fetchOrigin(c.req.raw));
 
-  app.use(`${INSIDE}/*`, requestLog((path) => path.slice(INSIDE.length)));
+  app.use(`${INSIDE}/*`, requestLog({ routeOf: (path) => path.slice(INSIDE.length + 1) || '/' }));
   app.get(`${INSIDE}/tap.js`, etag(), serveSnippet(snippet));
-  app.get(`${INSIDE}/health`, health(createDelivery));
+  app.get(`${INSIDE}/health`, health({ createDelivery }));
 
   const acceptEvent = [originPolicy(), jsonBody({ maxBytes: maxBodyBytes }), requireApiKey()] as const;
   app.options(`${INSIDE}/convert`, originPolicy());

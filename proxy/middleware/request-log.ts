@@ -4,8 +4,8 @@ import type { AppEnv } from '../app-env';
 import { logLine, truncateIp } from '../log';
 
 export interface RequestLogOptions {
-  /** Names the route in the log line from the path relative to BASE_PATH. */
-  routeOf: (relativePath: string) => string;
+  /** Names the route in the log line from the path Hono routed on (c.req.path). */
+  routeOf: (path: string) => string;
   now: () => number;
 }
 
@@ -19,11 +19,11 @@ const defaults: RequestLogOptions = {
  * status, milliseconds, truncated IP, and what the handler added (external_id,
  * result, upstream status). Never the key, the cookie or a full IP.
  */
-export function requestLog(relativePathOf: (path: string) => string, options: Partial<RequestLogOptions> = {}): MiddlewareHandler<AppEnv> {
+export function requestLog(options: Partial<RequestLogOptions> = {}): MiddlewareHandler<AppEnv> {
   const { routeOf, now } = { ...defaults, ...options };
   return async function requestLog(c, next) {
     const started = now();
-    c.set('route', routeOf(relativePathOf(c.req.path)));
+    c.set('route', routeOf(c.req.path));
     c.set('log', {});
     await next();
     logLine('request', {

@@ -376,6 +376,13 @@ describe('the snippet', () => {
     expect(response.headers.get('cache-control')).toBe('public, max-age=3600');
   });
 
+  it('answers HEAD with the headers only', async () => {
+    const { response, text } = await call({ path: '/_tap/tap.js', init: { method: 'HEAD' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('etag')).toBe(SNIPPET_ETAG);
+    expect(text).toBe('');
+  });
+
   it('sends the bytes again to a stale ETag', async () => {
     const { response, text } = await call({ path: '/_tap/tap.js', init: { headers: { 'if-none-match': '"old"' } } });
     expect(response.status).toBe(200);

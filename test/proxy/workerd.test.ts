@@ -2,34 +2,15 @@
 // delivery, against the local Tapfiliate stand-in started by the global setup.
 import { createExecutionContext, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { env as workerEnv } from 'cloudflare:workers';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { inject } from 'vitest';
+import { beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createApp } from '../../proxy/app';
 import { createDelivery } from '../../proxy/delivery';
 import type { Env } from '../../proxy/env';
+import { postbackControl } from '../postback/control';
+import type { ReceivedPostback } from '../postback/server.mjs';
 import { post, tapDataCookie } from './helpers';
 
-interface Received {
-  kind: 'conversion' | 'customer';
-  method: string;
-  fields: Record<string, unknown>;
-  apiKey: string | null;
-  contentType: string | null;
-  status: number;
-  fault?: string;
-}
-
-function stand_in(url: string) {
-  const control = (path: string, init?: RequestInit) => fetch(`${url}/__control/${path}`, init);
-  return {
-    url,
-    reset: async () => void (await (await control('reset', { method: 'POST' })).text()),
-    faults: async (spec: unknown) => void (await (await control('faults', { method: 'POST', body: JSON.stringify(spec) })).text()),
-    received: async () => (await (await control('received')).json()) as Received[],
-  };
-}
-
-const upstream = stand_in(inject('proxyPostbackServers').app);
+const upstream = postbackControl(inject('proxyPostbackServers').app);
 const KEY = 'test-key'; // what the stand-in expects
 const browser = {
   'cf-connecting-ip': '203.0.113.7',
@@ -43,8 +24,8 @@ function inlineEnv(extra: Partial<Env> = {}): Env {
   return {
     ...rest,
     TAPFILIATE_API_KEY: KEY,
-    POSTBACK_CONVERSION_URL: `${upstream.url}/1.7/pb/con/c/`,
-    POSTBACK_CUSTOMER_URL: `${upstream.url}/1.7/pb/cus/c/`,
+    POSTBACK_CONVERSION_URL: upstream.conversionUrl,
+    POSTBACK_CUSTOMER_URL: upstream.customerUrl,
     ...extra,
   };
 }
@@ -99,7 +80,7 @@ describe('forwarding to the postback API', () => {
   });
 
   it('answers 202 queued on an upstream 503, then delivers on a retry', async () => {
-    await upstream.faults({ next: ['503'] });
+    await upstream.setFaults({ next: ['503'] });
     const external_id = nextId();
     const { status, json } = await send('/_tap/convert', { external_id, coupon: 'SAVE' });
     expect(status).toBe(202);
@@ -115,8 +96,7 @@ describe('forwarding to the postback API', () => {
     const again = await send('/_tap/convert', { external_id, click_id: 'clk' });
     expect(again.status).toBe(200);
     expect(again.json).toEqual({ ok: true, status: 'duplicate' });
-    const accepted = (await upstream.received()).filter((r) => r.status === 200);
-    expect(accepted).toHaveLength(1);
+    expect(await upstream.accepted('conversion')).toHaveLength(1);
   });
 
   it('answers 422 upstream_rejected with one line, never the upstream body or the key', async () => {
@@ -142,7 +122,7 @@ describe('forwarding to the postback API', () => {
 });
 
 describe('the worker entry', () => {
-  const worker = stand_in(inject('proxyPostbackServers').worker);
+  const worker = postbackControl(inject('proxyPostbackServers').worker);
   beforeEach(() => worker.reset());
 
   it('serves health and the snippet', async () => {
@@ -158,9 +138,9 @@ describe('the worker entry', () => {
     const response = await SELF.fetch('https://shop.example/_tap/convert', post({ external_id, customer_id: 'CUS-W', referral_code: 'aff' }, browser));
     expect([200, 202]).toContain(response.status);
     await response.text();
-    let accepted: Received[] = [];
+    let accepted: ReceivedPostback[] = [];
     for (let waited = 0; waited < 15_000 && accepted.length < 2; waited += 100) {
-      accepted = (await worker.received()).filter((r) => r.status === 200);
+      accepted = await worker.accepted();
       if (accepted.length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(accepted.map((r) => r.kind)).toEqual(['customer', 'conversion']);

@@ -1,0 +1,34 @@
+// The dev-only worker of `npm start`: the proxy with the demo shop as its origin.
+import { createExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import demoWorker from '../../demo/worker';
+
+async function get(path: string) {
+  const response = await demoWorker.fetch(new Request(`http://localhost:8787${path}`), env as never, createExecutionContext());
+  return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
+}
+
+describe('demo worker', () => {
+  it.each(['/?ref=demo', '/product', '/thank-you?order=ORD-1'])('serves %s with the stub and the snippet tag', async (path) => {
+    const { status, type, text } = await get(path);
+    expect(status).toBe(200);
+    expect(type).toMatch(/^text\/html/);
+    expect(text).toContain('window.tap=window.tap||function(){(tap.q=tap.q||[]).push(arguments)}');
+    expect(text).toContain('<script async src="/_tap/tap.js"');
+  });
+
+  it('calls tap.convert on the thank-you page with a customer_id, and keeps the order id inert', async () => {
+    const { text } = await get('/thank-you?order=ORD-9%3C/script%3E%3Cscript%3Ealert(1)');
+    expect(text).toContain('tap.convert(conversion)');
+    expect(text).toContain('"external_id":"ORD-9scriptscriptalert1"');
+    expect(text).toContain('"customer_id":"CUS-ORD-9scriptscriptalert1"');
+    expect(text).not.toContain('<script>alert');
+  });
+
+  it('still routes /_tap to the proxy', async () => {
+    const { status, text } = await get('/_tap/health');
+    expect(status).toBe(200);
+    expect(JSON.parse(text)).toMatchObject({ ok: true });
+  });
+});

@@ -2,7 +2,7 @@ import type { Env } from '../env';
 import { logLine } from '../log';
 import { createInlineDelivery } from './inline';
 import { runLedgeredJob, type PostbackMessage } from './job';
-import { ledgerKey, ledgerStub } from './ledger';
+import { ledgerKey, ledgerEntry } from './ledger';
 import { createPostbackSender, type SendPostback } from './postback';
 import type { Delivery, DeliveryResult, PostbackJob } from './types';
 
@@ -41,7 +41,7 @@ export function createDurableDelivery(options: DurableDeliveryOptions): Delivery
     durable: true,
     async submit(job: PostbackJob): Promise<DeliveryResult> {
       const key = ledgerKey(job);
-      const ledger = ledgerStub(namespace, key);
+      const ledger = ledgerEntry(namespace, key);
       const { fresh, state } = await ledger.accept();
       if (!fresh) {
         logLine('duplicate_suppressed', { stage: 'request', key, state });

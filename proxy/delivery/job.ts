@@ -1,6 +1,6 @@
 import type { Env } from '../env';
 import { logLine } from '../log';
-import { customerLedgerKey, ledgerStub } from './ledger';
+import { customerLedgerKey, ledgerEntry } from './ledger';
 import type { PostbackKind, SendPostback } from './postback';
 import { bodyOf, idFields, logAttempt, stepsOf } from './steps';
 import type { PostbackJob } from './types';
@@ -43,7 +43,7 @@ export interface RunJobOptions {
 export async function runLedgeredJob({ key, job }: PostbackMessage, options: RunJobOptions): Promise<JobOutcome> {
   const { env, send, via, attempt } = options;
   if (!env.POSTBACK_LEDGER) throw new Error('POSTBACK_LEDGER is not bound');
-  const primary = ledgerStub(env.POSTBACK_LEDGER, key);
+  const primary = ledgerEntry(env.POSTBACK_LEDGER, key);
   const claim = await primary.claim(LEASE_MS);
   if (claim.state === 'sent') return { result: 'already_sent' };
   if (!claim.granted) return { result: 'busy', retryInMs: claim.retryInMs };
@@ -52,7 +52,7 @@ export async function runLedgeredJob({ key, job }: PostbackMessage, options: Run
   for (const kind of stepsOf(job)) {
     const body = bodyOf(job, kind);
     // A conversion job also records its customer under the customer's own key.
-    const customerLedger = kind === 'customer' && job.conversion ? ledgerStub(env.POSTBACK_LEDGER, customerLedgerKey(body.customer_id as string)) : undefined;
+    const customerLedger = kind === 'customer' && job.conversion ? ledgerEntry(env.POSTBACK_LEDGER, customerLedgerKey(body.customer_id as string)) : undefined;
     if (kind === 'customer') {
       if (claim.state === 'customer_done') continue;
       if (customerLedger && (await customerLedger.state()) === 'sent') {

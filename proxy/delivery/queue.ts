@@ -2,7 +2,7 @@ import type { Env } from '../env';
 import { logLine } from '../log';
 import { backoffDelay } from './backoff';
 import { runLedgeredJob, type JobOutcome, type PostbackMessage } from './job';
-import { ledgerStub } from './ledger';
+import { ledgerEntry } from './ledger';
 import { createPostbackSender } from './postback';
 
 /**
@@ -69,7 +69,7 @@ export function createPostbackBatchHandler(options: PostbackBatchHandlerOptions 
         default: {
           const reason = outcome.result === 'rejected' ? `rejected_${outcome.status}` : outcome.reason;
           if (message.attempts >= maxTries) {
-            if (env.POSTBACK_LEDGER && body?.key) await ledgerStub(env.POSTBACK_LEDGER, body.key).advance('dead').catch(() => {});
+            if (env.POSTBACK_LEDGER && body?.key) await ledgerEntry(env.POSTBACK_LEDGER, body.key).advance('dead').catch(() => {});
             logLine('postback_dead_letter', {
               level: 'error',
               key: body?.key,

@@ -6,7 +6,7 @@ import wranglerToml from '../../wrangler.toml?raw';
 import { createDelivery } from '../../proxy/delivery';
 import { createDurableDelivery, INLINE_GRACE_SECONDS } from '../../proxy/delivery/durable';
 import { createPostbackSender } from '../../proxy/delivery/postback';
-import { ledgerStub, RETENTION_MS, type LedgerRecord, type PostbackLedger } from '../../proxy/delivery/ledger';
+import { ledgerEntry, RETENTION_MS, shardOf, type PostbackLedger } from '../../proxy/delivery/ledger';
 import { createPostbackBatchHandler, MAX_TRIES } from '../../proxy/delivery/queue';
 import type { Env } from '../../proxy/env';
 import type { PostbackJob } from '../../proxy/delivery/types';
@@ -27,7 +27,7 @@ function job(withCustomer = true, customerId?: string): PostbackJob {
   };
 }
 
-const ledgerState = (key: string) => ledgerStub((env as Env).POSTBACK_LEDGER!, key).state();
+const ledgerState = (key: string) => ledgerEntry((env as Env).POSTBACK_LEDGER!, key).state();
 const conversionsFor = async (externalId: string) =>
   (await server.received()).filter((r) => r.kind === 'conversion' && r.fields.external_id === externalId);
 
@@ -140,20 +140,32 @@ describe('the real queue binding (Miniflare)', () => {
 });
 
 describe('ledger retention', () => {
-  it('keeps a record 30 days, then its alarm forgets it', async () => {
-    const stub = ledgerStub((env as Env).POSTBACK_LEDGER!, `con:retention-${run}`);
-    expect(await stub.accept()).toEqual({ fresh: true, state: 'accepted' });
-    expect(await stub.accept()).toEqual({ fresh: false, state: 'accepted' });
-    const alarm = await runInDurableObject(stub, (_instance: PostbackLedger, state) => state.storage.getAlarm());
-    const record = await runInDurableObject(stub, (_instance: PostbackLedger, state) => state.storage.kv.get<LedgerRecord>('record'));
-    expect(alarm! - record!.acceptedAt).toBe(RETENTION_MS);
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await stub.state()).toBeUndefined();
-    expect(await stub.accept()).toEqual({ fresh: true, state: 'accepted' });
+  it('keeps a record 30 days: the daily sweep forgets older ones and keeps newer ones', async () => {
+    const oldKey = `con:retention-old-${run}`;
+    // The same shard, so one sweep sees both.
+    let newKey = `con:retention-new-${run}`;
+    for (let i = 0; shardOf(newKey) !== shardOf(oldKey); i++) newKey = `con:retention-new-${run}-${i}`;
+    const namespace = (env as Env).POSTBACK_LEDGER!;
+    expect(await ledgerEntry(namespace, oldKey).accept()).toEqual({ fresh: true, state: 'accepted' });
+    expect(await ledgerEntry(namespace, oldKey).accept()).toEqual({ fresh: false, state: 'accepted' });
+    await ledgerEntry(namespace, newKey).accept();
+    const ledger = namespace as unknown as DurableObjectNamespace<PostbackLedger>;
+    const shard = ledger.get(ledger.idFromName(`shard-${shardOf(oldKey)}`));
+    const alarmAt = await runInDurableObject(shard, (_instance: PostbackLedger, state) => {
+      // 31 days ago and 29 days ago.
+      state.storage.sql.exec('UPDATE records SET accepted_at = ? WHERE key = ?', Date.now() - RETENTION_MS - 86_400_000, oldKey);
+      state.storage.sql.exec('UPDATE records SET accepted_at = ? WHERE key = ?', Date.now() - RETENTION_MS + 86_400_000, newKey);
+      return state.storage.getAlarm();
+    });
+    expect(alarmAt).toBeGreaterThan(Date.now());
+    expect(await runDurableObjectAlarm(shard)).toBe(true);
+    expect(await ledgerEntry(namespace, oldKey).state()).toBeUndefined();
+    expect(await ledgerEntry(namespace, newKey).state()).toBe('accepted');
+    expect(await ledgerEntry(namespace, oldKey).accept()).toEqual({ fresh: true, state: 'accepted' });
   });
 
   it('a held lease makes a concurrent claim wait; sent is final', async () => {
-    const stub = ledgerStub((env as Env).POSTBACK_LEDGER!, `con:lease-${run}`);
+    const stub = ledgerEntry((env as Env).POSTBACK_LEDGER!, `con:lease-${run}`);
     await stub.accept();
     expect(await stub.claim(30_000)).toEqual({ granted: true, state: 'accepted' });
     expect(await stub.claim(30_000)).toMatchObject({ granted: false, state: 'accepted', retryInMs: expect.any(Number) });

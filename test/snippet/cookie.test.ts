@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import Cookies from 'js-cookie';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openPage, type Page } from './page';
 
 let page: Page;
@@ -102,5 +103,26 @@ describe('a cookie written by the proxy or tampered with', () => {
     page.window.document.cookie = 'tap_data=garbage; path=/; domain=shop.example';
     await page.next('https://www.shop.example/?ref=anna', { attrs: { 'data-attribution': 'first' } });
     expect(page.w.tap.data()).toMatchObject({ referral_code: 'anna' });
+  });
+});
+
+// Contract §4 names js-cookie; the snippet writes the same format by hand to stay in its
+// size budget, so js-cookie itself checks that each side reads what the other wrote.
+describe('the cookie format is the one js-cookie reads and writes', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('js-cookie reads the attribution the snippet stored', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna&click_id=c%201' });
+    vi.stubGlobal('document', page.window.document);
+    expect(JSON.parse(Cookies.get('tap_data')!)).toEqual(page.w.tap.data());
+    expect(page.w.tap.data()).toMatchObject({ referral_code: 'anna', click_id: 'c 1' });
+  });
+
+  it('the snippet reads attribution that js-cookie stored', async () => {
+    page = await openPage({ url: 'https://www.shop.example/thanks' });
+    vi.stubGlobal('document', page.window.document);
+    const stored = { referral_code: 'ännа/{x}', coupon: 'SAVE;10', ts: 1795000000 };
+    Cookies.set('tap_data', JSON.stringify(stored), { path: '/' });
+    expect(page.w.tap.data()).toEqual(stored);
   });
 });

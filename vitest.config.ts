@@ -59,7 +59,8 @@ export default defineConfig({
         ],
         test: {
           name: 'delivery',
-          include: ['test/delivery/**/*.test.ts'],
+          // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
+          include: ['test/delivery/**/*.test.ts', ...(process.env.TAPLINE_MEASURE ? ['test/delivery/**/*.measure.ts'] : [])],
           globalSetup: ['test/delivery/global-setup.ts'],
         },
       },

@@ -38,8 +38,12 @@ export function mergeIdentifiers(fromCookie: Identifiers, fromBody: Identifiers)
   return merged;
 }
 
-export function hasIdentifier(identifiers: Identifiers): boolean {
-  return IDENTIFIER_FIELDS.some((field) => identifiers[field] !== undefined);
+/**
+ * Whether Tapfiliate can attribute the event: by coupon, click_id, referral_code,
+ * or asset_id and source_id together (one of the pair names no affiliate).
+ */
+export function hasIdentifier({ coupon, click_id, referral_code, asset_id, source_id }: Identifiers): boolean {
+  return Boolean(coupon || click_id || referral_code || (asset_id && source_id));
 }
 
 /** Only the identifier fields of a parsed event, in Tapfiliate's order of precedence. */

@@ -133,10 +133,11 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
       fields[name] !== undefined && fields[name] !== null && String(fields[name]).trim() !== '';
     const idField = kind === 'conversion' ? 'external_id' : 'customer_id';
     if (!has(idField)) return { status: 422, body: { message: `${idField} is required.` } };
-    if (!IDENTIFIER_FIELDS.some(has)) {
+    // asset_id and source_id name an affiliate only together.
+    if (!(has('coupon') || has('click_id') || has('referral_code') || (has('asset_id') && has('source_id')))) {
       return {
         status: 422,
-        body: { message: `One of ${IDENTIFIER_FIELDS.join(', ')} is required.` },
+        body: { message: 'One of coupon, click_id, referral_code, or asset_id with source_id is required.' },
       };
     }
     const id = String(fields[idField]);

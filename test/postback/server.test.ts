@@ -66,6 +66,13 @@ describe('postback answers', () => {
       status: 422,
       body: { message: expect.stringContaining('referral_code') },
     },
+    {
+      name: 'asset_id without source_id',
+      path: 'conversionUrl',
+      init: json({ external_id: 'ORD1', asset_id: 'a1' }),
+      status: 422,
+      body: { message: expect.stringContaining('asset_id with source_id') },
+    },
   ];
   it.each(cases)('$name → $status', async ({ path, init, status, body, html }) => {
     const res = await fetch(postback[path], init);

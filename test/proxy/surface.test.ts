@@ -219,9 +219,21 @@ describe('attribution', () => {
     },
     {
       name: 'a field that fails validation is dropped, the rest kept',
-      cookie: tapDataCookie({ referral_code: 'x'.repeat(300), asset_id: 'ast', click_id: 7 }),
+      cookie: tapDataCookie({ referral_code: 'x'.repeat(300), asset_id: 'ast', source_id: 'src', click_id: 7 }),
       body: { external_id: 'A' },
-      identifiers: { asset_id: 'ast' },
+      identifiers: { asset_id: 'ast', source_id: 'src' },
+    },
+    {
+      name: 'asset_id and source_id count only as a pair',
+      cookie: tapDataCookie({ asset_id: 'ast', ts: 1795550000 }),
+      body: { external_id: 'A' },
+      identifiers: null,
+    },
+    {
+      name: 'the body completes the pair the cookie started',
+      cookie: tapDataCookie({ asset_id: 'ast', ts: 1795550000 }),
+      body: { external_id: 'A', source_id: 'src' },
+      identifiers: { asset_id: 'ast', source_id: 'src' },
     },
     { name: 'malformed cookie ignored', cookie: 'tap_data=%7Bnot-json', body: { external_id: 'A' }, identifiers: null },
     { name: 'a cookie that is not an object', cookie: tapDataCookie(['aff']), body: { external_id: 'A' }, identifiers: null },

@@ -25,8 +25,8 @@ const deliver = (key: string, body: string): Promise<TapResult> =>
   post('/' + key.split(':')[0], body).then((answer) => {
     log(key, answer);
     if (!answer) return { ok: false, status: 'offline', reason: 'no answer' };
-    // A 5xx stays in the outbox; any other answer from the proxy is final.
-    if (answer[0] < 500) {
+    // A 5xx or a 429 (rate limited) stays in the outbox; any other answer from the proxy is final.
+    if (answer[0] < 500 && answer[0] != 429) {
       const events = load();
       if (answer[0] < 300) events[key] = 1;
       else delete events[key], ignore('refused ' + key);

@@ -173,6 +173,7 @@ describe('the outbox', () => {
     ['a network error', 'network-error' as const, { ok: false, status: 'offline', reason: 'no answer' }],
     ['an HTML 404 from a missing route', 'html' as const, { ok: false, status: 'offline', reason: 'no answer' }],
     ['a 503 from the proxy', { status: 503, body: { ok: false, error: 'not_configured' } }, { ok: false, error: 'not_configured' }],
+    ['a 429 from the proxy', { status: 429, body: { ok: false, error: 'rate_limited' } }, { ok: false, error: 'rate_limited' }],
   ])('keeps the event after %s and resends it on the next page view', async (_name, reply, result) => {
     page = await openPage({ replies: [reply] });
     expect(await page.w.tap.convert(ORDER)).toEqual(result);
@@ -188,7 +189,7 @@ describe('the outbox', () => {
   it.each([
     [400, { ok: false, error: 'invalid_request', issues: [{ path: 'currency', message: 'must be a three-letter ISO 4217 code' }] }],
     [403, { ok: false, error: 'origin_not_allowed' }],
-    [429, { ok: false, error: 'rate_limited' }],
+    [422, { ok: false, error: 'upstream_rejected', message: 'Referral code not found.' }],
   ])('drops the event after a %s: the answer is final', async (status, body) => {
     page = await openPage({ replies: [{ status, body }], attrs: { 'data-debug': '' } });
     expect(await page.w.tap.convert(ORDER)).toEqual(body);

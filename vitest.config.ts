@@ -19,6 +19,18 @@ export default defineConfig({
         },
       },
       {
+        // The whole path in real Chromium: merchant origin → worker (wrangler, workerd) →
+        // local postback server. One stack per file; files run one at a time on 2 cores.
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
         // The proxy's HTTP surface and its forwarding path, in workerd. The worker's
         // postback URLs point at a local server started by the global setup.
         plugins: [

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { unstable_startWorker } from 'wrangler';
 import { startPostbackServer } from '../postback/server.mjs';
+import type { TapResult } from '../../proxy/schema';
 import { startMerchantOrigin, type MerchantOrigin } from './merchant';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -26,6 +27,11 @@ const CHROMIUM_ARGS = [
   '--host-resolver-rules=MAP *.shop.test 127.0.0.1, MAP *.elsewhere.test 127.0.0.1',
 ];
 
+export interface StackOptions {
+  /** Another worker entry than wrangler.toml's `main`, with the same bindings. */
+  entrypoint?: string;
+}
+
 export type PostbackServer = Awaited<ReturnType<typeof startPostbackServer>>;
 
 export interface Stack {
@@ -42,10 +48,11 @@ export interface Stack {
  * /_tap/* handed to the worker as a zone route would) → worker in workerd →
  * local postback server.
  */
-export async function startStack(vars: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(vars: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
   const postbacks = await startPostbackServer({ apiKey: API_KEY });
   const worker = await unstable_startWorker({
     config: 'wrangler.toml',
+    ...(options.entrypoint && { entrypoint: options.entrypoint }),
     bindings: {
       TAPFILIATE_API_KEY: { type: 'secret_text', value: API_KEY },
       POSTBACK_CONVERSION_URL: { type: 'plain_text', value: postbacks.conversionUrl },
@@ -58,6 +65,8 @@ export async function startStack(vars: Record<string, string> = {}): Promise<Sta
       server: { hostname: '127.0.0.1', port: 0 },
       inspector: false,
       watch: false,
+      // Each run starts with an empty ledger, so a rerun's ids are never duplicates of the last one's.
+      persist: false,
       logLevel: 'error',
     },
   });
@@ -78,23 +87,70 @@ export async function startStack(vars: Record<string, string> = {}): Promise<Sta
   };
 }
 
+export interface InlineScript {
+  code: string;
+  /** For a page whose Content-Security-Policy allows inline scripts by nonce. */
+  nonce?: string;
+}
+
 export interface ShopPage {
   /** Script tag attributes, e.g. { 'data-attribution': 'first' }. */
   tag?: Record<string, string>;
-  /** Inline script placed before the tag (the stub and early calls). */
-  before?: string;
+  /** Inline scripts placed before the tag (the stub and early calls), each in its own element. */
+  before?: string | InlineScript[];
   body?: string;
 }
 
 export const STUB = 'window.tap=window.tap||function(){(tap.q=tap.q||[]).push(arguments)}';
 
 /** A page as a CMS theme would render it, with the one script tag pasted into its head. */
-export function shopPage({ tag = {}, before, body = '<h1>Shop</h1>' }: ShopPage = {}): string {
+export function shopPage({ tag = {}, before = [], body = '<h1>Shop</h1>' }: ShopPage = {}): string {
   const attributes = Object.entries(tag)
     .map(([name, value]) => ` ${name}="${value}"`)
     .join('');
+  const inline = (typeof before === 'string' ? [{ code: before }] : before)
+    .map(({ code, nonce }) => `<script${nonce ? ` nonce="${nonce}"` : ''}>${code}</script>\n`)
+    .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
-${before === undefined ? '' : `<script>${before}</script>`}
-<script async src="/_tap/tap.js"${attributes}></script>
+${inline}<script async src="/_tap/tap.js"${attributes}></script>
 </head><body>${body}</body></html>`;
+}
+
+/** A thank-you page: the stub, then the conversion call, before the script tag, as the README shows. */
+export function thankYouPage(conversion: Record<string, unknown>, tag: Record<string, string> = {}): string {
+  return shopPage({ tag, before: [{ code: STUB }, { code: `tap('convert', ${JSON.stringify(conversion)})` }], body: '<h1>Thank you</h1>' });
+}
+
+/** `window` of a page where the snippet has loaded, for page.evaluate callbacks. */
+export type TapWindow = Window & {
+  tap: ((command: string, arg?: unknown) => unknown) & {
+    convert(conversion: Record<string, unknown>): Promise<TapResult>;
+    customer(customer: Record<string, unknown>): Promise<TapResult>;
+    consent(granted: boolean): void;
+    data(): Record<string, string | number> | null;
+    q?: unknown[];
+  };
+};
+
+/** Opens `url` and waits until the snippet has booted and the page's requests have settled. */
+export async function visit(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForFunction(() => typeof (window as unknown as TapWindow).tap?.data === 'function');
+  await page.waitForLoadState('networkidle');
+}
+
+const run = Date.now().toString(36);
+let sequence = 0;
+/** An id no earlier test or run has used, e.g. `ORD-lx2k9a-3`: the worker's ledger outlives a test. */
+export const uniqueId = (prefix: string) => `${prefix}-${run}-${++sequence}`;
+
+/** Polls until `read` returns something truthy, or fails after `timeoutMs` naming what it waited for. */
+export async function waitFor<T>(what: string, read: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }

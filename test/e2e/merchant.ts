@@ -9,6 +9,14 @@ export interface MerchantPage {
   headers?: Record<string, string>;
 }
 
+export interface ForwardedRequest {
+  method: string;
+  path: string;
+  status: number;
+  /** The worker's answer as text: its headers, one `name: value` per line, then the body. */
+  answer: string;
+}
+
 export interface MerchantOrigin {
   port: number;
   /** `http://<host>:<port><path>`, for hosts mapped to 127.0.0.1 by Chromium's resolver rules. */
@@ -17,8 +25,8 @@ export interface MerchantOrigin {
   pages: Map<string, MerchantPage>;
   /** Set to false to make every /_tap/* request fail at the network level, as when the worker is unreachable. */
   workerUp: boolean;
-  /** Every request that reached the worker: method, path and the status it answered. */
-  forwarded: { method: string; path: string; status: number }[];
+  /** Every request that reached the worker, and its answer: also those a browser hides from the page, such as a CORS refusal. */
+  forwarded: ForwardedRequest[];
   close(): Promise<void>;
 }
 
@@ -54,11 +62,13 @@ export async function startMerchantOrigin(
       headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     headers.set('cf-connecting-ip', req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
-    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
+    const requestBody = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
     const url = `http://${req.headers.host}${req.url}`;
-    const answer = await workerFetch(url, { method: req.method, headers, body, redirect: 'manual' });
+    const answer = await workerFetch(url, { method: req.method, headers, body: requestBody, redirect: 'manual' });
     const path = new URL(url).pathname;
-    origin.forwarded.push({ method: req.method ?? 'GET', path, status: answer.status });
+    const body = Buffer.from(await answer.arrayBuffer());
+    const headerLines = [...answer.headers].map(([name, value]) => `${name}: ${value}`).join('\n');
+    origin.forwarded.push({ method: req.method ?? 'GET', path, status: answer.status, answer: `${headerLines}\n\n${body}` });
     const outHeaders: Record<string, string | string[]> = {};
     answer.headers.forEach((value, name) => {
       if (name !== 'set-cookie' && name !== 'content-encoding' && name !== 'content-length') outHeaders[name] = value;
@@ -66,7 +76,7 @@ export async function startMerchantOrigin(
     const cookies = answer.headers.getSetCookie();
     if (cookies.length) outHeaders['set-cookie'] = cookies;
     res.writeHead(answer.status, outHeaders);
-    res.end(Buffer.from(await answer.arrayBuffer()));
+    res.end(body);
   };
 
   const server = createServer((req, res) => {

@@ -269,6 +269,8 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
   it("works under a strict CSP: script-src 'self' plus the stub's hash, connect-src 'self'", async () => {
     const stubHash = `'sha256-${createHash('sha256').update(STUB).digest('base64')}'`;
+    // The value the README gives merchants; it changes only if the stub does.
+    expect(stubHash).toBe("'sha256-YMPVr5tfYT6P/yNPwMK2SX2xmT0ke2RmfgKCCuQqqsc='");
     const nonce = 'r4nd0m-per-response';
     const csp = `default-src 'none'; script-src 'self' ${stubHash} 'nonce-${nonce}'; connect-src 'self'`;
     const violations: string[] = [];
@@ -284,13 +286,35 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     });
 
     await visit(page, www('/?ref=anna'));
+    expect(violations).toEqual([]);
     expect(await tapData()).toEqual({ referral_code: 'anna', ts: expect.any(Number) });
     await visit(page, checkout('/thanks'));
+    expect(violations).toEqual([]);
     await oneConversionSent();
 
-    expect(violations).toEqual([]);
     expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
       { external_id: order, amount: 15, referral_code: 'anna', ...(await clientOf()) },
+    ]);
+  });
+
+  it('?tap_debug=1 logs each decision with the [tap] prefix; without it the snippet logs nothing', async () => {
+    const logged: string[] = [];
+    page.on('console', (message) => logged.push(message.text()));
+    const order = uniqueId('ORD');
+    stack.merchant.pages.set('/thanks', { html: thankYouPage({ external_id: order }) });
+    await visit(page, www('/?ref=anna'));
+    await visit(page, checkout('/thanks'));
+    await oneConversionSent();
+    await page.evaluate(() => (window as unknown as TapWindow).tap.convert({ amount: 1 }));
+    expect(logged.filter((line) => line.startsWith('[tap]'))).toEqual([]);
+
+    await visit(page, www('/?ref=bob&tap_debug=1'));
+    await visit(page, checkout('/thanks?tap_debug=1'));
+    await page.evaluate(() => (window as unknown as TapWindow).tap.convert({ amount: 1 }));
+    expect(logged.filter((line) => line.startsWith('[tap]'))).toEqual([
+      `[tap] stored {"referral_code":"bob","ts":${(await tapData())!.ts}} shop.test`,
+      '[tap] ignored: duplicate',
+      '[tap] ignored: missing external_id',
     ]);
   });
 

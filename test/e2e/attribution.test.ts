@@ -144,6 +144,27 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     expect(conversionPostbacks().map((postback) => [postback.status, postback.fields.external_id])).toEqual([[200, order]]);
   });
 
+  it('the same order confirmed from a second browser is answered duplicate by the proxy and reaches the postback server once', async () => {
+    await visit(page, www('/?ref=anna'));
+    const order = uniqueId('ORD');
+    stack.merchant.pages.set('/thanks', { html: thankYouPage({ external_id: order, amount: 30 }) });
+    await visit(page, checkout('/thanks'));
+    await oneConversionSent();
+
+    const otherBrowser = await stack.newContext();
+    const other = await otherBrowser.newPage();
+    await visit(other, checkout('/cart'));
+    const again = await other.evaluate(
+      (id) => (window as unknown as TapWindow).tap.convert({ external_id: id, amount: 30, referral_code: 'anna' }),
+      order,
+    );
+    await otherBrowser.close();
+
+    expect(again).toEqual({ ok: true, status: 'duplicate' });
+    expect(eventPosts()).toEqual(['POST /_tap/convert 200', 'POST /_tap/convert 200']);
+    expect(conversionPostbacks().map((postback) => [postback.status, postback.fields.external_id])).toEqual([[200, order]]);
+  });
+
   it('a coupon typed at checkout reaches the postback alongside the stored referral code', async () => {
     await visit(page, www('/?ref=anna'));
     const order = uniqueId('ORD');

@@ -68,7 +68,8 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
     },
   });
   await worker.ready;
-  const merchant = await startMerchantOrigin((url, init) => worker.fetch(url, init as never) as never);
+  const basePath = `${(vars.BASE_PATH ?? '/_tap').replace(/\/+$/, '')}/`;
+  const merchant = await startMerchantOrigin((url, init) => worker.fetch(url, init as never) as never, basePath);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   return {
     postbacks,
@@ -93,6 +94,8 @@ export interface InlineScript {
 export interface ShopPage {
   /** Script tag attributes, e.g. { 'data-attribution': 'first' }. */
   tag?: Record<string, string>;
+  /** The tag's src; BASE_PATH + /tap.js. */
+  src?: string;
   /** Inline scripts placed before the tag (the stub and early calls), each in its own element. */
   before?: string | InlineScript[];
   body?: string;
@@ -101,7 +104,7 @@ export interface ShopPage {
 export const STUB = 'window.tap=window.tap||function(){(tap.q=tap.q||[]).push(arguments)}';
 
 /** A page as a CMS theme would render it, with the one script tag pasted into its head. */
-export function shopPage({ tag = {}, before = [], body = '<h1>Shop</h1>' }: ShopPage = {}): string {
+export function shopPage({ tag = {}, src = '/_tap/tap.js', before = [], body = '<h1>Shop</h1>' }: ShopPage = {}): string {
   const attributes = Object.entries(tag)
     .map(([name, value]) => ` ${name}="${value}"`)
     .join('');
@@ -109,7 +112,7 @@ export function shopPage({ tag = {}, before = [], body = '<h1>Shop</h1>' }: Shop
     .map(({ code, nonce }) => `<script${nonce ? ` nonce="${nonce}"` : ''}>${code}</script>\n`)
     .join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
-${inline}<script async src="/_tap/tap.js"${attributes}></script>
+${inline}<script async src="${src}"${attributes}></script>
 </head><body>${body}</body></html>`;
 }
 
@@ -132,7 +135,11 @@ export type TapWindow = Window & {
 /** Opens `url` and waits until the snippet has booted and the page's requests have settled. */
 export async function visit(page: Page, url: string): Promise<void> {
   await page.goto(url);
-  await page.waitForFunction(() => typeof (window as unknown as TapWindow).tap?.data === 'function');
+  await page
+    .waitForFunction(() => typeof (window as unknown as TapWindow).tap?.data === 'function', undefined, { timeout: 10_000 })
+    .catch(() => {
+      throw new Error(`the snippet did not boot on ${url}: tap.js not loaded, or window.tap has no data()`);
+    });
   await page.waitForLoadState('networkidle');
 }
 

@@ -92,6 +92,31 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     });
   });
 
+  it('under a multi-label public suffix (www.example.co.uk) the cookie goes on example.co.uk, never on co.uk', async () => {
+    await visit(page, stack.merchant.url('www.example.co.uk', '/?ref=anna'));
+    expect((await context.cookies()).map(({ name, domain }) => `${name} ${domain}`)).toEqual(['tap_data .example.co.uk']);
+  });
+
+  it('a thank-you page the shopper leaves as soon as the script has run still delivers its conversion (keepalive)', async () => {
+    await visit(page, www('/?ref=anna'));
+    const order = uniqueId('ORD');
+    stack.merchant.pages.set('/thanks', {
+      html: shopPage({
+        tag: { onload: "location.href='/left'" },
+        before: [{ code: STUB }, { code: `tap('convert', { external_id: '${order}' })` }],
+      }),
+    });
+    stack.merchant.pages.set('/left', { html: '<!doctype html><title>Elsewhere on the site</title>' });
+    await page.goto(checkout('/thanks'));
+    await page.waitForURL(/\/left$/);
+    await oneConversionSent();
+
+    expect(requestsToWorker()).toEqual(['GET /_tap/tap.js 200', 'GET /_tap/tap.js 200', 'POST /_tap/convert 200']);
+    expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
+      { external_id: order, referral_code: 'anna', ...(await clientOf()) },
+    ]);
+  });
+
   it("tap('convert', …) written before the script tag is queued by the stub and replayed once the script loads", async () => {
     await visit(page, www('/?ref=anna'));
     const order = uniqueId('ORD');

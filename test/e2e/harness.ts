@@ -18,7 +18,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  '--host-resolver-rules=MAP *.shop.test 127.0.0.1, MAP *.elsewhere.test 127.0.0.1',
+  '--host-resolver-rules=MAP *.shop.test 127.0.0.1, MAP *.elsewhere.test 127.0.0.1, MAP *.co.uk 127.0.0.1',
 ];
 
 export interface StackOptions {

@@ -394,6 +394,25 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     expect(stack.postbacks.received).toEqual([]);
   });
 
+  // Known bug, reported to the lead: the 403 carries no CORS headers, so the browser hides it; the
+  // snippet resolves 'offline' (contract: "nothing reached the proxy") and re-posts it on every page
+  // view for a week. Fix in proxy/middleware/origin-policy.ts: answer the 403 with
+  // Access-Control-Allow-Origin: <origin> and Access-Control-Allow-Credentials: true. Then drop `.fails`.
+  it.fails('the snippet on an origin not in ALLOWED_ORIGINS is told origin_not_allowed and does not resend', async () => {
+    stack.merchant.pages.set('/pay', {
+      html: `<!doctype html><script>${STUB}</script><script async src="${www('/_tap/tap.js')}"></script>`,
+    });
+    await visit(page, stack.merchant.url('pay.elsewhere.test', '/pay'));
+    const result = await page.evaluate(() =>
+      (window as unknown as TapWindow).tap.convert({ external_id: 'ORD-elsewhere', referral_code: 'anna' }),
+    );
+    await visit(page, stack.merchant.url('pay.elsewhere.test', '/pay'));
+
+    expect(result).toMatchObject({ ok: false, error: 'origin_not_allowed' });
+    expect(eventPosts()).toEqual(['POST /_tap/convert 403']);
+    expect(stack.postbacks.received).toEqual([]);
+  });
+
   it('the key is in no response: not in /_tap/tap.js, and in no page, script or answer the browser receives', async () => {
     const seen: Promise<{ url: string; status: number; text: string }>[] = [];
     context.on('response', (response: Response) => {

@@ -14,8 +14,8 @@ export interface ErrorBody {
 }
 
 /** Throw this from any middleware or handler; `handleError` turns it into the JSON answer. */
-export function jsonError(status: ContentfulStatusCode, body: ErrorBody): HTTPException {
-  return new HTTPException(status, { res: Response.json(body, { status }), message: body.error });
+export function jsonError(status: ContentfulStatusCode, body: ErrorBody, headers: HeadersInit = {}): HTTPException {
+  return new HTTPException(status, { res: Response.json(body, { status, headers }), message: body.error });
 }
 
 const ERROR_BY_STATUS: Record<number, string> = {

@@ -30,10 +30,15 @@ export function originPolicy(options: Partial<OriginPolicyOptions> = {}): Middle
     if (origin === undefined) return next();
     if (origin === new URL(c.req.url).origin) return next();
     if (allowedOriginsOf(c.env).has(origin)) return corsForListed(c, next);
-    throw jsonError(403, {
-      ok: false,
-      error: 'origin_not_allowed',
-      message: 'this origin is not the site itself and not in ALLOWED_ORIGINS',
-    });
+    // The refusal itself is readable by the refused page: hidden behind a CORS
+    // error, the snippet would take it for "offline" and resend it for a week.
+    // A preflight stays unreadable, so no non-simple request follows it.
+    throw jsonError(
+      403,
+      { ok: false, error: 'origin_not_allowed', message: 'this origin is not the site itself and not in ALLOWED_ORIGINS' },
+      c.req.method === 'OPTIONS'
+        ? {}
+        : { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' },
+    );
   };
 }

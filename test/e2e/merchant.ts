@@ -27,6 +27,8 @@ export interface MerchantOrigin {
   workerUp: boolean;
   /** Every request that reached the worker, and its answer: also those a browser hides from the page, such as a CORS refusal. */
   forwarded: ForwardedRequest[];
+  /** Requests handed to the worker whose answer has not come back yet. */
+  inFlight: number;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startMerchantOrigin(
     pages: new Map(),
     workerUp: true,
     forwarded: [],
+    inFlight: 0,
   };
 
   const forward = async (req: IncomingMessage, res: ServerResponse) => {
@@ -82,10 +85,13 @@ export async function startMerchantOrigin(
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path.startsWith(basePath)) {
-      forward(req, res).catch((error) => {
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(String(error));
-      });
+      origin.inFlight++;
+      forward(req, res)
+        .catch((error) => {
+          res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end(String(error));
+        })
+        .finally(() => origin.inFlight--);
       return;
     }
     const page = origin.pages.get(path);

@@ -363,6 +363,15 @@ describe('origin policy', () => {
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('lets a refused origin read its 403, so the snippet drops the event instead of resending it', async () => {
+    const { response, jobs } = await call({ path: '/_tap/convert', init: post(order, { origin: 'https://evil.example' }), env: listed });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://evil.example');
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(response.headers.get('vary')).toMatch(/origin/i);
+    expect(jobs).toEqual([]);
+  });
+
   it('keeps CORS headers on a listed origin’s error, so the page can read it', async () => {
     const { response } = await call({ path: '/_tap/convert', init: post('{', { origin: 'https://www.shop.example' }), env: listed });
     expect(response.status).toBe(400);

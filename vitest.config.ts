@@ -1,5 +1,31 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import type { inject as vitestInject } from 'vitest';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * A project whose tests run inside workerd with the production worker and
+ * wrangler.toml. Its global setup starts local postback servers; the worker's
+ * own postback URLs point at one of them, so a bound queue consumer running for
+ * real never reaches Tapfiliate.
+ */
+function workerdProject(name: string, include: string[], postbackServer: (inject: typeof vitestInject) => string) {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        main: './proxy/index.ts',
+        wrangler: { configPath: './wrangler.toml' },
+        miniflare: {
+          bindings: {
+            TAPFILIATE_API_KEY: 'test-key',
+            POSTBACK_CONVERSION_URL: `${postbackServer(inject)}/1.7/pb/con/c/`,
+            POSTBACK_CUSTOMER_URL: `${postbackServer(inject)}/1.7/pb/cus/c/`,
+          },
+        },
+      })),
+    ],
+    test: { name, include, globalSetup: [`test/${name}/global-setup.ts`] },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -31,52 +57,15 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
-      {
-        // The proxy's HTTP surface and its forwarding path, in workerd. The worker's
-        // postback URLs point at a local server started by the global setup.
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            main: './proxy/index.ts',
-            wrangler: { configPath: './wrangler.toml' },
-            miniflare: {
-              bindings: {
-                TAPFILIATE_API_KEY: 'test-key',
-                POSTBACK_CONVERSION_URL: `${inject('proxyPostbackServers').worker}/1.7/pb/con/c/`,
-                POSTBACK_CUSTOMER_URL: `${inject('proxyPostbackServers').worker}/1.7/pb/cus/c/`,
-              },
-            },
-          })),
-        ],
-        test: {
-          name: 'proxy',
-          include: ['test/proxy/**/*.test.ts'],
-          globalSetup: ['test/proxy/global-setup.ts'],
-        },
-      },
-      {
-        // Delivery (proxy/delivery): postbacks, inline retry, queue consumer and ledger, in workerd
-        // against local postback servers started by the global setup.
-        plugins: [
-          // The bound queue's consumer runs for real here, so its vars point at a local server, never at Tapfiliate.
-          cloudflareTest(({ inject }) => ({
-            main: './proxy/index.ts',
-            wrangler: { configPath: './wrangler.toml' },
-            miniflare: {
-              bindings: {
-                TAPFILIATE_API_KEY: 'test-key',
-                POSTBACK_CONVERSION_URL: `${inject('postbackServers').queue}/1.7/pb/con/c/`,
-                POSTBACK_CUSTOMER_URL: `${inject('postbackServers').queue}/1.7/pb/cus/c/`,
-              },
-            },
-          })),
-        ],
-        test: {
-          name: 'delivery',
-          // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
-          include: ['test/delivery/**/*.test.ts', ...(process.env.TAPLINE_MEASURE ? ['test/delivery/**/*.measure.ts'] : [])],
-          globalSetup: ['test/delivery/global-setup.ts'],
-        },
-      },
+      // The proxy's HTTP surface and its forwarding path, in workerd.
+      workerdProject('proxy', ['test/proxy/**/*.test.ts'], (inject) => inject('proxyPostbackServers').worker),
+      // Delivery (proxy/delivery): postbacks, inline retry, queue consumer and ledger, in workerd.
+      // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
+      workerdProject(
+        'delivery',
+        ['test/delivery/**/*.test.ts', ...(process.env.TAPLINE_MEASURE ? ['test/delivery/**/*.measure.ts'] : [])],
+        (inject) => inject('postbackServers').queue,
+      ),
     ],
   },
 });

@@ -2,7 +2,7 @@ import type { ConversionInput, CustomerInput, TapResult } from '../proxy/schema'
 import { capture } from './capture';
 import { consentRequired, firstTouch } from './config';
 import { readCookie, writeCookie } from './cookie';
-import { ignore, log } from './log';
+import { attempt, ignore, log } from './log';
 import { post } from './send';
 import { load, save } from './store';
 
@@ -13,16 +13,8 @@ const landing = capture();
 let granted = consentRequired ? undefined : true;
 const waiting: (() => void)[] = [];
 
-const safely = (step: () => unknown) => {
-  try {
-    step();
-  } catch (error) {
-    log(error);
-  }
-};
-
 const deliver = (key: string, body: string): Promise<TapResult> =>
-  post('/' + key.split(':')[0], body).then((answer) => {
+  post(key.split(':')[0], body).then((answer) => {
     log(key, answer);
     if (!answer) return { ok: false, status: 'offline', reason: 'no answer' };
     // A 5xx or a 429 (rate limited) stays in the outbox; any other answer from the proxy is final.
@@ -57,11 +49,11 @@ const run = (kind: Kind, input: unknown) =>
 
 /** Stores this landing's parameters (contract §3), then resends what earlier page views left. */
 export const start = () => {
-  safely(
+  attempt(
     () =>
       (firstTouch && readCookie()) || (landing && writeCookie({ ...landing, ts: Math.round(Date.now() / 1e3) })),
   );
-  safely(() => {
+  attempt(() => {
     const events = load();
     Object.keys(events).forEach((key) => {
       const { b, t } = events[key] as { b?: string; t: number };
@@ -90,7 +82,7 @@ export const api = {
    * @example tap.consent(true)
    */
   consent: (yes: boolean) =>
-    safely(() => {
+    attempt(() => {
       log('consent', yes);
       yes && !granted && start();
       granted = !!yes;

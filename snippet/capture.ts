@@ -1,3 +1,5 @@
+import { attempt } from './log';
+
 /** Contract §3, one row per stored field: `field:param,param…`, first present wins. */
 export const ROWS = 'referral_code:refc,referral_code,ref asset_id:aid,asset_id,a source_id:sid,source_id,s coupon:coupon click_id:click_id,tap_click_id'
   .split(' ')
@@ -17,14 +19,14 @@ export const clean = (value: unknown) =>
  */
 export const capture = () => {
   const found: Attribution = {};
-  let longName;
-  try {
+  let longName: unknown;
+  attempt(() => {
     const query = new URLSearchParams(location.search);
     for (const [field, ...names] of ROWS)
       for (const name of names) {
         const value = clean(query.get(name));
         if (value && !found[field]) (found[field] = value), name[1] && (longName = 1);
       }
-  } catch {}
+  });
   return longName && found;
 };

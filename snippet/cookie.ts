@@ -3,7 +3,7 @@
 // the value is encodeURIComponent(JSON), which js-cookie's reader also accepts.
 import { ROWS, clean, type Attribution } from './capture';
 import { cookieDays, cookieDomain } from './config';
-import { log } from './log';
+import { attempt, log } from './log';
 
 /** `document.cookie` lists cookies as `name=value` joined by "; " (RFC 6265 §5.4 step 4). */
 const get = () => {
@@ -15,16 +15,15 @@ const get = () => {
  * The stored attribution, or null. The proxy may write the same JSON with
  * Set-Cookie; anything malformed or tampered with counts as no cookie.
  */
-export const readCookie = (): Attribution | null => {
-  try {
+export const readCookie = (): Attribution | null =>
+  attempt(() => {
     const stored = JSON.parse(get()!);
-    return typeof stored.ts == 'number' && ROWS.every(([field]) => stored[field] == null || clean(stored[field]) == stored[field])
+    // Object(): no cookie parses as null, which is not worth a debug line.
+    return typeof Object(stored).ts == 'number' &&
+      ROWS.every(([field]) => stored[field] == null || clean(stored[field]) == stored[field])
       ? stored
       : null;
-  } catch {
-    return null;
-  }
-};
+  }, null)!;
 
 /**
  * Writes on the broadest domain the browser accepts, so `www.` and `checkout.`

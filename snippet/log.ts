@@ -9,6 +9,16 @@ export const log = (...args: unknown[]) => {
   } catch {}
 };
 
+/** Runs one step on a page that may be hostile: a throw is logged and becomes `fallback`. */
+export const attempt = <T>(step: () => T, fallback?: T) => {
+  try {
+    return step();
+  } catch (error) {
+    log(error);
+    return fallback;
+  }
+};
+
 /** Every dropped event passes here, so debug mode shows each one and why. */
 export const ignore = (reason: string): TapResult => {
   log('ignored:', reason);

@@ -1,3 +1,5 @@
+import { attempt } from './log';
+
 /**
  * Events by key (`convert:ORD5`): `{ b: body, t: ms }` while no proxy has answered
  * (the outbox), then `1`, which only marks the key as sent. An object, not an
@@ -9,20 +11,14 @@ const KEY = 'tap_events';
 /** The page's own writes win, so storage that throws still deduplicates within a page view. */
 let memory: string;
 
-export const load = (): Events => {
-  try {
-    return JSON.parse(memory || localStorage.getItem(KEY)!) || {};
-  } catch {
-    return {};
-  }
-};
+export const load = (): Events => attempt(() => JSON.parse(memory || localStorage.getItem(KEY)!)) || {};
 
 /** Saves the newest 50 keys; string keys keep insertion order (ECMA-262 OrdinaryOwnPropertyKeys). */
-export const save = (events: Events) => {
-  try {
+export const save = (events: Events) =>
+  attempt(() => {
     Object.keys(events)
       .slice(0, -50)
       .forEach((key) => delete events[key]);
-    localStorage.setItem(KEY, (memory = JSON.stringify(events)));
-  } catch {}
-};
+    memory = JSON.stringify(events);
+    localStorage.setItem(KEY, memory);
+  });

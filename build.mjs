@@ -14,6 +14,9 @@ const result = await build({
   minify: true,
   target: 'es2019',
   legalComments: 'none',
+  // tsconfig's `strict` would prepend "use strict": the snippet neither needs nor relies on it,
+  // and a page's sloppy-mode quirks (a read-only window.tap) only fail silently instead of throwing.
+  tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
   write: false,
   logLevel: 'warning',
 });

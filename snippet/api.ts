@@ -10,8 +10,10 @@ type Kind = 'convert' | 'customer';
 
 const landing = capture();
 /** undefined while `data-consent="required"` waits for an answer. */
-let granted = consentRequired ? undefined : true;
-const waiting: (() => void)[] = [];
+let granted: boolean | undefined = !consentRequired || undefined;
+let answered: () => void;
+/** Settles at the first answer to consent; calls made while waiting run then, in order. */
+const consentAnswer = new Promise<void>((resolve) => (answered = resolve));
 
 const deliver = (key: string, body: string): Promise<TapResult> =>
   post(key.split(':')[0], body).then((answer) => {
@@ -29,8 +31,8 @@ const deliver = (key: string, body: string): Promise<TapResult> =>
 
 const track = (kind: Kind, input: unknown): TapResult | Promise<TapResult> => {
   if (!granted)
-    return granted == null ? new Promise((resolve) => waiting.push(() => resolve(run(kind, input)))) : ignore('no consent');
-  const idField = kind == 'convert' ? 'external_id' : 'customer_id';
+    return granted == null ? consentAnswer.then(() => run(kind, input)) : ignore('no consent');
+  const idField = (kind == 'convert' ? 'external' : kind) + '_id';
   const id = Object(input)[idField];
   if (id == null || !('' + id).trim()) return ignore('missing ' + idField);
   const key = kind + ':' + id;
@@ -86,7 +88,7 @@ export const api = {
       log('consent', yes);
       yes && !granted && start();
       granted = !!yes;
-      waiting.splice(0).forEach((send) => send());
+      answered();
     }),
   /**
    * The stored attribution, or null.

@@ -11,4 +11,4 @@ export const cookieDays = +data.cookieDays! || 90;
 export const cookieDomain = data.cookieDomain;
 export const firstTouch = data.attribution == 'first';
 export const consentRequired = data.consent == 'required';
-export const debug = data.debug != null || /tap_debug=1/.test(location.search);
+export const debug = 'debug' in data || /tap_debug=1/.test(location.search);

@@ -7,8 +7,8 @@ import { attempt, log } from './log';
 
 /** `document.cookie` lists cookies as `name=value` joined by "; " (RFC 6265 §5.4 step 4). */
 const get = () => {
-  const match = document.cookie.match(/(?:^|; )tap_data=([^;]*)/);
-  return match && decodeURIComponent(match[1]);
+  const match = document.cookie.match(/(^|; )tap_data=([^;]*)/);
+  return match && decodeURIComponent(match[2]);
 };
 
 /**

@@ -22,9 +22,9 @@ export interface DurableDeliveryOptions {
 }
 
 /**
- * Durable delivery: the job is recorded in the ledger (once per external_id)
- * and put on the queue before anything else, so neither an evicted isolate nor
- * a Tapfiliate outage loses it. Then one inline try may deliver it at once.
+ * Durable delivery: the job is put on the queue and recorded in the ledger
+ * (once per external_id) before anything else, so neither an evicted isolate
+ * nor a Tapfiliate outage loses it. Then one inline try may deliver it at once.
  *
  * @example
  * const delivery = createDurableDelivery({ env, ctx });
@@ -41,20 +41,23 @@ export function createDurableDelivery(options: DurableDeliveryOptions): Delivery
     durable: true,
     async submit(job: PostbackJob): Promise<DeliveryResult> {
       const key = ledgerKey(job);
-      const ledger = ledgerEntry(namespace, key);
-      const { fresh, state } = await ledger.accept();
-      if (!fresh) {
-        logLine('duplicate_suppressed', { stage: 'request', key, state });
-        return { status: 'duplicate' };
-      }
       const message: PostbackMessage = { key, job, ...(inlineFirst ? { backup: true } : {}) };
+      // Enqueued before the ledger records the id. The other order leaves a gap
+      // (recorded, then the isolate dies) after which a resend is answered
+      // duplicate and nothing ever delivers it. A copy enqueued for a duplicate
+      // costs one message: the consumer finds the id sent and acknowledges it.
       try {
         await queue.send(message, { delaySeconds: queueDelaySeconds });
       } catch (error) {
-        // Not durable for this one job, but not lost either: fall back to the inline retry.
+        // Not durable for this one job, but not lost either: the inline retry, with
+        // Tapfiliate's own external_id check as the guard against a double.
         logLine('queue_send_failed', { level: 'error', key, error: error instanceof Error ? error.message : 'unknown' });
-        await ledger.forget();
         return createInlineDelivery({ env, ctx, send }).submit(job);
+      }
+      const { fresh, state } = await ledgerEntry(namespace, key).accept();
+      if (!fresh) {
+        logLine('duplicate_suppressed', { stage: 'request', key, state });
+        return { status: 'duplicate' };
       }
       if (!inlineFirst) return { status: 'queued' };
 

@@ -131,13 +131,18 @@ export class PostbackLedger extends DurableObject<Env> {
     return { granted: true, state: row.state };
   }
 
-  /** Moves the record on and gives up the lease. `sent` is final. */
+  /**
+   * Moves the record on. `sent` is final. The lease ends only with the job
+   * (`sent`, `dead`): after `customer_done` the conversion is still to come, and
+   * a second copy of the job must not claim it in between.
+   */
   async advance(key: string, state: LedgerState): Promise<void> {
     const now = Date.now();
     const existing = this.read(key);
     const row = existing ?? this.insert(key, now);
     if (row.state === 'sent') return;
-    this.sql.exec('UPDATE records SET state = ?, lease_until = NULL, updated_at = ? WHERE key = ?', state, now, key);
+    const leaseUntil = state === 'sent' || state === 'dead' ? null : row.lease_until;
+    this.sql.exec('UPDATE records SET state = ?, lease_until = ?, updated_at = ? WHERE key = ?', state, leaseUntil, now, key);
     if (!existing) await this.scheduleSweep();
   }
 

@@ -60,35 +60,35 @@ export function createPostbackBatchHandler(options: PostbackBatchHandlerOptions 
           else logLine('duplicate_suppressed', { stage: 'queue', key: body.key, message_id: message.id });
           message.ack();
           return;
-        case 'busy': {
-          const delaySeconds = Math.ceil(outcome.retryInMs / 1000);
-          logLine('postback_retry_scheduled', { key: body.key, attempt: message.attempts, delay_seconds: delaySeconds, reason: 'in_flight_elsewhere' });
-          message.retry({ delaySeconds });
-          return;
-        }
-        default: {
-          const reason = outcome.result === 'rejected' ? `rejected_${outcome.status}` : outcome.reason;
-          if (message.attempts >= maxTries) {
-            if (env.POSTBACK_LEDGER && body?.key) await ledgerEntry(env.POSTBACK_LEDGER, body.key).advance('dead').catch(() => {});
-            logLine('postback_dead_letter', {
-              level: 'error',
-              key: body?.key,
-              kind: outcome.kind,
-              message_id: message.id,
-              tries: message.attempts,
-              reason,
-              message: outcome.result === 'rejected' ? outcome.message : undefined,
-            });
-            message.retry();
-            return;
-          }
-          const backoff = backoffDelay(message.attempts, { baseMs: baseDelaySeconds * 1000, maxMs: maxDelaySeconds * 1000, random }) / 1000;
-          const retryAfter = outcome.result === 'retry' ? (outcome.retryAfterSeconds ?? 0) : 0;
-          const delaySeconds = Math.ceil(Math.max(backoff, retryAfter));
-          logLine('postback_retry_scheduled', { key: body.key, kind: outcome.kind, attempt: message.attempts, delay_seconds: delaySeconds, reason });
-          message.retry({ delaySeconds });
-        }
       }
+
+      // Not delivered this time: rejected, retryable, or held by another copy of the job.
+      const kind = outcome.result === 'busy' ? undefined : outcome.kind;
+      const reason =
+        outcome.result === 'rejected' ? `rejected_${outcome.status}` : outcome.result === 'busy' ? 'in_flight_elsewhere' : outcome.reason;
+      if (message.attempts >= maxTries) {
+        if (env.POSTBACK_LEDGER && body?.key) await ledgerEntry(env.POSTBACK_LEDGER, body.key).advance('dead').catch(() => {});
+        logLine('postback_dead_letter', {
+          level: 'error',
+          key: body?.key,
+          kind,
+          message_id: message.id,
+          tries: message.attempts,
+          reason,
+          message: outcome.result === 'rejected' ? outcome.message : undefined,
+        });
+        message.retry();
+        return;
+      }
+      let delaySeconds: number;
+      if (outcome.result === 'busy') delaySeconds = Math.ceil(outcome.retryInMs / 1000);
+      else {
+        const backoff = backoffDelay(message.attempts, { baseMs: baseDelaySeconds * 1000, maxMs: maxDelaySeconds * 1000, random }) / 1000;
+        const retryAfter = outcome.result === 'retry' ? (outcome.retryAfterSeconds ?? 0) : 0;
+        delaySeconds = Math.ceil(Math.max(backoff, retryAfter));
+      }
+      logLine('postback_retry_scheduled', { key: body?.key, kind, attempt: message.attempts, delay_seconds: delaySeconds, reason });
+      message.retry({ delaySeconds });
     }
 
     await Promise.all(batch.messages.map(handle));

@@ -71,6 +71,25 @@ describe('durable delivery, inline first', () => {
     expect(await conversionsFor(pending.conversion!.external_id)).toHaveLength(1);
   });
 
+  it('enqueues the job before the ledger records it, so a request that dies in between loses nothing', async () => {
+    const pending = job(false);
+    const key = `con:${pending.conversion!.external_id}`;
+    const ledgerAtEnqueue: (string | undefined)[] = [];
+    const producer = { send: async () => void ledgerAtEnqueue.push(await ledgerState(key)) } as unknown as Queue<unknown>;
+    const delivery = createDurableDelivery({ env: server.env({ POSTBACK_QUEUE: producer }), ctx: createExecutionContext() });
+    expect(await delivery.submit(pending)).toEqual({ status: 'sent' });
+    expect(ledgerAtEnqueue).toEqual([undefined]);
+  });
+
+  it('holds the lease from the customer postback through the conversion, so a second copy cannot interleave', async () => {
+    const entry = ledgerEntry((env as Env).POSTBACK_LEDGER!, `con:lease-through-${run}`);
+    expect((await entry.claim(30_000)).granted).toBe(true);
+    await entry.advance('customer_done');
+    expect(await entry.claim(30_000)).toMatchObject({ granted: false, state: 'customer_done' });
+    await entry.release();
+    expect(await entry.claim(30_000)).toEqual({ granted: true, state: 'customer_done' });
+  });
+
   it('a reload after the job was sent answers duplicate and posts nothing', async () => {
     const pending = job();
     const delivery = createDurableDelivery({ env: server.env(), ctx: createExecutionContext() });

@@ -1,8 +1,7 @@
 import type { Env } from '../env';
+import { apiKeyOf, DEFAULT_CONVERSION_URL, DEFAULT_CUSTOMER_URL } from '../settings';
 import type { ConversionPostback, CustomerPostback } from './types';
 
-export const DEFAULT_CONVERSION_URL = 'https://api.tapfiliate.com/1.7/pb/con/c/';
-export const DEFAULT_CUSTOMER_URL = 'https://api.tapfiliate.com/1.7/pb/cus/c/';
 
 export type PostbackKind = 'customer' | 'conversion';
 
@@ -68,7 +67,7 @@ export function createPostbackSender(options: PostbackSenderOptions): SendPostba
     try {
       response = await fetchImpl(urls[kind], {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': env.TAPFILIATE_API_KEY ?? '' },
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKeyOf(env) ?? '' },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });

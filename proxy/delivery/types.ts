@@ -1,20 +1,16 @@
 import type { Env } from '../env';
+import type { Identifiers } from '../schema';
 
-/** Identifiers Tapfiliate attributes by, in its order of precedence. */
-export interface PostbackIdentifiers {
-  coupon?: string;
-  click_id?: string;
-  referral_code?: string;
-  asset_id?: string;
-  source_id?: string;
-}
+/** Identifiers Tapfiliate attributes by: the same fields the event schema validates. */
+export type PostbackIdentifiers = Identifiers;
 
 /** JSON body of Tapfiliate's customer postback (POST $POSTBACK_CUSTOMER_URL). */
 export interface CustomerPostback extends PostbackIdentifiers {
   customer_id: string;
   meta_data?: Record<string, string | number | boolean>;
-  ip: string;
-  user_agent: string;
+  /** Left out, not sent empty, when the request had no CF-Connecting-IP or User-Agent. */
+  ip?: string;
+  user_agent?: string;
 }
 
 /** JSON body of Tapfiliate's conversion postback (POST $POSTBACK_CONVERSION_URL). */
@@ -24,8 +20,9 @@ export interface ConversionPostback extends PostbackIdentifiers {
   currency?: string;
   customer_id?: string;
   meta_data?: Record<string, string | number | boolean>;
-  ip: string;
-  user_agent: string;
+  /** Left out, not sent empty, when the request had no CF-Connecting-IP or User-Agent. */
+  ip?: string;
+  user_agent?: string;
 }
 
 /**

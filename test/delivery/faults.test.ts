@@ -154,6 +154,11 @@ describe('fault tests', () => {
     });
     const received = await server.received();
     expectExactlyOnceInOrder(received, jobs);
+    // Only 503s were injected, so every other answer was a real one: a second try of a delivered
+    // id would show here as its 422 "already exists", which the accepted-only count cannot see.
+    const answeredConversions = countBy(received.filter((r) => r.kind === 'conversion' && r.status !== 503), 'external_id');
+    expect([...answeredConversions.values()].every((n) => n === 1)).toBe(true);
+    expect(answeredConversions.size).toBe(jobs.length);
     expect(acceptedWhileDown).toBe(0);
     expect(received.filter((r) => r.status === 503).length).toBeGreaterThanOrEqual(jobs.length * 2);
     expect(queue.deadLetters).toHaveLength(0);

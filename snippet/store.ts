@@ -8,10 +8,11 @@ import { attempt } from './log';
 export type Events = Record<string, { b?: string; t?: number } | 1>;
 
 const KEY = 'tap_events';
-/** The page's own writes win, so storage that throws still deduplicates within a page view. */
+/** This page's last write, for when storage throws: it still deduplicates within a page view. */
 let memory: string;
 
-export const load = (): Events => attempt(() => JSON.parse(memory || localStorage.getItem(KEY)!)) || {};
+// Storage first: another tab may have added to the outbox since this page last wrote.
+export const load = (): Events => attempt(() => JSON.parse(attempt(() => localStorage.getItem(KEY)) || memory)) || {};
 
 /** Saves the newest 50 keys; string keys keep insertion order (ECMA-262 OrdinaryOwnPropertyKeys). */
 export const save = (events: Events) =>

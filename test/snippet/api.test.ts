@@ -221,6 +221,18 @@ describe('the outbox', () => {
     await page.next('https://www.shop.example/2');
     expect(page.sent).toHaveLength(1);
     expect(page.ignored()).toContain('expired convert:ORD005');
+    expect(JSON.parse(page.w.localStorage.getItem('tap_events'))).not.toHaveProperty(['convert:ORD005']);
+  });
+
+  it("keeps another tab's outbox: a save never writes back a stale copy", async () => {
+    page = await openPage();
+    await page.w.tap.convert({ external_id: 'TAB-A1' });
+    // Meanwhile another tab of the same shop keeps an event it could not send.
+    const events = JSON.parse(page.w.localStorage.getItem('tap_events'));
+    events['convert:TAB-B1'] = { b: JSON.stringify({ external_id: 'TAB-B1' }), t: Date.now() };
+    page.w.localStorage.setItem('tap_events', JSON.stringify(events));
+    await page.w.tap.convert({ external_id: 'TAB-A2' });
+    expect(Object.keys(JSON.parse(page.w.localStorage.getItem('tap_events')))).toEqual(['convert:TAB-A1', 'convert:TAB-B1', 'convert:TAB-A2']);
   });
 });
 

@@ -60,9 +60,8 @@ export const start = () => {
     Object.keys(events).forEach((key) => {
       const { b, t } = events[key] as { b?: string; t: number };
       // A week bounds how long an unanswered event may wait for its proxy; then it is dropped.
-      b && (Date.now() - t < 6048e5 ? deliver(key, b) : (delete events[key], ignore('expired ' + key)));
+      b && (Date.now() - t < 6048e5 ? deliver(key, b) : (delete events[key], save(events), ignore('expired ' + key)));
     });
-    save(events);
   });
 };
 

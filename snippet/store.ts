@@ -12,7 +12,7 @@ const KEY = 'tap_events';
 let memory: string;
 
 // Storage first: another tab may have added to the outbox since this page last wrote.
-export const load = (): Events => attempt(() => JSON.parse(attempt(() => localStorage.getItem(KEY)) || memory)) || {};
+export const load = (): Events => attempt(() => JSON.parse(attempt(() => localStorage.getItem(KEY)) || memory || '{}')) || {};
 
 /** Saves the newest 50 keys; string keys keep insertion order (ECMA-262 OrdinaryOwnPropertyKeys). */
 export const save = (events: Events) =>

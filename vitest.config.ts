@@ -38,6 +38,14 @@ export default defineConfig({
         },
       },
       {
+        // Webhook signatures and payload mapping, checked against the platforms' own libraries (stripe) in Node.
+        test: {
+          name: 'webhooks',
+          environment: 'node',
+          include: ['test/webhooks/**/*.test.ts'],
+        },
+      },
+      {
         test: {
           name: 'postback',
           environment: 'node',

@@ -1,0 +1,79 @@
+// The attribution rules the snippet and the proxy share. Plain code with no
+// imports: esbuild bundles it into tap.js, and the worker imports it as is.
+// The rules themselves are documented in docs/reference.md.
+
+/** The identifiers Tapfiliate attributes by, in its order of precedence. */
+export const IDENTIFIER_FIELDS = ['coupon', 'click_id', 'referral_code', 'asset_id', 'source_id'] as const;
+export type IdentifierField = (typeof IDENTIFIER_FIELDS)[number];
+
+/** Longest id (external_id, customer_id or identifier) the proxy accepts. */
+export const ID_MAX_LENGTH = 255;
+
+/** Longest value the snippet captures from a landing URL; a longer one is ignored. */
+export const CAPTURE_MAX_LENGTH = 100;
+
+/**
+ * Characters no id may contain: C0 and C1 controls and DEL, which break log
+ * lines and headers, and the bidirectional embeddings, overrides and isolates
+ * (Unicode UAX #9, U+202A–U+202E and U+2066–U+2069), which make an id read
+ * differently from what it is.
+ */
+export const FORBIDDEN_ID_CHARACTERS = /[\0-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * A value the snippet may store from a URL: trimmed, 1–100 characters, none
+ * of the forbidden characters and no angle brackets. Anything else is ''.
+ */
+export function capturable(value: unknown): string {
+  if (typeof value !== 'string') return '';
+  const trimmed = value.trim();
+  if (trimmed.length > CAPTURE_MAX_LENGTH || FORBIDDEN_ID_CHARACTERS.test(trimmed) || /[<>]/.test(trimmed)) return '';
+  return trimmed;
+}
+
+/** The fields a reference carries, in the order they are written. */
+export const REFERENCE_FIELDS = ['referral_code', 'asset_id', 'source_id', 'coupon', 'click_id'] as const;
+
+/** Marks a string as a reference of this format, so a merchant's own client_reference_id never decodes. */
+const REFERENCE_PREFIX = 't1';
+const REFERENCE_MAX_LENGTH = 200;
+
+/**
+ * The stored attribution as one string of [A-Za-z0-9_-] (at most 200
+ * characters), fit for Stripe's `client_reference_id`: `t1` followed by the
+ * base64url (RFC 4648 §5, no padding) of the UTF-8 of the five fields joined
+ * by `>`, which no captured value contains. Empty fields stay empty. Null when
+ * nothing is stored or the result would be too long.
+ *
+ * @example
+ * encodeReference({ referral_code: 'anna' }) // 't1YW5uYT4-Pj4'
+ */
+export function encodeReference(attribution: Partial<Record<IdentifierField, unknown>> | null): string | null {
+  if (!attribution) return null;
+  const values = REFERENCE_FIELDS.map((field) => capturable(String(attribution[field] ?? '')));
+  if (!values.some(Boolean)) return null;
+  const base64 = btoa(unescape(encodeURIComponent(values.join('>'))));
+  const reference = REFERENCE_PREFIX + base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return reference.length > REFERENCE_MAX_LENGTH ? null : reference;
+}
+
+/** The identifiers in a reference, or null when it is not one. Every value passes `capturable`. */
+export function decodeReference(reference: unknown): Partial<Record<IdentifierField, string>> | null {
+  if (typeof reference !== 'string' || reference.length > REFERENCE_MAX_LENGTH) return null;
+  if (!reference.startsWith(REFERENCE_PREFIX) || !/^[A-Za-z0-9_-]+$/.test(reference)) return null;
+  let text: string;
+  try {
+    text = decodeURIComponent(escape(atob(reference.slice(REFERENCE_PREFIX.length).replace(/-/g, '+').replace(/_/g, '/'))));
+  } catch {
+    return null;
+  }
+  const values = text.split('>');
+  if (values.length !== REFERENCE_FIELDS.length) return null;
+  const identifiers: Partial<Record<IdentifierField, string>> = {};
+  for (const [index, field] of REFERENCE_FIELDS.entries()) {
+    const value = capturable(values[index]);
+    if (values[index] && !value) return null;
+    if (value) identifiers[field] = value;
+  }
+  return Object.keys(identifiers).length > 0 ? identifiers : null;
+}

@@ -25,10 +25,9 @@ export const FORBIDDEN_ID_CHARACTERS = /[\0-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2
  * of the forbidden characters and no angle brackets. Anything else is ''.
  */
 export function capturable(value: unknown): string {
-  if (typeof value !== 'string') return '';
-  const trimmed = value.trim();
-  if (trimmed.length > CAPTURE_MAX_LENGTH || FORBIDDEN_ID_CHARACTERS.test(trimmed) || /[<>]/.test(trimmed)) return '';
-  return trimmed;
+  const trimmed = typeof value === 'string' ? value.trim() : '';
+  const refused = trimmed.length > CAPTURE_MAX_LENGTH || FORBIDDEN_ID_CHARACTERS.test(trimmed) || /[<>]/.test(trimmed);
+  return refused ? '' : trimmed;
 }
 
 /** The fields a reference carries, in the order they are written. */
@@ -49,31 +48,27 @@ const REFERENCE_MAX_LENGTH = 200;
  * encodeReference({ referral_code: 'anna' }) // 't1YW5uYT4-Pj4'
  */
 export function encodeReference(attribution: Partial<Record<IdentifierField, unknown>> | null): string | null {
-  if (!attribution) return null;
-  const values = REFERENCE_FIELDS.map((field) => capturable(String(attribution[field] ?? '')));
-  if (!values.some(Boolean)) return null;
+  const values = REFERENCE_FIELDS.map((field) => capturable(String((attribution && attribution[field]) ?? '')));
+  // unescape(encodeURIComponent()) turns the text into the UTF-8 bytes btoa expects.
   const base64 = btoa(unescape(encodeURIComponent(values.join('>'))));
   const reference = REFERENCE_PREFIX + base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  return reference.length > REFERENCE_MAX_LENGTH ? null : reference;
+  return values.some(Boolean) && reference.length <= REFERENCE_MAX_LENGTH ? reference : null;
 }
 
 /** The identifiers in a reference, or null when it is not one. Every value passes `capturable`. */
 export function decodeReference(reference: unknown): Partial<Record<IdentifierField, string>> | null {
-  if (typeof reference !== 'string' || reference.length > REFERENCE_MAX_LENGTH) return null;
-  if (!reference.startsWith(REFERENCE_PREFIX) || !/^[A-Za-z0-9_-]+$/.test(reference)) return null;
-  let text: string;
+  if (typeof reference !== 'string' || reference.length > REFERENCE_MAX_LENGTH || !/^t1[\w-]+$/.test(reference)) return null;
+  const identifiers: Partial<Record<IdentifierField, string>> = {};
+  let values: string[];
   try {
-    text = decodeURIComponent(escape(atob(reference.slice(REFERENCE_PREFIX.length).replace(/-/g, '+').replace(/_/g, '/'))));
+    values = decodeURIComponent(escape(atob(reference.slice(REFERENCE_PREFIX.length).replace(/-/g, '+').replace(/_/g, '/')))).split('>');
   } catch {
     return null;
   }
-  const values = text.split('>');
-  if (values.length !== REFERENCE_FIELDS.length) return null;
-  const identifiers: Partial<Record<IdentifierField, string>> = {};
-  for (const [index, field] of REFERENCE_FIELDS.entries()) {
-    const value = capturable(values[index]);
-    if (values[index] && !value) return null;
-    if (value) identifiers[field] = value;
-  }
-  return Object.keys(identifiers).length > 0 ? identifiers : null;
+  // Every field present, each one valid, and at least one not empty.
+  const valid = values.length === REFERENCE_FIELDS.length && values.every((value) => !value || capturable(value));
+  REFERENCE_FIELDS.forEach((field, index) => {
+    if (values[index]) identifiers[field] = capturable(values[index]);
+  });
+  return valid && values.some(Boolean) ? identifiers : null;
 }

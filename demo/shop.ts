@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { html, raw } from 'hono/html';
 
-/** The install from contract §1–§2: the stub, then the snippet from the shop's own domain. */
+/** The install from the README: the stub, then the snippet from the shop's own domain. */
 const TAP_TAGS = raw(
   `<script>window.tap=window.tap||function(){(tap.q=tap.q||[]).push(arguments)}</script>\n` +
     `<script async src="/_tap/tap.js" data-debug></script>`,
@@ -36,7 +36,7 @@ function page(title: string, body: ReturnType<typeof html>) {
  * by demo/worker.ts as the proxy's "origin", so it never ships in production.
  */
 export function createDemoShop() {
-  const shop = new Hono();
+  const shop = new Hono<{ Bindings: Env }>();
 
   shop.get('/', (c) =>
     c.html(
@@ -74,14 +74,19 @@ export function createDemoShop() {
     ),
   );
 
-  shop.get('/thank-you', (c) => {
+  // The merchant's server signs the order as it renders the page (docs/security.md),
+  // so no browser can change the amount or claim another order's id.
+  shop.get('/thank-you', async (c) => {
     const order = (c.req.query('order') ?? '').replace(/[^\w-]/g, '').slice(0, 64) || 'ORD-UNKNOWN';
-    const conversion = { external_id: order, amount: 49, currency: 'EUR', customer_id: `CUS-${order}` };
+    const signed = JSON.stringify({ external_id: order, amount: 49, currency: 'EUR', customer_id: `CUS-${order}` });
+    const secret = c.env?.TAPLINE_SIGNING_SECRET?.trim();
+    const conversion = secret ? { signed, signature: await hmacHex(secret, signed) } : JSON.parse(signed);
     return c.html(
       page(
         'Thank you',
         html`<h1>Thank you for your order ${order}</h1>
-          <p>The page called <code>tap.convert(${JSON.stringify(conversion)})</code>. The proxy answered:</p>
+          <p>The shop's server signed the order with <code>TAPLINE_SIGNING_SECRET</code>, and the page called
+            <code>tap.convert(${JSON.stringify(conversion)})</code>. The proxy answered:</p>
           <pre id="result">(waiting…)</pre>
           <p><small>Reload this page: the same order is not sent twice. The terminal running <code>npm start</code>
             prints each postback the local Tapfiliate stand-in receives.</small></p>
@@ -102,4 +107,12 @@ export function createDemoShop() {
   shop.get('/favicon.ico', (c) => c.body(null, 204));
   shop.notFound((c) => c.html(page('Not found', html`<h1>Not found</h1><p><a href="/">Home</a></p>`), 404));
   return shop;
+}
+
+/** The lowercase hex HMAC-SHA256 of `text`: PHP's hash_hmac('sha256', $text, $secret). */
+async function hmacHex(secret: string, text: string): Promise<string> {
+  const encoder = new TextEncoder();
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const signature = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(text)));
+  return Array.from(signature, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

@@ -2,16 +2,15 @@
 // shop standing in for the zone's origin. Never deployed (wrangler.toml's main
 // is proxy/index.ts).
 import { createApp } from '../proxy/app';
-import { createDelivery, handlePostbackBatch } from '../proxy/delivery';
-import type { Env } from '../proxy/env';
+import { createConsumer, createDelivery } from '../proxy/delivery';
 import { createDemoShop } from './shop';
 
 export { PostbackLedger } from '../proxy/delivery';
 
 const shop = createDemoShop();
-const app = createApp({ createDelivery, fetchOrigin: (request) => shop.fetch(request) });
+const app = createApp({ createDelivery, fetchOrigin: (request, env) => shop.fetch(request, env) });
 
 export default {
   fetch: app.fetch,
-  queue: handlePostbackBatch,
+  queue: createConsumer(),
 } satisfies ExportedHandler<Env>;

@@ -1,35 +1,24 @@
 import { Hono } from 'hono';
 import { etag } from 'hono/etag';
-import type { AppEnv } from './app-env';
-import type { CreateDelivery } from './delivery/types';
-import type { Env } from './env';
-import { handleError, jsonError } from './errors';
-import { SNIPPET_ETAG, SNIPPET_SOURCE } from './generated/snippet';
-import { jsonBody } from './middleware/json-body';
-import { originPolicy } from './middleware/origin-policy';
-import { requestLog } from './middleware/request-log';
-import { requireApiKey } from './middleware/require-api-key';
-import { conversionJob, customerJob } from './postback-job';
-import { health } from './routes/health';
-import { eventHandler } from './routes/event';
-import { serveSnippet } from './routes/snippet';
-import { conversionSchema, customerSchema } from './schema';
-import { basePathOf } from './settings';
+import { basePathOf, MAX_EVENT_BYTES, MAX_WEBHOOK_BYTES } from './config';
+import type { CreateDelivery } from './delivery';
+import { SNIPPETS } from './generated/snippet';
+import { handleError, jsonBody, jsonError, requestLog, type AppEnv } from './http';
+import { clickRoute } from './routes/click';
+import { eventRoute } from './routes/event';
+import { healthRoute } from './routes/health';
+import { snippetRoute, type SnippetFile } from './routes/snippet';
+import { shopifyWebhookRoute, stripeWebhookRoute } from './routes/webhooks';
+import { originPolicy, rateLimit, serverAuth } from './trust';
 
 export interface AppOptions {
-  /** How postbacks reach Tapfiliate; tests pass a recording fake. */
+  /** How postbacks reach Tapfiliate: proxy/delivery in production, a recording fake in tests. */
   createDelivery: CreateDelivery;
   /** Where a request outside BASE_PATH goes: the zone's origin in production, the demo shop in dev. */
-  fetchOrigin: (request: Request) => Response | Promise<Response>;
-  snippet: { source: string; etag: string };
-  maxBodyBytes: number;
+  fetchOrigin?: (request: Request, env: Env) => Response | Promise<Response>;
+  /** The snippet files served under BASE_PATH. */
+  snippets?: Record<string, SnippetFile>;
 }
-
-const defaults: Omit<AppOptions, 'createDelivery'> = {
-  fetchOrigin: (request) => fetch(request),
-  snippet: { source: SNIPPET_SOURCE, etag: SNIPPET_ETAG },
-  maxBodyBytes: 16 * 1024,
-};
 
 // BASE_PATH is a runtime setting but Hono's routes are fixed when the app is
 // built, so getPath maps each request onto one of two fixed internal prefixes.
@@ -45,52 +34,39 @@ function internalPath(request: Request, env: Env | undefined): string {
 }
 
 /**
- * The Tapline proxy as a Hono app: the snippet, the two event routes and health
- * under BASE_PATH, everything else passed to the origin.
+ * The Tapline proxy as a Hono app. Under BASE_PATH: the snippet, the browser
+ * and server events, clicks, webhooks and health (docs/reference.md, "Routes").
+ * Everything else goes to the origin.
  *
  * @example
  * const app = createApp({ createDelivery });
- * export default { fetch: app.fetch, queue: handlePostbackBatch };
+ * export default { fetch: app.fetch, queue: createConsumer() } satisfies ExportedHandler<Env>;
  */
-export function createApp(options: Pick<AppOptions, 'createDelivery'> & Partial<AppOptions>) {
-  const { createDelivery, fetchOrigin, snippet, maxBodyBytes } = { ...defaults, ...options };
+export function createApp({ createDelivery, fetchOrigin = (request) => fetch(request), snippets = SNIPPETS }: AppOptions) {
   const app = new Hono<AppEnv>({ getPath: (request, { env } = {}) => internalPath(request, env) });
-
   app.onError(handleError);
 
-  app.all(`${OUTSIDE}/*`, (c) => fetchOrigin(c.req.raw));
+  app.all(`${OUTSIDE}/*`, (c) => fetchOrigin(c.req.raw, c.env));
+  app.use(`${INSIDE}/*`, requestLog((path) => path.slice(INSIDE.length + 1) || '/'));
 
-  app.use(`${INSIDE}/*`, requestLog({ routeOf: (path) => path.slice(INSIDE.length + 1) || '/' }));
-  app.get(`${INSIDE}/tap.js`, etag(), serveSnippet(snippet));
-  app.get(`${INSIDE}/health`, health({ createDelivery }));
+  app.get(`${INSIDE}/health`, healthRoute());
+  app.get(`${INSIDE}/:file{[a-z0-9.-]+\\.js}`, etag(), snippetRoute(snippets));
 
-  const acceptEvent = [originPolicy(), jsonBody({ maxBytes: maxBodyBytes }), requireApiKey()] as const;
-  app.options(`${INSIDE}/convert`, originPolicy());
-  app.options(`${INSIDE}/customer`, originPolicy());
-  app.post(
-    `${INSIDE}/convert`,
-    ...acceptEvent,
-    eventHandler({
-      schema: conversionSchema,
-      toJob: conversionJob,
-      createDelivery,
-      logId: (conversion) => conversion.external_id,
-    }),
-  );
-  app.post(
-    `${INSIDE}/customer`,
-    ...acceptEvent,
-    eventHandler({
-      schema: customerSchema,
-      toJob: customerJob,
-      createDelivery,
-      logId: () => undefined,
-    }),
-  );
+  // Browser events: origin policy, then the per-IP rate limit, then the body.
+  // A valid server token (serverAuth) skips the first two.
+  const event = [serverAuth(), originPolicy(), rateLimit(), jsonBody(MAX_EVENT_BYTES)] as const;
+  for (const path of ['click', 'convert', 'customer']) app.options(`${INSIDE}/${path}`, originPolicy());
+  app.post(`${INSIDE}/click`, originPolicy(), rateLimit(), jsonBody(MAX_EVENT_BYTES), clickRoute());
+  app.post(`${INSIDE}/convert`, ...event, eventRoute('conversion', createDelivery));
+  app.post(`${INSIDE}/customer`, ...event, eventRoute('customer', createDelivery));
+
+  // Webhooks: the platform's signature is their only credential.
+  app.post(`${INSIDE}/webhooks/stripe`, jsonBody(MAX_WEBHOOK_BYTES), stripeWebhookRoute(createDelivery));
+  app.post(`${INSIDE}/webhooks/shopify`, jsonBody(MAX_WEBHOOK_BYTES), shopifyWebhookRoute(createDelivery));
 
   // Also matches the base itself.
   app.all(`${INSIDE}/*`, () => {
-    throw jsonError(404, { ok: false, error: 'not_found', message: 'Tapline serves tap.js, convert, customer and health here' });
+    throw jsonError(404, { ok: false, error: 'not_found', message: 'Tapline serves tap.js, click, convert, customer, webhooks and health here' });
   });
 
   return app;

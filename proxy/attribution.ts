@@ -1,20 +1,30 @@
-import { IDENTIFIER_FIELDS, identifiersSchema, type Identifiers } from './schema';
+// Where an event's identifiers come from: the tap_data cookie (or a server
+// event's copy of it), a reference passed through a hosted checkout, and the
+// body. docs/reference.md, "How attribution is decided".
+import { getCookie } from 'hono/cookie';
+import { IDENTIFIER_FIELDS, decodeReference } from '../common/attribution';
+import type { AppContext } from './http';
+import { parseJson } from './http';
+import { identifiersSchema, type Identifiers } from './schema';
 
-/** Name of the attribution cookie the snippet writes (contract §4). */
+/** The attribution cookie the snippet writes and POST /click writes again. */
 export const COOKIE_NAME = 'tap_data';
 
 /**
- * Identifiers from the tap_data cookie's value (already URI-decoded). The cookie
- * is written by a browser we do not control, so a field that fails validation is
- * dropped on its own and an unreadable cookie counts as no cookie.
+ * Identifiers from a tap_data value. It comes from a browser we do not
+ * control, so each field that fails validation is dropped on its own, and an
+ * unreadable value counts as none. Accepts the value percent-encoded as
+ * stored, or already decoded (as PHP's $_COOKIE gives it).
  */
-export function identifiersFromCookie(value: string | undefined): Identifiers {
+export function identifiersFromCookieValue(value: string | undefined): Identifiers {
   if (!value) return {};
-  let data: unknown;
-  try {
-    data = JSON.parse(value);
-  } catch {
-    return {};
+  let data = parseJson(value);
+  if (data === undefined) {
+    try {
+      data = parseJson(decodeURIComponent(value));
+    } catch {
+      return {};
+    }
   }
   if (!data || typeof data !== 'object' || Array.isArray(data)) return {};
   const identifiers: Identifiers = {};
@@ -25,17 +35,33 @@ export function identifiersFromCookie(value: string | undefined): Identifiers {
   return identifiers;
 }
 
+/** The request's own tap_data cookie (Hono's getCookie percent-decodes it). */
+export function cookieIdentifiers(c: AppContext): Identifiers {
+  return identifiersFromCookieValue(getCookie(c, COOKIE_NAME));
+}
+
+/** A reference from `tap.reference()`, or nothing when it is not one. */
+export function identifiersFromReference(reference: string | undefined): Identifiers {
+  return decodeReference(reference) ?? {};
+}
+
 /**
- * The cookie's identifiers, overridden field by field by the body's: a coupon
- * typed at checkout must beat the one stored at landing (contract §5).
+ * Layers of identifiers, later ones winning field by field: a coupon typed at
+ * checkout beats the one stored at landing.
  */
-export function mergeIdentifiers(fromCookie: Identifiers, fromBody: Identifiers): Identifiers {
-  const merged: Identifiers = { ...fromCookie };
-  for (const field of IDENTIFIER_FIELDS) {
-    const value = fromBody[field];
-    if (value !== undefined) merged[field] = value;
+export function mergeIdentifiers(...layers: Identifiers[]): Identifiers {
+  const merged: Identifiers = {};
+  for (const layer of layers) {
+    for (const field of IDENTIFIER_FIELDS) {
+      if (layer[field] !== undefined) merged[field] = layer[field];
+    }
   }
   return merged;
+}
+
+/** Only the identifier fields of a parsed event, in Tapfiliate's order of precedence. */
+export function pickIdentifiers(event: Identifiers): Identifiers {
+  return mergeIdentifiers(event);
 }
 
 /**
@@ -44,13 +70,4 @@ export function mergeIdentifiers(fromCookie: Identifiers, fromBody: Identifiers)
  */
 export function hasIdentifier({ coupon, click_id, referral_code, asset_id, source_id }: Identifiers): boolean {
   return Boolean(coupon || click_id || referral_code || (asset_id && source_id));
-}
-
-/** Only the identifier fields of a parsed event, in Tapfiliate's order of precedence. */
-export function pickIdentifiers(event: Identifiers): Identifiers {
-  const picked: Identifiers = {};
-  for (const field of IDENTIFIER_FIELDS) {
-    if (event[field] !== undefined) picked[field] = event[field];
-  }
-  return picked;
 }

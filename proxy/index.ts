@@ -1,8 +1,7 @@
-// The production worker: the proxy on a route of the merchant's zone, plus the
-// delivery queue consumer and ledger Durable Object (proxy/delivery).
+// The production worker: the proxy on a route of the merchant's zone, the
+// delivery queue's consumer, and the ledger Durable Object.
 import { createApp } from './app';
-import { createDelivery, handlePostbackBatch } from './delivery';
-import type { Env } from './env';
+import { createConsumer, createDelivery } from './delivery';
 
 export { PostbackLedger } from './delivery';
 
@@ -10,5 +9,5 @@ const app = createApp({ createDelivery });
 
 export default {
   fetch: app.fetch,
-  queue: handlePostbackBatch,
+  queue: createConsumer(),
 } satisfies ExportedHandler<Env>;

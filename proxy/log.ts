@@ -1,6 +1,7 @@
 /**
- * One JSON line per event, for `wrangler tail` and Workers Logs.
- * Never pass the API key, the cookie or a full IP here.
+ * One JSON line per event, for `wrangler tail` and Workers Logs
+ * (docs/operations.md lists every event). Never pass a secret, the cookie or
+ * a full IP here.
  */
 export function logLine(event: string, fields: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ event, ...fields }));
@@ -17,4 +18,22 @@ export function truncateIp(ip: string | undefined): string | undefined {
   const groups = ip.split(':');
   const end = groups.indexOf('');
   return groups.slice(0, Math.min(3, end < 0 ? 3 : end)).join(':') + '::x';
+}
+
+const MAX_LINE = 200;
+
+/**
+ * Text from elsewhere made fit for a log line: one line, no control
+ * characters, at most 200 characters, and each secret removed as written, in
+ * any letter case, and percent-encoded.
+ */
+export function scrub(text: string, secrets: (string | undefined)[] = []): string {
+  let line = text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ').replace(/\s+/g, ' ').trim();
+  for (const secret of secrets) {
+    if (!secret) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)])) {
+      line = line.replace(new RegExp(form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '***');
+    }
+  }
+  return line.length > MAX_LINE ? `${line.slice(0, MAX_LINE - 1)}…` : line;
 }

@@ -1,53 +1,61 @@
-// zod/mini: the same validation as classic zod with a functional, tree-shakeable
-// API, which keeps the worker bundle small (classic zod pulls in ~40 KB gzip more).
+// What each route accepts (docs/reference.md, "Fields"). zod/mini: the same
+// checks as classic zod with a tree-shakeable API, ~40 KB gzip less in the worker.
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
+import { FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH, capturable } from '../common/attribution';
 
 // zod/mini ships no messages ("Invalid input"); English ones name what is wrong.
 z.config(en());
 
+const printable = (value: string) => !FORBIDDEN_ID_CHARACTERS.test(value);
+const NOT_PRINTABLE = 'must not contain control or bidirectional-override characters';
+
 /**
- * Tapfiliate rejects meta_data with these characters, so we reject them
- * before a postback is wasted on them (Tapfiliate postback docs, meta_data).
+ * An id: a string of 1–255 printable characters, or a safe integer (a larger
+ * number has already lost digits when JSON.parse read it). Sent on as a string.
+ */
+const id = z.pipe(
+  z.union(
+    [
+      z.string().check(z.trim()),
+      z.number().check(z.refine(Number.isSafeInteger, 'must be a string, or an integer below 2^53 (send long numbers as strings)')),
+    ],
+    { error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string or an integer') },
+  ),
+  z.pipe(
+    z.transform(String),
+    z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(ID_MAX_LENGTH), z.refine(printable, NOT_PRINTABLE)),
+  ),
+);
+
+/**
+ * Tapfiliate rejects meta_data with these characters, so they are refused
+ * before a postback is wasted on them (Tapfiliate's postback docs, meta_data).
  */
 const META_FORBIDDEN = /[":{}\]\\'/&]/;
 const META_FORBIDDEN_MESSAGE = 'must not contain " : { } ] \\ \' / &';
-
-const text = (max: number) => z.string().check(z.trim(), z.minLength(1), z.maxLength(max));
-
-/** Tapfiliate takes ids as strings; merchants' templates often print numbers. */
-const idLike = (max: number) =>
-  z.pipe(
-    z.pipe(
-      z.union([z.string(), z.number().check(z.refine(Number.isFinite, 'must be a finite number'))], {
-        error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string or a number'),
-      }),
-      z.transform(String),
-    ),
-    text(max),
+const metaText = (min: number, max: number) =>
+  z.string().check(
+    z.minLength(min),
+    z.maxLength(max),
+    z.refine((text) => !META_FORBIDDEN.test(text), META_FORBIDDEN_MESSAGE),
+    z.refine(printable, NOT_PRINTABLE),
   );
-
-const metaKey = z
-  .string()
-  .check(z.minLength(1), z.maxLength(64), z.refine((key) => !META_FORBIDDEN.test(key), META_FORBIDDEN_MESSAGE));
-
-const metaValue = z.union([
-  z.string().check(z.maxLength(255), z.refine((value) => !META_FORBIDDEN.test(value), META_FORBIDDEN_MESSAGE)),
-  z.number().check(z.refine(Number.isFinite, 'must be a finite number')),
-  z.boolean(),
-]);
+// `__proto__` would set the prototype of an object built from the record rather than add a key.
+const metaKey = metaText(1, 64).check(z.refine((key) => key !== '__proto__', 'is not allowed'));
+const metaValue = z.union([metaText(0, 255), z.number().check(z.refine(Number.isFinite, 'must be a finite number')), z.boolean()]);
 
 export const metaDataSchema = z
   .record(metaKey, metaValue)
   .check(z.refine((meta) => Object.keys(meta).length <= 10, 'at most 10 keys'));
 
-/** Attribution identifiers, from the tap_data cookie or the request body. */
+/** Attribution identifiers, from the tap_data cookie, a reference or the request body. */
 export const identifiersSchema = z.object({
-  referral_code: z.optional(text(255)),
-  click_id: z.optional(text(255)),
-  asset_id: z.optional(text(255)),
-  source_id: z.optional(text(255)),
-  coupon: z.optional(text(255)),
+  coupon: z.optional(id),
+  click_id: z.optional(id),
+  referral_code: z.optional(id),
+  asset_id: z.optional(id),
+  source_id: z.optional(id),
 });
 
 const amountSchema = z.pipe(
@@ -63,20 +71,69 @@ const currencySchema = z.pipe(
   z.transform((code: string) => code.toUpperCase()),
 );
 
+/** Fields every event may carry besides its own: test mode (docs/reference.md, "Test mode"). */
+const eventFlags = { test: z.optional(z.boolean()) };
+
 export const conversionSchema = z.extend(identifiersSchema, {
-  external_id: idLike(255),
+  external_id: id,
   amount: z.optional(amountSchema),
   currency: z.optional(currencySchema),
-  customer_id: z.optional(idLike(255)),
+  customer_id: z.optional(id),
   meta_data: z.optional(metaDataSchema),
+  ...eventFlags,
 });
 
 export const customerSchema = z.extend(identifiersSchema, {
-  customer_id: idLike(255),
+  customer_id: id,
   meta_data: z.optional(metaDataSchema),
+  ...eventFlags,
 });
 
-export const IDENTIFIER_FIELDS = ['coupon', 'click_id', 'referral_code', 'asset_id', 'source_id'] as const;
+/** A signed event's envelope: the merchant's server signed `signed`, the browser passes it on. */
+export const signedEnvelopeSchema = z.object({
+  signed: z.string().check(z.minLength(2), z.maxLength(8192)),
+  signature: z.string().check(z.regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits (HMAC-SHA256)')),
+});
+
+/** `exp` inside `signed`: Unix seconds after which the proxy refuses it. */
+export const signedExpirySchema = z.object({ exp: z.optional(z.number().check(z.refine(Number.isFinite, 'must be Unix seconds'))) });
+
+/** The shopper, as a merchant's backend saw them. Checked like the edge's own values. */
+export const serverEventExtrasSchema = z.object({
+  ip: z.optional(z.string().check(z.refine((value) => isIp(value), 'must be an IPv4 or IPv6 address'))),
+  user_agent: z.optional(z.string()),
+  tap_data: z.optional(z.string().check(z.maxLength(4096))),
+  reference: z.optional(z.string().check(z.maxLength(200))),
+});
+
+/** `POST /click`: a landing the snippet has just stored. */
+export const clickSchema = z.object({
+  ...identifiersSchema.shape,
+  landing_page: z.optional(z.string().check(z.maxLength(2048))),
+  referrer: z.optional(z.string().check(z.maxLength(2048))),
+  cookie_domain: z.optional(z.string().check(z.maxLength(253), z.regex(/^[A-Za-z0-9.-]*$/, 'must be a host name'))),
+  cookie_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(365))),
+  ts: z.optional(z.number().check(z.int(), z.gte(0))),
+  ...eventFlags,
+});
+
+/** Identifiers a cookie may hold: what the snippet could have captured from a URL, plus a click id. */
+export function cookieSafe(value: string | undefined): boolean {
+  return value === undefined || capturable(value) === value;
+}
+
+/** Whether a string parses as an IP address (dotted IPv4, or IPv6 as a URL host accepts it). */
+export function isIp(value: string): boolean {
+  if (/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(value)) return true;
+  if (!value.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(value)) return false;
+  try {
+    return new URL(`http://[${value}]/`).hostname.length > 2;
+  } catch {
+    return false;
+  }
+}
+
+export { IDENTIFIER_FIELDS } from '../common/attribution';
 
 export type Identifiers = z.output<typeof identifiersSchema>;
 /** What a page passes to `tap.convert()`. */
@@ -85,9 +142,11 @@ export type Conversion = z.output<typeof conversionSchema>;
 /** What a page passes to `tap.customer()`. */
 export type CustomerInput = z.input<typeof customerSchema>;
 export type Customer = z.output<typeof customerSchema>;
+export type Click = z.output<typeof clickSchema>;
 
-/** Every JSON answer of the proxy (contract §5), and the snippet's own ones (§2). */
+/** Every JSON answer of the proxy, and the snippet's own ones (docs/reference.md, "Answers"). */
 export type TapResult =
-  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' }
+  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' | 'ignored' | 'stored'; click_id?: string }
+  | { ok: true; status: 'test'; postbacks: { kind: string; url: string; body: unknown }[] }
   | { ok: false; status: 'offline' | 'skipped'; reason: string }
   | { ok: false; error: string; issues?: { path: string; message: string }[]; message?: string };

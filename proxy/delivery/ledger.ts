@@ -1,9 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from '../env';
-import type { PostbackJob } from './types';
+import type { PostbackJob } from '../tapfiliate';
 
 /**
- * - `accepted`: taken from a request, not yet at Tapfiliate.
+ * - `accepted`: taken from a request and on the queue, not yet at Tapfiliate.
  * - `customer_done`: the customer postback succeeded; the conversion is next.
  * - `sent`: Tapfiliate has it. Nothing is posted for this key again.
  * - `dead`: tries exhausted, the job sits in the dead-letter queue. A re-driven
@@ -13,9 +12,22 @@ export type LedgerState = 'accepted' | 'customer_done' | 'sent' | 'dead';
 
 export type Claim = { granted: true; state: LedgerState } | { granted: false; state: LedgerState; retryInMs: number };
 
+/** What a queue message carries: the job and the ledger key that guards it. */
+export interface PostbackMessage {
+  key: string;
+  job: PostbackJob;
+  /** This copy backs up an inline try; finding the job sent is then expected, not a duplicate. */
+  backup?: boolean;
+}
+
 /** Tapfiliate's duplicate guard is the external_id; ours remembers it this long. */
 export const RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 const SWEEP_EVERY_MS = 24 * 60 * 60 * 1000;
+/**
+ * A record accepted this long ago whose message never reached the queue (the
+ * object was evicted mid-send) is taken again by the next request for its id.
+ */
+const UNQUEUED_TAKEOVER_MS = 60_000;
 
 /**
  * Keys are spread over this many ledger objects. Never change it on a live
@@ -26,76 +38,73 @@ export const LEDGER_SHARDS = 32;
 /** One ledger record per `con:<external_id>` or `cus:<customer_id>`. */
 export function ledgerKey(job: PostbackJob): string {
   if (job.conversion) return `con:${job.conversion.external_id}`;
-  if (job.customer) return `cus:${job.customer.customer_id}`;
+  if (job.customer) return customerLedgerKey(job.customer.customer_id);
   throw new Error('empty postback job');
 }
 
-export function customerLedgerKey(customerId: string): string {
-  return `cus:${customerId}`;
-}
+export const customerLedgerKey = (customerId: string) => `cus:${customerId}`;
 
-/** FNV-1a: a stable, cheap spread of keys over the shards. */
-export function shardOf(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % LEDGER_SHARDS;
-}
-
-export interface LedgerEntry {
-  accept(): Promise<{ fresh: boolean; state: LedgerState }>;
-  claim(leaseMs: number): Promise<Claim>;
-  advance(state: LedgerState): Promise<void>;
-  release(): Promise<void>;
-  forget(): Promise<void>;
-  state(): Promise<LedgerState | undefined>;
+/**
+ * The shard of a key: HMAC-SHA256 keyed with a secret, so no caller can aim
+ * every id at one object. The secret is the API key; rotating it moves keys
+ * to other shards (docs/operations.md says what that means).
+ */
+export async function shardOf(key: string, secret: string): Promise<number> {
+  const hmacKey = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const digest = new DataView(await crypto.subtle.sign('HMAC', hmacKey, new TextEncoder().encode(key)));
+  return digest.getUint32(0) % LEDGER_SHARDS;
 }
 
 /**
- * The ledger record for one key, in the one object that owns it.
+ * The ledger record for one key, in the object that owns it.
  *
  * @example
- * const entry = ledgerEntry(env.POSTBACK_LEDGER, 'con:ORD005');
- * if ((await entry.accept()).fresh) { ... }
+ * const entry = await ledgerEntry(env.POSTBACK_LEDGER, apiKey, 'con:ORD005');
+ * if ((await entry.accept(message, 0)).fresh) { ... }
  */
-export function ledgerEntry(namespace: DurableObjectNamespace, key: string): LedgerEntry {
-  const ledger = namespace as unknown as DurableObjectNamespace<PostbackLedger>;
-  const stub = ledger.get(ledger.idFromName(`shard-${shardOf(key)}`));
+export async function ledgerEntry(namespace: DurableObjectNamespace<PostbackLedger>, secret: string, key: string) {
+  const stub = namespace.get(namespace.idFromName(`shard-${await shardOf(key, secret)}`));
   return {
-    accept: () => stub.accept(key),
-    claim: (leaseMs) => stub.claim(key, leaseMs),
-    advance: (state) => stub.advance(key, state),
+    accept: (message: PostbackMessage, delaySeconds: number, leaseMs: number) => stub.accept(key, message, delaySeconds, leaseMs),
+    claim: (leaseMs: number) => stub.claim(key, leaseMs),
+    advance: (state: LedgerState) => stub.advance(key, state),
     release: () => stub.release(key),
-    forget: () => stub.forget(key),
     state: () => stub.state(key),
+    remember: (value: string, ttlMs: number) => stub.remember(key, value, ttlMs),
+    recall: () => stub.recall(key),
   };
+}
+
+export type LedgerEntry = Awaited<ReturnType<typeof ledgerEntry>>;
+
+/** The one binding the ledger uses itself (typed apart from Env, which names this class). */
+interface LedgerBindings {
+  POSTBACK_QUEUE: Queue;
 }
 
 interface Row extends Record<string, SqlStorageValue> {
   state: LedgerState;
   accepted_at: number;
   lease_until: number | null;
+  queued: number;
 }
 
 /**
- * Idempotency records by external_id (and customer_id). A Durable Object is one
- * single-threaded instance worldwide with transactional storage, so "is this
- * new? then mark it" is atomic: 20 concurrent posts of one order see exactly
- * one `fresh`. KV cannot promise that: its reads are eventually consistent (up
- * to ~60 s across locations), so two tabs could both read "absent" and both send.
+ * Idempotency records by external_id (and customer_id), and small remembered
+ * values (a subscription's attribution, a landing's click id). A Durable Object
+ * is one single-threaded instance worldwide with transactional storage, so
+ * "is this new? then mark it" is atomic: 20 concurrent posts of one order see
+ * exactly one `fresh`. KV's reads are eventually consistent, so two tabs could
+ * both read "absent" and both send.
  *
- * Keys are hashed over LEDGER_SHARDS objects rather than one object each: a new
- * object per order costs a fresh SQLite database (measured ~60 ms locally), and
- * a shard handles far more requests per second than a shop has orders.
- * Each method runs synchronous SQL with no await in between, so no other call
- * interleaves with it.
+ * Keys share LEDGER_SHARDS objects rather than one object each: a new object
+ * per order costs a fresh SQLite database, and a shard handles far more
+ * requests per second than a shop has orders.
  */
-export class PostbackLedger extends DurableObject<Env> {
+export class PostbackLedger extends DurableObject<LedgerBindings> {
   private readonly sql: SqlStorage;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: LedgerBindings) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(`CREATE TABLE IF NOT EXISTS records (
@@ -103,16 +112,40 @@ export class PostbackLedger extends DurableObject<Env> {
       state TEXT NOT NULL,
       accepted_at INTEGER NOT NULL,
       updated_at INTEGER NOT NULL,
-      lease_until INTEGER
+      lease_until INTEGER,
+      queued INTEGER NOT NULL DEFAULT 1
     )`);
     this.sql.exec('CREATE INDEX IF NOT EXISTS records_accepted_at ON records (accepted_at)');
+    this.sql.exec('CREATE TABLE IF NOT EXISTS memory (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL)');
   }
 
-  /** Records the key on first sight. `fresh` is true only for the first caller. */
-  async accept(key: string): Promise<{ fresh: boolean; state: LedgerState }> {
+  /**
+   * Records the key and puts its job on the queue, in one call: the record is
+   * written first (so a concurrent request sees it), the message sent, and the
+   * record marked queued. A duplicate costs no queue message. If the send
+   * fails the record is dropped, so the browser's resend is taken as new.
+   * The first caller also gets the lease for its inline try.
+   */
+  async accept(key: string, message: PostbackMessage, delaySeconds: number, leaseMs: number): Promise<{ fresh: boolean; state: LedgerState }> {
+    const now = Date.now();
     const existing = this.read(key);
-    if (existing) return { fresh: false, state: existing.state };
-    this.insert(key, Date.now());
+    if (existing && (existing.queued || now - existing.accepted_at < UNQUEUED_TAKEOVER_MS)) return { fresh: false, state: existing.state };
+    if (existing) this.sql.exec('DELETE FROM records WHERE key = ?', key);
+    this.sql.exec(
+      'INSERT INTO records (key, state, accepted_at, updated_at, lease_until, queued) VALUES (?, ?, ?, ?, ?, 0)',
+      key,
+      'accepted',
+      now,
+      now,
+      now + leaseMs,
+    );
+    try {
+      await this.env.POSTBACK_QUEUE.send(message, { delaySeconds });
+    } catch (error) {
+      this.sql.exec('DELETE FROM records WHERE key = ?', key);
+      throw error;
+    }
+    this.sql.exec('UPDATE records SET queued = 1 WHERE key = ?', key);
     await this.scheduleSweep();
     return { fresh: true, state: 'accepted' };
   }
@@ -123,9 +156,7 @@ export class PostbackLedger extends DurableObject<Env> {
     const existing = this.read(key);
     const row = existing ?? this.insert(key, now);
     if (row.state === 'sent') return { granted: false, state: 'sent', retryInMs: 0 };
-    if (row.lease_until && row.lease_until > now) {
-      return { granted: false, state: row.state, retryInMs: row.lease_until - now };
-    }
+    if (row.lease_until && row.lease_until > now) return { granted: false, state: row.state, retryInMs: row.lease_until - now };
     this.sql.exec('UPDATE records SET lease_until = ?, updated_at = ? WHERE key = ?', now + leaseMs, now, key);
     if (!existing) await this.scheduleSweep();
     return { granted: true, state: row.state };
@@ -151,30 +182,46 @@ export class PostbackLedger extends DurableObject<Env> {
     this.sql.exec('UPDATE records SET lease_until = NULL, updated_at = ? WHERE key = ?', Date.now(), key);
   }
 
-  /** Drops the record, for a job that could not be handed to the queue at all. */
-  async forget(key: string): Promise<void> {
-    this.sql.exec('DELETE FROM records WHERE key = ?', key);
-  }
-
   async state(key: string): Promise<LedgerState | undefined> {
     return this.read(key)?.state;
   }
 
-  /** Retention: forgets records older than RETENTION_MS, once a day while any remain. */
+  /** Keeps a small value until `ttlMs` from now; the first write wins, later ones are ignored. Returns the kept value. */
+  async remember(key: string, value: string, ttlMs: number): Promise<string> {
+    const now = Date.now();
+    const kept = this.sql
+      .exec<{ value: string }>('SELECT value FROM memory WHERE key = ? AND expires_at > ?', key, now)
+      .toArray()[0]?.value;
+    if (kept !== undefined) return kept;
+    this.sql.exec('INSERT OR REPLACE INTO memory (key, value, expires_at) VALUES (?, ?, ?)', key, value, now + ttlMs);
+    await this.scheduleSweep();
+    return value;
+  }
+
+  async recall(key: string): Promise<string | undefined> {
+    return this.sql.exec<{ value: string }>('SELECT value FROM memory WHERE key = ? AND expires_at > ?', key, Date.now()).toArray()[0]
+      ?.value;
+  }
+
+  /** Retention: forgets records older than RETENTION_MS and expired memory, once a day while any remain. */
   async alarm(): Promise<void> {
-    this.sql.exec('DELETE FROM records WHERE accepted_at < ?', Date.now() - RETENTION_MS);
-    const left = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM records').one().n;
-    if (left > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
+    const now = Date.now();
+    this.sql.exec('DELETE FROM records WHERE accepted_at < ?', now - RETENTION_MS);
+    this.sql.exec('DELETE FROM memory WHERE expires_at <= ?', now);
+    const left =
+      this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM records').one().n +
+      this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM memory').one().n;
+    if (left > 0) await this.ctx.storage.setAlarm(now + SWEEP_EVERY_MS);
   }
 
   private read(key: string): Row | undefined {
-    return this.sql.exec<Row>('SELECT state, accepted_at, lease_until FROM records WHERE key = ?', key).toArray()[0];
+    return this.sql.exec<Row>('SELECT state, accepted_at, lease_until, queued FROM records WHERE key = ?', key).toArray()[0];
   }
 
-  /** Also for a customer record first seen through a conversion job, which has no accept() of its own. */
+  /** A record first seen by a claim or advance (a customer through its conversion job, a re-driven message). */
   private insert(key: string, now: number): Row {
     this.sql.exec('INSERT INTO records (key, state, accepted_at, updated_at) VALUES (?, ?, ?, ?)', key, 'accepted', now, now);
-    return { state: 'accepted', accepted_at: now, lease_until: null };
+    return { state: 'accepted', accepted_at: now, lease_until: null, queued: 1 };
   }
 
   private async scheduleSweep(): Promise<void> {

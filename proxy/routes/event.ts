@@ -1,46 +1,121 @@
+// POST /convert and POST /customer: one event, from the browser or from the
+// merchant's server, checked, attributed, and handed to delivery.
 import type { Handler } from 'hono';
-import { getCookie } from 'hono/cookie';
-import type * as z from 'zod/mini';
-import { answerFor } from '../answer';
-import type { AppEnv } from '../app-env';
-import { COOKIE_NAME, hasIdentifier, identifiersFromCookie, mergeIdentifiers, pickIdentifiers } from '../attribution';
-import { clientInfo, type ClientInfo } from '../client';
-import type { CreateDelivery, PostbackJob } from '../delivery/types';
-import { scrub } from '../errors';
-import type { Identifiers } from '../schema';
-import { apiKeyOf } from '../settings';
-import { parseEvent } from '../validate';
+import { cookieIdentifiers, hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers, pickIdentifiers } from '../attribution';
+import { configProblems, maxAmountOf, signingSecretOf, upstreamUrlsOf } from '../config';
+import type { CreateDelivery, DeliveryResult } from '../delivery';
+import { cleanVisitor, invalidRequest, jsonError, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
+import { logLine } from '../log';
+import { conversionSchema, customerSchema, serverEventExtrasSchema, IDENTIFIER_FIELDS, type TapResult } from '../schema';
+import { conversionJob, customerJob, stepsOf, type PostbackJob } from '../tapfiliate';
+import { isServerEvent, signatureRequired, verifySigned } from '../trust';
 
-export interface EventHandlerOptions<Schema extends z.ZodMiniType<Identifiers>> {
-  schema: Schema;
-  toJob: (event: z.output<Schema>, identifiers: Identifiers, client: ClientInfo) => PostbackJob;
-  createDelivery: CreateDelivery;
-  /** The id the log line names the event by. */
-  logId: (event: z.output<Schema>) => string | undefined;
+export type EventKind = 'conversion' | 'customer';
+
+/**
+ * The handler for one kind of event. Browser events have passed the origin
+ * policy and the rate limit (app.ts); server events, the server token.
+ */
+export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Handler<AppEnv> {
+  return async function handleEvent(c) {
+    const log = c.get('log');
+    refuseUnlessConfigured(c);
+    const body = jsonObject(await c.req.text());
+    const { fields, signed } = await trustedFields(c, body);
+
+    const event = kind === 'conversion' ? parseWith(conversionSchema, fields) : parseWith(customerSchema, fields);
+    if ('external_id' in event) log.external_id = event.external_id;
+    else log.customer_id = event.customer_id;
+    if ('amount' in event && event.amount !== undefined && !signed && !isServerEvent(c) && event.amount > maxAmountOf(c.env)) {
+      throw invalidRequest([{ path: 'amount', message: `must be at most ${maxAmountOf(c.env)} unless the event is signed (MAX_AMOUNT)` }]);
+    }
+
+    // Attribution: the cookie (or a server event's copy of it, or a reference), then the body's identifiers.
+    const extras = isServerEvent(c) ? parseWith(serverEventExtrasSchema, body) : undefined;
+    const stored = extras
+      ? extras.tap_data
+        ? identifiersFromCookieValue(extras.tap_data)
+        : identifiersFromReference(extras.reference)
+      : cookieIdentifiers(c);
+    const identifiers = mergeIdentifiers(stored, pickIdentifiers(event));
+    const visitor = extras ? cleanVisitor(extras.ip, extras.user_agent) : visitorOf(c);
+
+    if (!hasIdentifier(identifiers)) {
+      log.result = 'unattributed';
+      return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
+    }
+    const job = kind === 'conversion' ? conversionJob(event as never, identifiers, visitor) : customerJob(event as never, identifiers, visitor);
+    if (event.test) {
+      log.result = 'test';
+      return c.json(testAnswer(c, job), 200);
+    }
+    return answerDelivery(c, await deliver(c, createDelivery, job));
+  };
 }
 
 /**
- * Validates the body, merges attribution (cookie, then body), enriches with the
- * client, and hands the job to delivery. Without any identifier nothing goes
- * upstream: Tapfiliate would only reject it.
+ * The fields an event is read from. A signed event's own fields win, and only
+ * identifiers (and the test flag) are read from outside `signed`: attribution
+ * belongs to the browser, the order to the merchant's server.
  */
-export function eventHandler<Schema extends z.ZodMiniType<Identifiers>>(
-  options: EventHandlerOptions<Schema>,
-): Handler<AppEnv> {
-  const { schema, toJob, createDelivery, logId } = options;
-  return async function handleEvent(c) {
-    const event = parseEvent(schema, await c.req.text());
-    const log = c.get('log');
-    log.external_id = logId(event);
-    const identifiers = mergeIdentifiers(identifiersFromCookie(getCookie(c, COOKIE_NAME)), pickIdentifiers(event));
-    if (!hasIdentifier(identifiers)) {
-      log.result = 'unattributed';
-      return c.json({ ok: true, status: 'unattributed' }, 200);
-    }
-    const result = await createDelivery(c.env, c.executionCtx).submit(toJob(event, identifiers, clientInfo(c)));
-    log.result = result.status;
-    if (result.status === 'rejected') log.upstream_status = result.upstreamStatus;
-    const { status, body } = answerFor(result, (text) => scrub(text, apiKeyOf(c.env)));
-    return c.json(body, status);
-  };
+async function trustedFields(c: AppContext, body: Record<string, unknown>): Promise<{ fields: Record<string, unknown>; signed: boolean }> {
+  if (isServerEvent(c)) return { fields: body, signed: false };
+  const secret = signingSecretOf(c.env);
+  if (body.signed === undefined) {
+    if (secret) throw signatureRequired();
+    return { fields: body, signed: false };
+  }
+  if (!secret) {
+    logLine('not_configured', { hint: 'a signed event arrived but TAPLINE_SIGNING_SECRET is not set: run `wrangler secret put TAPLINE_SIGNING_SECRET`' });
+    throw jsonError(503, { ok: false, error: 'not_configured', message: 'this worker has no signing secret to verify signed events' });
+  }
+  const inside = await verifySigned(body, secret);
+  const outside: Record<string, unknown> = {};
+  for (const field of IDENTIFIER_FIELDS) if (body[field] !== undefined) outside[field] = body[field];
+  if (body.test !== undefined) outside.test = body.test;
+  return { fields: { ...outside, ...inside }, signed: true };
+}
+
+/** 503 not_configured, with the reason in the log, while a setting is missing or unsafe. */
+export function refuseUnlessConfigured(c: AppContext): void {
+  const problems = configProblems(c.env);
+  if (problems.length === 0) return;
+  logLine('not_configured', { hints: problems });
+  throw jsonError(503, { ok: false, error: 'not_configured' });
+}
+
+/** What a test-mode event would have sent, without the key. Nothing goes upstream, nothing is recorded. */
+export function testAnswer(c: AppContext, job: PostbackJob): TapResult {
+  const urls = upstreamUrlsOf(c.env);
+  return { ok: true, status: 'test', postbacks: stepsOf(job).map((kind) => ({ kind, url: urls[kind], body: job[kind] })) };
+}
+
+/** Hands the job to delivery; a deployment without the ledger has no delivery at all. */
+export async function deliver(c: AppContext, createDelivery: CreateDelivery, job: PostbackJob): Promise<DeliveryResult> {
+  const delivery = createDelivery(c.env, c.executionCtx);
+  if (!delivery) {
+    logLine('not_configured', { hints: ['POSTBACK_QUEUE and POSTBACK_LEDGER must be bound (wrangler.toml)'] });
+    throw jsonError(503, { ok: false, error: 'not_configured' });
+  }
+  return delivery.submit(job);
+}
+
+/** The caller's answer. Tapfiliate's own words went to the log; the caller only learns that it refused. */
+export function answerDelivery(c: AppContext, result: DeliveryResult): Response {
+  const log = c.get('log');
+  log.result = result.status;
+  switch (result.status) {
+    case 'sent':
+    case 'duplicate':
+      return c.json({ ok: true, status: result.status } satisfies TapResult, 200);
+    case 'queued':
+      return c.json({ ok: true, status: 'queued' } satisfies TapResult, 202);
+    case 'rejected':
+      log.upstream_status = result.upstreamStatus;
+      return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, 422);
+    case 'unavailable':
+      return c.json({ ok: false, error: 'temporarily_unavailable', message: 'try again shortly' } satisfies TapResult, 503, {
+        'retry-after': '30',
+      });
+  }
 }

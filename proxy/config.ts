@@ -1,0 +1,126 @@
+// Every setting the worker reads, in one place (docs/reference.md, "Settings").
+// `Env` itself is generated from wrangler.toml and .dev.vars.example by
+// `npm run types` into worker-configuration.d.ts.
+import { TAPFILIATE_URLS } from './tapfiliate';
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      /** Not in wrangler.toml on purpose: unset means Tapfiliate's clicks API, set but empty turns clicks off. */
+      TAPFILIATE_CLICKS_URL?: string;
+    }
+  }
+}
+
+export const DEFAULT_BASE_PATH = '/_tap';
+/** The largest body of a browser or server event: a real one is a few hundred bytes. */
+export const MAX_EVENT_BYTES = 16 * 1024;
+/** The largest webhook body: a Shopify order with many line items runs to hundreds of KB. */
+export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+/** The largest amount an unsigned browser event may carry (MAX_AMOUNT). */
+export const DEFAULT_MAX_AMOUNT = 100_000;
+/** How long a subscription's attribution is kept for its renewals (SUBSCRIPTION_MEMORY_DAYS). */
+export const DEFAULT_SUBSCRIPTION_MEMORY_DAYS = 400;
+
+/** A secret or var as set, or undefined when it is missing or blank. */
+function setting(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+/** `/_tap/`, `_tap` and `/_tap` all mean `/_tap`; an empty value falls back to the default. */
+export function basePathOf(env: Partial<Env> | undefined): string {
+  const raw = (setting(env?.BASE_PATH) ?? '').replace(/\/+$/, '');
+  if (!raw) return DEFAULT_BASE_PATH;
+  return raw.startsWith('/') ? raw : `/${raw}`;
+}
+
+export const apiKeyOf = (env: Partial<Env>) => setting(env.TAPFILIATE_API_KEY);
+export const signingSecretOf = (env: Partial<Env>) => setting(env.TAPLINE_SIGNING_SECRET);
+export const serverTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_SERVER_TOKEN);
+export const stripeSecretOf = (env: Partial<Env>) => setting(env.STRIPE_WEBHOOK_SECRET);
+export const shopifySecretOf = (env: Partial<Env>) => setting(env.SHOPIFY_WEBHOOK_SECRET);
+
+/** "signed" when browser events must carry the merchant's signature, "open" otherwise. */
+export function trustOf(env: Partial<Env>): 'signed' | 'open' {
+  return signingSecretOf(env) ? 'signed' : 'open';
+}
+
+export function maxAmountOf(env: Partial<Env>): number {
+  const value = Number(setting(env.MAX_AMOUNT));
+  return Number.isFinite(value) && value >= 0 && setting(env.MAX_AMOUNT) ? value : DEFAULT_MAX_AMOUNT;
+}
+
+export function subscriptionMemoryMsOf(env: Partial<Env>): number {
+  const days = Number(setting(env.SUBSCRIPTION_MEMORY_DAYS));
+  return (Number.isFinite(days) && days > 0 ? days : DEFAULT_SUBSCRIPTION_MEMORY_DAYS) * 24 * 60 * 60 * 1000;
+}
+
+/** Where postbacks and clicks go. An empty TAPFILIATE_CLICKS_URL (set, but blank) turns clicks off. */
+export function upstreamUrlsOf(env: Partial<Env>) {
+  return {
+    customer: setting(env.POSTBACK_CUSTOMER_URL) ?? TAPFILIATE_URLS.customer,
+    conversion: setting(env.POSTBACK_CONVERSION_URL) ?? TAPFILIATE_URLS.conversion,
+    clicks: env.TAPFILIATE_CLICKS_URL === undefined ? TAPFILIATE_URLS.clicks : setting(env.TAPFILIATE_CLICKS_URL),
+  };
+}
+
+/**
+ * An upstream URL may carry the key only over https, or over http to this
+ * machine for local development; anything else would leak it.
+ */
+export function isSafeUpstream(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol === 'https:') return true;
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  return parsed.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
+
+/**
+ * ALLOWED_ORIGINS as origins. Only `https://host[:port]` (or `http://` on a
+ * loopback host) counts; `null`, `*`, a bare host or a URL with a path is a
+ * mistake that would either open the proxy or silently allow nothing.
+ */
+export function allowedOriginsOf(env: Partial<Env>): { origins: Set<string>; invalid: string[] } {
+  const origins = new Set<string>();
+  const invalid: string[] = [];
+  for (const entry of (env.ALLOWED_ORIGINS ?? '').split(',')) {
+    const value = entry.trim().replace(/\/$/, '');
+    if (!value) continue;
+    let origin: string | undefined;
+    try {
+      origin = new URL(value).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin && origin === value && isSafeUpstream(value)) origins.add(origin);
+    else invalid.push(entry.trim());
+  }
+  return { origins, invalid };
+}
+
+/**
+ * What keeps events from being accepted, for /health and the 503 log line.
+ * Empty when the worker is ready.
+ */
+export function configProblems(env: Partial<Env>): string[] {
+  const problems: string[] = [];
+  if (!apiKeyOf(env)) problems.push('TAPFILIATE_API_KEY is not set: run `wrangler secret put TAPFILIATE_API_KEY` (locally, put it in .dev.vars)');
+  const urls = upstreamUrlsOf(env);
+  for (const [name, url] of [
+    ['POSTBACK_CONVERSION_URL', urls.conversion],
+    ['POSTBACK_CUSTOMER_URL', urls.customer],
+    ['TAPFILIATE_CLICKS_URL', urls.clicks],
+  ] as const) {
+    if (url !== undefined && !isSafeUpstream(url)) problems.push(`${name} must be https:// (or http:// on a loopback host): ${url}`);
+  }
+  const { invalid } = allowedOriginsOf(env);
+  if (invalid.length > 0) problems.push(`ALLOWED_ORIGINS has entries that are not https origins: ${invalid.join(', ')}`);
+  if (!env.POSTBACK_QUEUE || !env.POSTBACK_LEDGER) problems.push('POSTBACK_QUEUE and POSTBACK_LEDGER must be bound (wrangler.toml)');
+  return problems;
+}

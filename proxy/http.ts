@@ -1,0 +1,156 @@
+// The HTTP edge every route shares: the app's types, the one JSON error shape,
+// and reading what a request carries (its body, and who sent it).
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getConnInfo } from 'hono/cloudflare-workers';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type * as z from 'zod/mini';
+import { apiKeyOf, serverTokenOf, signingSecretOf } from './config';
+import { logLine, scrub, truncateIp } from './log';
+import { isIp } from './schema';
+import type { Visitor } from './tapfiliate';
+
+/** Fields a handler adds to the request's log line. */
+export interface LogFields {
+  external_id?: string;
+  customer_id?: string;
+  result?: string;
+  upstream_status?: number;
+  reason?: string;
+}
+
+/** Hono's generics for this app: the worker's bindings and per-request variables. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { route: string; log: LogFields; server?: boolean };
+}
+
+export type AppContext = Context<AppEnv>;
+
+/** The one JSON shape of every failure (docs/reference.md, "Answers"). */
+export interface ErrorBody {
+  ok: false;
+  error: string;
+  issues?: { path: string; message: string }[];
+  message?: string;
+}
+
+/** Throw this from any middleware or handler; `handleError` answers with it. */
+export function jsonError(status: ContentfulStatusCode, body: ErrorBody, headers: HeadersInit = {}): HTTPException {
+  return new HTTPException(status, { res: Response.json(body, { status, headers }), message: body.error });
+}
+
+/** 400 with one issue per field, each naming the field by its dotted path. */
+export function invalidRequest(issues: { path: string; message: string }[]): HTTPException {
+  return jsonError(400, { ok: false, error: 'invalid_request', issues });
+}
+
+/**
+ * The single `app.onError`. An HTTPException keeps its status and JSON; anything
+ * else is logged (scrubbed of every secret) and answered 500 without detail.
+ */
+export function handleError(error: Error, c: AppContext): Response {
+  if (error instanceof HTTPException) {
+    if (error.res?.headers.get('content-type')?.startsWith('application/json')) return error.res;
+    return c.json({ ok: false, error: 'request_failed' } satisfies ErrorBody, error.status as ContentfulStatusCode);
+  }
+  const secrets = [apiKeyOf(c.env ?? {}), signingSecretOf(c.env ?? {}), serverTokenOf(c.env ?? {})];
+  logLine('unexpected_error', { level: 'error', route: c.get('route'), error: scrub(`${error.name}: ${error.message}`, secrets) });
+  return c.json({ ok: false, error: 'internal_error' } satisfies ErrorBody, 500);
+}
+
+/**
+ * Media types a JSON body may arrive as. text/plain is what `sendBeacon` and a
+ * `keepalive` fetch send without a CORS preflight (Fetch standard,
+ * CORS-safelisted request-header).
+ */
+const JSON_MEDIA_TYPES = new Set(['application/json', 'text/plain']);
+
+/** 415 unless the body is declared JSON or text, then 413 over `maxBytes`. */
+export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw jsonError(413, { ok: false, error: 'body_too_large', message: `the body is over ${maxBytes} bytes` });
+    },
+  });
+  return async function jsonBody(c, next) {
+    // RFC 9110 §8.3.1: the media type is case-insensitive and may carry parameters such as charset.
+    const mediaType = (c.req.header('content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
+    if (!JSON_MEDIA_TYPES.has(mediaType)) {
+      throw jsonError(415, { ok: false, error: 'unsupported_media_type', message: 'send JSON as application/json or text/plain' });
+    }
+    return limit(c, next);
+  };
+}
+
+/** The one JSON.parse guard: undefined for anything that is not JSON. */
+export function parseJson(text: string | undefined | null): unknown {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body as a JSON object, or a 400 that says why not. */
+export function jsonObject(text: string): Record<string, unknown> {
+  const data = parseJson(text);
+  if (data === undefined) throw invalidRequest([{ path: '', message: 'the body is not valid JSON' }]);
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw invalidRequest([{ path: '', message: 'must be a JSON object' }]);
+  return data as Record<string, unknown>;
+}
+
+/** Validates against a schema, or throws the 400 that names each field (`meta_data.plan`; '' for the body). */
+export function parseWith<Schema extends z.ZodMiniType>(schema: Schema, data: unknown, pathPrefix = ''): z.output<Schema> {
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  throw invalidRequest(
+    parsed.error.issues.map((issue) => ({ path: pathPrefix + issue.path.map(String).join('.'), message: issue.message })),
+  );
+}
+
+/** Tapfiliate keeps user agents for fraud checks; nothing real is longer, and a long one would bloat every job. */
+export const MAX_USER_AGENT = 512;
+
+/**
+ * The shopper as Cloudflare's edge saw them: the IP from CF-Connecting-IP only
+ * (set by the edge; a client cannot forge it, and X-Forwarded-For it can), kept
+ * only when it parses as an IP, and the User-Agent cut to 512 characters.
+ */
+export function visitorOf(c: AppContext): Visitor {
+  return cleanVisitor(getConnInfo(c).remote.address, c.req.header('user-agent'));
+}
+
+export function cleanVisitor(ip: string | undefined, userAgent: string | undefined): Visitor {
+  const visitor: Visitor = {};
+  const address = ip?.trim();
+  if (address && isIp(address)) visitor.ip = address;
+  const agent = userAgent?.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_USER_AGENT);
+  if (agent) visitor.user_agent = agent;
+  return visitor;
+}
+
+/**
+ * One JSON line per request under BASE_PATH, for `wrangler tail`: route,
+ * method, status, milliseconds, truncated IP, and what the handler added
+ * (ids, result, upstream status). Never a secret, the cookie or a full IP.
+ */
+export function requestLog(routeOf: (path: string) => string): MiddlewareHandler<AppEnv> {
+  return async function requestLog(c, next) {
+    const started = Date.now();
+    c.set('route', routeOf(c.req.path));
+    c.set('log', {});
+    await next();
+    logLine('request', {
+      route: c.get('route'),
+      method: c.req.method,
+      status: c.res.status,
+      ms: Date.now() - started,
+      ip: truncateIp(getConnInfo(c).remote.address),
+      ...c.get('log'),
+    });
+  };
+}

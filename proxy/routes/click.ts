@@ -1,0 +1,90 @@
+// POST /click: a landing the snippet has just stored. Creates a Tapfiliate
+// click (so affiliates see it, and the conversion can name it) and sets the
+// tap_data cookie again from the server, where Safari's 7-day cap on cookies
+// written by script does not apply (docs/reference.md, "The cookie").
+import type { Handler } from 'hono';
+import { setCookie } from 'hono/cookie';
+import { COOKIE_NAME } from '../attribution';
+import { apiKeyOf, upstreamUrlsOf } from '../config';
+import { ledgerEntry } from '../delivery';
+import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
+import { logLine } from '../log';
+import { clickSchema, cookieSafe, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
+import { createClick } from '../tapfiliate';
+
+/** A browser retrying the same landing within a day gets the same click. */
+const CLICK_MEMORY_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_COOKIE_DAYS = 90;
+
+export function clickRoute(): Handler<AppEnv> {
+  return async function handleClick(c) {
+    const log = c.get('log');
+    const click = parseWith(clickSchema, jsonObject(await c.req.text()));
+    for (const field of IDENTIFIER_FIELDS) {
+      if (!cookieSafe(click[field])) throw invalidRequest([{ path: field, message: 'must be 1–100 characters without < or >' }]);
+    }
+    const host = new URL(c.req.url).hostname;
+    const domain = click.cookie_domain?.replace(/^\./, '').toLowerCase() || undefined;
+    if (domain && host !== domain && !host.endsWith(`.${domain}`)) {
+      throw invalidRequest([{ path: 'cookie_domain', message: `must be ${host} or a parent domain of it` }]);
+    }
+
+    const visitor = visitorOf(c);
+    const url = upstreamUrlsOf(c.env).clicks;
+    const wanted = click.referral_code && url && !click.click_id;
+    let clickId = click.click_id;
+    if (wanted && click.test) {
+      log.result = 'test';
+      writeCookie(c, click, domain, undefined);
+      const body = { referral_code: click.referral_code, source_id: click.source_id, ...visitor, landing_page: click.landing_page, referrer: click.referrer };
+      return c.json({ ok: true, status: 'test', postbacks: [{ kind: 'click', url, body }] } satisfies TapResult, 200);
+    }
+    if (wanted) clickId = await clickOnce(c, click, visitor, url);
+    writeCookie(c, click, domain, clickId);
+    log.result = 'stored';
+    return c.json({ ok: true, status: 'stored', ...(clickId && { click_id: clickId }) } satisfies TapResult, 200);
+  };
+}
+
+/**
+ * Creates the click unless this landing (same referral code, capture time and
+ * IP) already has one. Clicks cost Tapfiliate API calls, and a browser may
+ * send the same landing twice.
+ */
+async function clickOnce(c: AppContext, click: Click, visitor: { ip?: string; user_agent?: string }, url: string): Promise<string | undefined> {
+  const apiKey = apiKeyOf(c.env);
+  if (!apiKey || !c.env.POSTBACK_LEDGER) return undefined;
+  const memory = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKey, `clk:${click.referral_code}|${click.ts ?? ''}|${visitor.ip ?? ''}`);
+  const known = await memory.recall();
+  if (known !== undefined) return known || undefined;
+  const created = await createClick(
+    {
+      referral_code: click.referral_code!,
+      source_id: click.source_id,
+      ...visitor,
+      landing_page: click.landing_page,
+      referrer: click.referrer || undefined,
+    },
+    { url, apiKey },
+  );
+  if (!created.id) logLine('click_not_created', { level: 'warn', upstream_status: created.status, message: created.message });
+  // A failure is remembered too (as ''), so a retried landing does not try again.
+  return (await memory.remember(created.id ?? '', CLICK_MEMORY_MS)) || undefined;
+}
+
+/** The snippet's cookie, byte for byte in its format: same name, domain, path and lifetime, now with click_id. */
+function writeCookie(c: AppContext, click: Click, domain: string | undefined, clickId: string | undefined): void {
+  const data: Record<string, string | number> = {};
+  for (const field of ['referral_code', 'asset_id', 'source_id', 'coupon', 'click_id'] as const) {
+    const value = field === 'click_id' ? clickId : click[field];
+    if (value !== undefined) data[field] = value;
+  }
+  data.ts = click.ts ?? Math.round(Date.now() / 1000);
+  setCookie(c, COOKIE_NAME, JSON.stringify(data), {
+    path: '/',
+    ...(domain && { domain }),
+    maxAge: (click.cookie_days ?? DEFAULT_COOKIE_DAYS) * 24 * 60 * 60,
+    sameSite: 'Lax',
+    secure: new URL(c.req.url).protocol === 'https:',
+  });
+}

@@ -1,0 +1,231 @@
+// Everything Tapline knows or assumes about Tapfiliate's APIs, in one place.
+// The local stand-in (test/postback/server.mjs) answers the same way; when
+// Tapfiliate's real behaviour turns out different, this file is the one edit.
+//
+// Documented (Tapfiliate's S2S postback docs and REST API reference):
+//   - postback v1.7: POST JSON to /1.7/pb/cus/c/ and /1.7/pb/con/c/ with X-Api-Key;
+//   - a conversion needs external_id and one identifier, read in the order
+//     coupon, click_id, referral_code, asset_id + source_id;
+//   - REST v1.6 `POST /clicks/` with referral_code, ip, user_agent,
+//     landing_page, referrer answers the click with its `id`.
+// Assumed (not published):
+//   - errors are JSON with a `message` (a 401 without a key is HTML);
+//   - a repeated id is a 4xx saying "Conversion with external_id … already
+//     exists" (or "Customer with customer_id …"), or a 409. See DUPLICATE_MESSAGE.
+import { scrub } from './log';
+import type { Conversion, Customer, Identifiers } from './schema';
+
+export const TAPFILIATE_URLS = {
+  conversion: 'https://api.tapfiliate.com/1.7/pb/con/c/',
+  customer: 'https://api.tapfiliate.com/1.7/pb/cus/c/',
+  clicks: 'https://api.tapfiliate.com/1.6/clicks/',
+};
+
+/** Who the shopper is, as the edge saw them; left out, not sent empty, when unknown. */
+export interface Visitor {
+  ip?: string;
+  user_agent?: string;
+}
+
+/** JSON body of the customer postback. */
+export type CustomerPostback = Pick<Customer, 'customer_id' | 'meta_data'> & Identifiers & Visitor;
+/** JSON body of the conversion postback. */
+export type ConversionPostback = Pick<Conversion, 'external_id' | 'amount' | 'currency' | 'customer_id' | 'meta_data'> &
+  Identifiers &
+  Visitor;
+
+export type PostbackKind = 'customer' | 'conversion';
+
+/**
+ * One unit of delivery: with a customer_id, the customer postback goes first
+ * (Tapfiliate must know the customer before a conversion names it), then the
+ * conversion. A sign-up is a customer postback alone.
+ */
+export interface PostbackJob {
+  customer?: CustomerPostback;
+  conversion?: ConversionPostback;
+}
+
+/** The postbacks for a conversion. The customer carries identifiers and visitor, not the order's meta_data. */
+export function conversionJob(order: Conversion, identifiers: Identifiers, visitor: Visitor): PostbackJob {
+  const { external_id, amount, currency, customer_id, meta_data } = order;
+  const conversion: ConversionPostback = { external_id, amount, currency, customer_id, meta_data, ...identifiers, ...visitor };
+  const job: PostbackJob = { conversion: withoutUndefined(conversion) };
+  if (customer_id !== undefined) job.customer = { customer_id, ...identifiers, ...visitor };
+  return job;
+}
+
+export function customerJob(customer: Customer, identifiers: Identifiers, visitor: Visitor): PostbackJob {
+  const { customer_id, meta_data } = customer;
+  return { customer: withoutUndefined({ customer_id, meta_data, ...identifiers, ...visitor }) };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
+
+/** The postbacks of a job in the order they go out. */
+export function stepsOf(job: PostbackJob): PostbackKind[] {
+  return (['customer', 'conversion'] as const).filter((kind) => job[kind] !== undefined);
+}
+
+/**
+ * How Tapfiliate says an id was already recorded. Narrow on purpose: any
+ * other 4xx ("Coupon already expired") is a refusal, and reading it as a
+ * duplicate would lose the conversion.
+ */
+export const DUPLICATE_MESSAGE = /^(conversion|customer) with (external_id|customer_id|external id|customer id) .+ already exists\.?$/i;
+
+/**
+ * How one postback attempt ended.
+ * - `ok`: Tapfiliate took it (2xx, or "already exists" for a customer).
+ * - `duplicate`: Tapfiliate already has a conversion with this external_id.
+ * - `rejected`: any other answer that sending the same body again will not change.
+ * - `retry`: 5xx, 408, 429, a timeout or a network error.
+ */
+export type PostbackOutcome =
+  | { result: 'ok'; status: number }
+  | { result: 'duplicate'; status: number }
+  | { result: 'rejected'; status: number; message: string }
+  | { result: 'retry'; status?: number; reason: string; retryAfterSeconds?: number };
+
+/** A Retry-After beyond this is treated as this: a queue retry is cheap, a lost hour is not. */
+const MAX_RETRY_AFTER_SECONDS = 3600;
+/** Tapfiliate normally answers in well under a second; 5 s leaves room without holding a request. */
+export const UPSTREAM_TIMEOUT_MS = 5000;
+
+export interface UpstreamOptions {
+  url: string;
+  apiKey: string;
+  timeoutMs?: number;
+}
+
+/**
+ * POSTs JSON with the key. Redirects are never followed: a 3xx would carry
+ * the key and the shopper's IP to wherever it points (and a 302 would turn
+ * the POST into a GET that looks delivered).
+ */
+async function postJson({ url, apiKey, timeoutMs = UPSTREAM_TIMEOUT_MS }: UpstreamOptions, body: object): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+    body: JSON.stringify(body),
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+}
+
+/** Makes one postback attempt and classifies Tapfiliate's answer. */
+export async function sendPostback(kind: PostbackKind, body: object, options: UpstreamOptions): Promise<PostbackOutcome> {
+  let response: Response;
+  try {
+    response = await postJson(options, body);
+  } catch (error) {
+    return { result: 'retry', reason: isTimeout(error) ? 'timeout' : 'network' };
+  }
+  return classifyResponse(kind, response, options.apiKey);
+}
+
+/** Maps Tapfiliate's answer to an outcome. Reads the body only for a 4xx, and keeps one safe line of it. */
+export async function classifyResponse(kind: PostbackKind, response: Response, apiKey: string): Promise<PostbackOutcome> {
+  const { status } = response;
+  if (status >= 200 && status < 300) {
+    await discardBody(response);
+    return { result: 'ok', status };
+  }
+  if (status === 408 || status === 429 || status >= 500) {
+    await discardBody(response);
+    return { result: 'retry', status, reason: `http_${status}`, retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) };
+  }
+  if (status < 400) {
+    // A redirect (or an opaque redirect, status 0) means a wrong URL: the job waits in the DLQ for the operator.
+    await discardBody(response);
+    return { result: 'rejected', status, message: `Tapfiliate answered with a redirect (${status}); redirects are never followed` };
+  }
+  const message = await upstreamMessage(response, apiKey);
+  if (status === 409 || DUPLICATE_MESSAGE.test(message)) {
+    return kind === 'customer' ? { result: 'ok', status } : { result: 'duplicate', status };
+  }
+  return { result: 'rejected', status, message: message || `Tapfiliate answered ${status}` };
+}
+
+/**
+ * Creates a Tapfiliate click and returns its id, or undefined when Tapfiliate
+ * refused or did not answer: the cookie is set either way.
+ */
+export async function createClick(
+  click: { referral_code: string; source_id?: string; ip?: string; user_agent?: string; landing_page?: string; referrer?: string },
+  options: UpstreamOptions,
+): Promise<{ id?: string; status?: number; message?: string }> {
+  let response: Response;
+  try {
+    response = await postJson(options, withoutUndefined(click));
+  } catch (error) {
+    return { message: isTimeout(error) ? 'timeout' : 'network' };
+  }
+  if (response.status < 200 || response.status >= 300) {
+    return { status: response.status, message: await upstreamMessage(response, options.apiKey) };
+  }
+  let id: unknown;
+  try {
+    id = ((await response.json()) as { id?: unknown }).id;
+  } catch {
+    id = undefined;
+  }
+  const text = typeof id === 'number' || typeof id === 'string' ? String(id).trim() : '';
+  return /^[A-Za-z0-9_-]{1,100}$/.test(text) ? { id: text, status: response.status } : { status: response.status, message: 'no click id' };
+}
+
+/** RFC 9110 §10.2.3: Retry-After is either delay-seconds or an HTTP-date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  let seconds: number;
+  if (/^\d+$/.test(trimmed)) seconds = Number(trimmed);
+  else {
+    const date = Date.parse(trimmed);
+    if (Number.isNaN(date)) return undefined;
+    seconds = Math.ceil((date - now) / 1000);
+  }
+  return Math.min(Math.max(seconds, 0), MAX_RETRY_AFTER_SECONDS);
+}
+
+/**
+ * The one place Tapfiliate's words are made safe: only a `message`-like
+ * field of a JSON body, one short line, the key removed in any case or
+ * encoding. It goes to the log, never to a caller.
+ */
+export async function upstreamMessage(response: Response, apiKey: string): Promise<string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await response.text());
+  } catch {
+    return '';
+  }
+  return scrub(pickMessage(parsed), [apiKey]);
+}
+
+function pickMessage(parsed: unknown): string {
+  if (!parsed || typeof parsed !== 'object') return '';
+  const record = parsed as Record<string, unknown>;
+  for (const key of ['message', 'error', 'detail']) {
+    if (typeof record[key] === 'string') return record[key];
+  }
+  if (Array.isArray(record.errors) && record.errors.length > 0) {
+    const first = record.errors[0];
+    return typeof first === 'string' ? first : pickMessage(first);
+  }
+  return '';
+}
+
+async function discardBody(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // Nothing to free.
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+}

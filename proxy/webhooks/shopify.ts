@@ -1,0 +1,153 @@
+// Shopify order webhooks: HMAC verification and the mapping of an order to a conversion.
+// Pure functions on Web Crypto only (they run in workerd).
+//
+// Rules, and where each comes from:
+// - Signature (shopify.dev/docs/apps/build/webhooks/subscribe/https, "Verify a webhook"):
+//   `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body bytes, keyed with the
+//   app's client secret (or the secret shown where a store's admin creates the webhook).
+//   Checked on the bytes as received, before any parsing, in constant time (crypto.subtle.verify).
+// - Topics (shopify.dev webhook topics): `orders/paid` and `orders/create` are conversions;
+//   anything else is ignored. A cancelled order (`cancelled_at` set) is ignored.
+// - external_id: the order id as a string. Shopify's ids can exceed 2^53 (its own sample
+//   payload's order id is 820982911946154508), so a JSON.parse'd `id` may already be rounded;
+//   the digits of `admin_graphql_api_id` (gid://shopify/Order/<id>) are used when present,
+//   else `String(id)`. The same for the customer id.
+// - customer_id: the customer's id, else the order's `email`/`contact_email`, else the customer's email.
+// - reference: the `note_attributes` entry named `tap_ref` (written into the cart by the theme
+//   through /cart/update.js `attributes`, which become the order's note_attributes).
+// - coupon: the first `discount_codes[].code`.
+// - ip / user_agent: `browser_ip` and `client_details.user_agent`.
+// - currency: `currency`, the shop currency, because the amounts below are the shop-currency
+//   fields (the `*_set.presentment_money` amounts would go with `presentment_currency`).
+// - Amount (our rule, issue 11; the same base as Stripe's): what the buyer paid for the goods,
+//   after discounts, without shipping, tax or tips. Shopify's `current_subtotal_price` (or
+//   `subtotal_price` when the current_* fields are absent) is "after discounts, before
+//   shipping, duties, taxes and tips" — but in a tax-inclusive shop (`taxes_included: true`)
+//   the line prices, hence the subtotal, contain the tax. Then the tax on the goods is taken
+//   off: `current_total_tax` minus the tax on shipping (`shipping_lines[].tax_lines[].price`).
+//   Never below 0; rounded to 3 decimals (no currency has more).
+// - Never throws on a payload: anything unexpected is `ignore` with a reason.
+
+export interface ShopifyConversion {
+  external_id: string;
+  amount: number;
+  currency: string;
+  customer_id?: string;
+  coupon?: string;
+}
+
+export type ShopifyAction =
+  | { action: 'convert'; conversion: ShopifyConversion; reference?: string; ip?: string; user_agent?: string }
+  | { action: 'ignore'; reason: string };
+
+export const SHOPIFY_TOPICS = ['orders/paid', 'orders/create'] as const;
+
+/** base64 HMAC-SHA256 of the raw bytes, constant time. */
+export async function verifyShopifyWebhook(rawBody: Uint8Array, hmacHeader: string | undefined | null, secret: string): Promise<boolean> {
+  if (typeof hmacHeader !== 'string' || !secret) return false;
+  const signature = base64Bytes(hmacHeader.trim());
+  if (!signature || signature.length !== 32) return false;
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  // A copy when the bytes do not sit in a plain ArrayBuffer (Web Crypto's BufferSource).
+  const data = rawBody.buffer instanceof ArrayBuffer ? (rawBody as Uint8Array<ArrayBuffer>) : new Uint8Array(rawBody);
+  return crypto.subtle.verify('HMAC', key, signature, data);
+}
+
+function base64Bytes(value: string): Uint8Array<ArrayBuffer> | null {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return null;
+  try {
+    const binary = atob(value);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  } catch {
+    return null;
+  }
+}
+
+/** What the route should do with a verified order webhook. Never throws. */
+export function shopifyAction(topic: string | undefined | null, order: unknown): ShopifyAction {
+  try {
+    if (!SHOPIFY_TOPICS.includes(topic as (typeof SHOPIFY_TOPICS)[number])) return { action: 'ignore', reason: 'unhandled_topic' };
+    if (!isRecord(order)) return { action: 'ignore', reason: 'malformed' };
+    if (order.cancelled_at) return { action: 'ignore', reason: 'cancelled' };
+    const external_id = shopifyId(order, 'Order');
+    const currency = text(order.currency);
+    const amount = commissionBase(order);
+    if (!external_id || !currency || amount === undefined) return { action: 'ignore', reason: 'malformed' };
+
+    const customer = isRecord(order.customer) ? order.customer : undefined;
+    const customer_id =
+      (customer ? shopifyId(customer, 'Customer') : undefined) ??
+      text(order.email) ??
+      text(order.contact_email) ??
+      (customer ? text(customer.email) : undefined);
+    const firstCode = Array.isArray(order.discount_codes) && isRecord(order.discount_codes[0]) ? text(order.discount_codes[0].code) : undefined;
+    const reference = Array.isArray(order.note_attributes)
+      ? order.note_attributes.filter(isRecord).map((entry) => (entry.name === 'tap_ref' ? text(entry.value) : undefined)).find(Boolean)
+      : undefined;
+    const ip = text(order.browser_ip);
+    const user_agent = isRecord(order.client_details) ? text(order.client_details.user_agent) : undefined;
+
+    return {
+      action: 'convert',
+      conversion: {
+        external_id,
+        amount,
+        currency: currency.toUpperCase(),
+        ...(customer_id ? { customer_id } : {}),
+        ...(firstCode ? { coupon: firstCode } : {}),
+      },
+      ...(reference ? { reference } : {}),
+      ...(ip ? { ip } : {}),
+      ...(user_agent ? { user_agent } : {}),
+    };
+  } catch {
+    return { action: 'ignore', reason: 'malformed' };
+  }
+}
+
+/** Goods after discounts, without shipping, tax or tips (see the rules above). */
+function commissionBase(order: Record<string, unknown>): number | undefined {
+  const subtotal = decimal(order.current_subtotal_price) ?? decimal(order.subtotal_price);
+  if (subtotal === undefined) return undefined;
+  let base = subtotal;
+  if (order.taxes_included === true) {
+    const tax = decimal(order.current_total_tax) ?? decimal(order.total_tax) ?? 0;
+    let shippingTax = 0;
+    if (Array.isArray(order.shipping_lines)) {
+      for (const line of order.shipping_lines) {
+        if (!isRecord(line) || !Array.isArray(line.tax_lines)) continue;
+        for (const taxLine of line.tax_lines) if (isRecord(taxLine)) shippingTax += decimal(taxLine.price) ?? 0;
+      }
+    }
+    base -= Math.max(0, tax - shippingTax);
+  }
+  return Math.max(0, Math.round(base * 1000) / 1000);
+}
+
+/** The id of an order or customer as a string, exact even beyond 2^53. */
+function shopifyId(resource: Record<string, unknown>, kind: 'Order' | 'Customer'): string | undefined {
+  const gid = typeof resource.admin_graphql_api_id === 'string' ? resource.admin_graphql_api_id : '';
+  const match = new RegExp(`^gid://shopify/${kind}/(\\d+)$`).exec(gid);
+  if (match) return match[1];
+  const id = resource.id;
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id > 0) return String(id);
+  if (typeof id === 'string' && /^\d+$/.test(id)) return id;
+  return undefined;
+}
+
+/** Shopify's money strings ("598.94"); numbers are taken too. */
+function decimal(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string' || !/^-?\d+(\.\d+)?$/.test(value.trim())) return undefined;
+  return Number(value.trim());
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}

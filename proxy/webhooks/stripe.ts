@@ -1,0 +1,280 @@
+// Stripe webhooks: signature verification and the mapping of an event to what the
+// route should do. Pure functions on Web Crypto only (they run in workerd); no Node
+// API and no `stripe` package, which the tests use to prove compatibility instead.
+//
+// Rules, and where each comes from:
+// - Signature (docs.stripe.com/webhooks/signature; stripe-node's Webhooks.js): the
+//   `Stripe-Signature` header is `t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=…]`; the
+//   signature is the hex HMAC-SHA256 of `${t}.${rawBody}` keyed with the endpoint secret
+//   (the whole `whsec_…` string, as bytes). Any one matching v1 is enough; other schemes
+//   are ignored. Compared in constant time (crypto.subtle.verify). Default tolerance 300 s,
+//   as Stripe's libraries. Ours is two-sided: a timestamp more than the tolerance in the
+//   future is refused too (stripe-node accepts those), so anything we accept, stripe-node
+//   accepts.
+// - Verdicts: no header → missing_signature; a header without t or v1, or no v1 that
+//   matches → invalid_signature; a match outside the tolerance → expired; a correctly signed
+//   body that is not a JSON event object (`type` string, `data.object` object) → malformed.
+// - checkout.session.completed (docs.stripe.com/api/checkout/sessions/object;
+//   docs.stripe.com/checkout/fulfillment): in `mode: payment` only `payment_status: paid` is a
+//   conversion (`unpaid` waits for checkout.session.async_payment_succeeded, which carries the
+//   same session and is mapped the same way; `no_payment_required` is not a sale).
+//   external_id = session id; reference = `client_reference_id`, else `metadata.tap_ref`;
+//   customer_id = `customer` (id, or the id of an expanded object), else
+//   `customer_details.email`.
+// - Amount (our rule, issue 11): the commission base is what the buyer paid for the goods:
+//   `amount_total` (after discounts) − `total_details.amount_tax` − `total_details.amount_shipping`,
+//   never below 0. Stripe puts inclusive and exclusive tax alike into amount_tax, and
+//   amount_total always contains it, so subtracting is right for both.
+// - Currency exponents (docs.stripe.com/currencies, "Zero-decimal", "Three-decimal" and
+//   "Special cases"): zero-decimal BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF VND VUV XAF XOF XPF;
+//   three-decimal BHD JOD KWD OMR TND; everything else two. Special cases: ISK and UGX are
+//   "effectively zero-decimal" but Stripe's API keeps them two-decimal for backwards
+//   compatibility (500 = 5 ISK), so they are 2 here although UGX is in Stripe's zero-decimal
+//   list; HUF and TWD are zero-decimal only for payouts and two-decimal in charges, so 2.
+//   Currency codes are upper-cased (Stripe sends lower case; Tapfiliate takes ISO 4217).
+// - mode: subscription: the reference is remembered for the session's Stripe customer. When the
+//   session has an `invoice` and `payment_status: paid`, that first invoice is also converted,
+//   with external_id = the invoice id (so the `invoice.paid` for the same invoice meets it in
+//   the ledger as a duplicate) and the same amount rule on the session's totals.
+// - invoice.paid (docs.stripe.com/api/invoices/object; docs.stripe.com/billing/subscriptions/webhooks):
+//   a renewal: external_id = invoice id, customer_id = `customer`, amount = `amount_paid` − tax −
+//   shipping before tax. Tax is the sum of `total_taxes[].amount` (API 2025-03-31 and later), else
+//   `tax` (older versions), else the sum of `total_tax_amounts[].amount` (older still); shipping
+//   is `shipping_cost.amount_subtotal` when present. The reference is `tap_ref` in the
+//   subscription's metadata: `parent.subscription_details.metadata` (2025-03-31 and later) or
+//   `subscription_details.metadata` (older); without one the route looks up the remembered
+//   attribution. An invoice that paid 0 (a trial, a 100% coupon) is ignored: no commission.
+// - charge.refunded: ignored with log `refund_received` (refunds are out of scope; the merchant
+//   declines the commission in Tapfiliate). Every other type: ignored.
+// - Never throws on a payload: anything unexpected is `ignore` with a reason.
+
+export type Verdict<T> =
+  | { ok: true; event: T }
+  | { ok: false; reason: 'missing_signature' | 'invalid_signature' | 'expired' | 'malformed' };
+
+/** The envelope of a Stripe event; `data.object` is the resource, read defensively. */
+export interface StripeEvent {
+  id: string;
+  type: string;
+  object?: string;
+  api_version?: string | null;
+  created?: number;
+  livemode?: boolean;
+  data: { object: Record<string, unknown>; previous_attributes?: Record<string, unknown> };
+}
+
+export interface StripeConversion {
+  external_id: string;
+  amount: number;
+  currency: string;
+  customer_id?: string;
+}
+
+export type StripeAction =
+  | { action: 'convert'; conversion: StripeConversion; reference?: string; remember?: { stripe_customer: string } }
+  | { action: 'remember'; stripe_customer: string; reference?: string }
+  | { action: 'renewal'; stripe_customer: string; conversion: StripeConversion; reference?: string }
+  | { action: 'ignore'; reason: string; log?: string };
+
+/** Stripe's default, in seconds. */
+export const STRIPE_TOLERANCE_SECONDS = 300;
+
+const encoder = new TextEncoder();
+
+/**
+ * Stripe-Signature scheme v1 (t=...,v1=...[,v1=...]), HMAC-SHA256 of `${t}.${rawBody}`,
+ * constant-time compare, 5-minute tolerance (either side of now).
+ */
+export async function verifyStripeEvent(
+  rawBody: string,
+  header: string | undefined | null,
+  secret: string,
+  options: { nowSeconds?: number; toleranceSeconds?: number } = {},
+): Promise<Verdict<StripeEvent>> {
+  if (typeof header !== 'string' || header.trim() === '') return { ok: false, reason: 'missing_signature' };
+  const parsed = parseSignatureHeader(header);
+  if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
+
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  const signed = encoder.encode(`${parsed.timestamp}.${rawBody}`);
+  let matched = false;
+  // Every candidate is checked, so the time taken does not say which one matched.
+  for (const signature of parsed.signatures) {
+    if (await crypto.subtle.verify('HMAC', key, signature, signed)) matched = true;
+  }
+  if (!matched) return { ok: false, reason: 'invalid_signature' };
+
+  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const tolerance = options.toleranceSeconds ?? STRIPE_TOLERANCE_SECONDS;
+  if (Math.abs(now - parsed.timestamp) > tolerance) return { ok: false, reason: 'expired' };
+
+  let event: unknown;
+  try {
+    event = JSON.parse(rawBody);
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (!isRecord(event) || typeof event.type !== 'string' || !isRecord(event.data) || !isRecord(event.data.object)) {
+    return { ok: false, reason: 'malformed' };
+  }
+  return { ok: true, event: event as unknown as StripeEvent };
+}
+
+/** t (the last one) and the v1 signatures (as bytes); null when either is missing or t is not digits. */
+function parseSignatureHeader(header: string): { timestamp: number; signatures: Uint8Array<ArrayBuffer>[] } | null {
+  let timestamp: number | undefined;
+  const signatures: Uint8Array<ArrayBuffer>[] = [];
+  for (const item of header.split(',')) {
+    const at = item.indexOf('=');
+    if (at < 0) continue;
+    // No trimming and lower-case hex only, as Stripe's libraries parse it: whatever this accepts, they accept.
+    const name = item.slice(0, at);
+    const value = item.slice(at + 1);
+    if (name === 't') timestamp = /^\d{1,12}$/.test(value) ? Number(value) : Number.NaN;
+    else if (name === 'v1') {
+      // stripe-node fails a header with an empty v1 (its compare throws on ''); so does this.
+      if (value === '') return null;
+      const bytes = hexBytes(value);
+      if (bytes) signatures.push(bytes);
+    }
+  }
+  return timestamp === undefined || Number.isNaN(timestamp) || signatures.length === 0 ? null : { timestamp, signatures };
+}
+
+function hexBytes(hex: string): Uint8Array<ArrayBuffer> | null {
+  if (!/^[0-9a-f]{64}$/.test(hex)) return null;
+  const bytes = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+/** Stripe's zero-decimal currencies, without ISK and UGX (two-decimal in Stripe's API). */
+const ZERO_DECIMAL = new Set(['BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'VND', 'VUV', 'XAF', 'XOF', 'XPF']);
+const THREE_DECIMAL = new Set(['BHD', 'JOD', 'KWD', 'OMR', 'TND']);
+
+/** The number of decimals Stripe's API uses for a currency's amounts. */
+export function stripeExponent(currency: string): 0 | 2 | 3 {
+  const code = String(currency).toUpperCase();
+  return ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
+}
+
+/** A Stripe amount (minor units) in major units, e.g. 1999 USD → 19.99, 500 JPY → 500, 1250 KWD → 1.25. */
+export function fromMinorUnits(amount: number, currency: string): number {
+  const exponent = stripeExponent(currency);
+  return Number((amount / 10 ** exponent).toFixed(exponent));
+}
+
+/** What the route should do with a verified event. Never throws. */
+export function stripeAction(event: StripeEvent): StripeAction {
+  try {
+    const object = isRecord(event) && isRecord(event.data) && isRecord(event.data.object) ? event.data.object : undefined;
+    const type = isRecord(event) && typeof event.type === 'string' ? event.type : '';
+    if (!object) return { action: 'ignore', reason: 'malformed' };
+    switch (type) {
+      case 'checkout.session.completed':
+      case 'checkout.session.async_payment_succeeded':
+        return sessionAction(object);
+      case 'invoice.paid':
+        return invoiceAction(object);
+      case 'charge.refunded':
+        return { action: 'ignore', reason: 'refund', log: 'refund_received' };
+      default:
+        return { action: 'ignore', reason: 'unhandled_event_type' };
+    }
+  } catch {
+    return { action: 'ignore', reason: 'malformed' };
+  }
+}
+
+function sessionAction(session: Record<string, unknown>): StripeAction {
+  const id = text(session.id);
+  const currency = text(session.currency);
+  if (!id || !currency) return { action: 'ignore', reason: 'malformed' };
+  const reference = text(session.client_reference_id) ?? (isRecord(session.metadata) ? text(session.metadata.tap_ref) : undefined);
+  const customer = idOf(session.customer);
+  const paid = session.payment_status === 'paid';
+  const conversion = (external_id: string): StripeConversion | undefined => {
+    const total = integer(session.amount_total);
+    if (total === undefined) return undefined;
+    const details = isRecord(session.total_details) ? session.total_details : {};
+    const base = Math.max(0, total - (integer(details.amount_tax) ?? 0) - (integer(details.amount_shipping) ?? 0));
+    const customer_id = customer ?? (isRecord(session.customer_details) ? text(session.customer_details.email) : undefined);
+    return {
+      external_id,
+      amount: fromMinorUnits(base, currency),
+      currency: currency.toUpperCase(),
+      ...(customer_id ? { customer_id } : {}),
+    };
+  };
+  const withReference = reference ? { reference } : {};
+
+  if (session.mode === 'payment') {
+    if (!paid) return { action: 'ignore', reason: 'not_paid' };
+    const converted = conversion(id);
+    return converted ? { action: 'convert', conversion: converted, ...withReference } : { action: 'ignore', reason: 'malformed' };
+  }
+  if (session.mode === 'subscription') {
+    if (!customer) return { action: 'ignore', reason: 'no_customer' };
+    const invoice = idOf(session.invoice);
+    if (invoice && paid) {
+      const converted = conversion(invoice);
+      if (converted && converted.amount > 0) {
+        return { action: 'convert', conversion: converted, ...withReference, remember: { stripe_customer: customer } };
+      }
+    }
+    return { action: 'remember', stripe_customer: customer, ...withReference };
+  }
+  return { action: 'ignore', reason: 'unsupported_mode' };
+}
+
+function invoiceAction(invoice: Record<string, unknown>): StripeAction {
+  const id = text(invoice.id);
+  const currency = text(invoice.currency);
+  const paid = integer(invoice.amount_paid);
+  if (!id || !currency || paid === undefined) return { action: 'ignore', reason: 'malformed' };
+  const customer = idOf(invoice.customer);
+  if (!customer) return { action: 'ignore', reason: 'no_customer' };
+  const shipping = isRecord(invoice.shipping_cost) ? (integer(invoice.shipping_cost.amount_subtotal) ?? 0) : 0;
+  const base = Math.max(0, paid - invoiceTax(invoice) - shipping);
+  if (base === 0) return { action: 'ignore', reason: 'zero_amount' };
+  const parent = isRecord(invoice.parent) ? invoice.parent : {};
+  const details = isRecord(parent.subscription_details)
+    ? parent.subscription_details
+    : isRecord(invoice.subscription_details)
+      ? invoice.subscription_details
+      : {};
+  const reference = isRecord(details.metadata) ? text(details.metadata.tap_ref) : undefined;
+  return {
+    action: 'renewal',
+    stripe_customer: customer,
+    conversion: { external_id: id, amount: fromMinorUnits(base, currency), currency: currency.toUpperCase(), customer_id: customer },
+    ...(reference ? { reference } : {}),
+  };
+}
+
+/** All tax on an invoice, in minor units, whichever API version shaped it. */
+function invoiceTax(invoice: Record<string, unknown>): number {
+  const sum = (list: unknown) =>
+    Array.isArray(list) ? list.reduce((total: number, entry) => total + (isRecord(entry) ? (integer(entry.amount) ?? 0) : 0), 0) : 0;
+  if (Array.isArray(invoice.total_taxes)) return sum(invoice.total_taxes);
+  const tax = integer(invoice.tax);
+  if (tax !== undefined) return tax;
+  return sum(invoice.total_tax_amounts);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+function integer(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** An id, or the id of an expanded object. */
+function idOf(value: unknown): string | undefined {
+  return text(value) ?? (isRecord(value) ? text(value.id) : undefined);
+}

@@ -26,7 +26,7 @@ if (build.status !== 0) {
 // 2. Local secrets. `.dev.vars` is gitignored; the example holds the stand-in's dev key.
 if (!existsSync(`${root}/.dev.vars`)) {
   copyFileSync(`${root}/.dev.vars.example`, `${root}/.dev.vars`);
-  say('created .dev.vars from .dev.vars.example (TAPFILIATE_API_KEY=dev-key)');
+  say('created .dev.vars from .dev.vars.example (dev key and secrets: the demo runs in signed trust)');
 }
 const apiKey = /^\s*TAPFILIATE_API_KEY\s*=\s*"?([^"\n]*)"?\s*$/m.exec(readFileSync(`${root}/.dev.vars`, 'utf8'))?.[1]?.trim();
 if (!apiKey) say('.dev.vars has no TAPFILIATE_API_KEY: the proxy will answer 503 not_configured');
@@ -95,6 +95,8 @@ run(
     `POSTBACK_CONVERSION_URL:${postbackUrl}/1.7/pb/con/c/`,
     '--var',
     `POSTBACK_CUSTOMER_URL:${postbackUrl}/1.7/pb/cus/c/`,
+    '--var',
+    `TAPFILIATE_CLICKS_URL:${postbackUrl}/1.6/clicks/`,
   ],
   (line) => {
     console.log(`\x1b[36m[worker]\x1b[0m ${line}`);

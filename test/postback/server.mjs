@@ -1,31 +1,68 @@
 // @ts-check
-// A local stand-in for Tapfiliate's postback API v1.7, for tests and `npm start`.
-// Plain Node, no dependencies, so any process (vitest, wrangler dev, a shell) can run it.
+// A local stand-in for Tapfiliate's postback API v1.7 and its REST clicks endpoint (API v1.6),
+// for tests and `npm start`. Plain Node, no dependencies, so any process (vitest, wrangler dev,
+// a shell) can run it.
 //
-// Confirmed from Tapfiliate's S2S postback docs (tapfiliate.com/docs/integrations/s2s-postback):
-//   - paths /1.7/pb/con/c/ (conversion) and /1.7/pb/cus/c/ (customer), GET with a query or
-//     POST with a JSON body, authenticated by the X-Api-Key header;
-//   - a conversion requires external_id and one identifier; when several are sent Tapfiliate
-//     uses coupon, click_id, referral_code, asset_id, source_id in that order.
-// Given by the team brief: no X-Api-Key → 401 with an HTML body; a wrong key → 401
-// {"message":"Authentication Failed."}.
-// Assumed (not published by Tapfiliate; kept in one place so a correction is one edit):
-//   - every other error is JSON {"message": "<one line>"} with status 422;
-//   - a repeated conversion external_id → 422 "Conversion with external_id <id> already exists.";
-//   - a repeated customer_id → 422 "Customer with customer_id <id> already exists.";
-//     a client should read "already exists" on either path as "this was delivered before";
-//   - success is 200 with the created object as JSON.
+// What it assumes about Tapfiliate, in one place so a correction is one edit.
+// [doc]   = documented by Tapfiliate; [brief] = given by a team brief; [guess] = not published,
+//           chosen here, and the first thing to check against the real API.
+//   Postbacks (tapfiliate.com/docs/integrations/s2s-postback):
+//   - [doc]   paths /1.7/pb/con/c/ (conversion) and /1.7/pb/cus/c/ (customer), GET with a query or
+//             POST with a JSON body, authenticated by the X-Api-Key header;
+//   - [doc]   a conversion requires external_id and one identifier; when several are sent Tapfiliate
+//             uses coupon, click_id, referral_code, asset_id, source_id in that order;
+//   - [brief] no X-Api-Key → 401 with an HTML body; a wrong key → 401 {"message":"Authentication Failed."};
+//   - [doc]   errors are JSON {"message": "..."} (the REST reference: "JSON is returned by all API
+//             responses, including errors"); [guess] the status of a refused postback is 422 and the
+//             message one line;
+//   - [guess] a repeated conversion external_id → 422 "Conversion with external_id <id> already exists.";
+//   - [guess] a repeated customer_id → 422 "Customer with customer_id <id> already exists.";
+//             the real wording is unknown, which is why rejections with any status and message can be
+//             injected (FaultSpec, below) to check that a client's duplicate rule is narrow;
+//   - [guess] success is 200 with the created object as JSON.
+//   Clicks (tapfiliate.com/docs/rest, "Create a click"; the click-id guide,
+//   tapfiliate.com/docs/guides/migrating-from-referral-code-to-click-id-based-api-tracking):
+//   - [doc]   POST /1.6/clicks/ with a JSON body, X-Api-Key; referral_code required; optional
+//             source_id, meta_data, ip, user_agent, landing_page, referrer; the answer carries the
+//             click's "id", which a later conversion or customer sends as click_id;
+//   - [guess] success is 200 with {"id": "<click id>"} only (some third-party descriptions say 201:
+//             a client should take any 2xx); ids here are "click-<n>", unique for the server's life;
+//   - [guess] no key → 401 HTML and a wrong key → 401 {"message":"Authentication Failed."}, as postbacks;
+//   - [guess] a missing or empty referral_code → 422 {"message":"referral_code is required."};
+//             meta_data that is not an object → 422; a body that is not a JSON object → 400;
+//   - [guess] an unknown referral code is accepted (the stand-in knows no affiliates), as postbacks are.
+//   Never real behaviour, only injectable: 503/429/slow/drop, 302/307 redirects, rejections with a
+//   chosen status and body (see FaultSpec).
 
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
 
-/** @typedef {'503' | '429' | 'slow' | 'drop'} Fault */
 /**
+ * '302' and '307' answer with that status and a Location on this server's /redirected/ capture
+ * path; 'reject' is what a record shows for an injected Rejection (in `next` alone it means the
+ * default rejection, 422 {"message":"Rejected by the stand-in."}).
+ * @typedef {'503' | '429' | 'slow' | 'drop' | '302' | '307' | 'reject'} Fault
+ */
+/**
+ * An injected refusal: answered with `status` and, by default, JSON {"message": message}. A string
+ * `body` is sent as is (with `contentType`, default text/plain); any other `body` as JSON.
+ * @typedef {object} Rejection
+ * @property {number} status
+ * @property {string} [message]
+ * @property {unknown} [body]
+ * @property {string} [contentType]
+ */
+/** @typedef {Fault | Rejection} Injection */
+/**
+ * Faults apply before the key is checked, like a proxy or load balancer in front of the API.
  * @typedef {object} FaultSpec
- * @property {Fault[]} [next] consumed one per request, in order, before `random`
- * @property {{ rate: number, faults: Fault[], seed?: number }} [random] a fault on `rate` (0..1) of requests
- * @property {boolean} [down] answers 503 to every postback
+ * @property {Injection[]} [next] consumed one per request, in order, before `random`
+ * @property {{ rate: number, faults: Injection[], seed?: number }} [random] a fault on `rate` (0..1) of requests
+ * @property {boolean} [down] answers 503 to every request
+ * @property {Injection} [always] answers every request with this fault (after `down`, before `next`)
  * @property {number} [slowMs] how long a 'slow' fault waits before answering (default 6000)
+ * @property {Omit<FaultSpec, 'clicks'>} [clicks] faults for the clicks endpoint, which are separate:
+ *   the rest of a spec applies to the two postback paths only
  */
 /**
  * @typedef {object} ReceivedPostback
@@ -36,26 +73,61 @@ import { pathToFileURL } from 'node:url';
  * @property {string | null} contentType
  * @property {number} status what the server answered; 0 when the connection was dropped
  * @property {Fault} [fault]
+ * @property {Rejection} [rejection] the injected rejection, when `fault` is 'reject'
+ * @property {string} [location] the Location answered, when `fault` is '302' or '307'
  * @property {number} at Date.now() when the request arrived
+ */
+/**
+ * @typedef {object} ReceivedClick
+ * @property {'click'} kind
+ * @property {string} method
+ * @property {Record<string, unknown>} fields the JSON body
+ * @property {string | null} apiKey
+ * @property {string | null} contentType
+ * @property {number} status what the server answered; 0 when the connection was dropped
+ * @property {string} [id] the click id answered, when the click was created
+ * @property {Fault} [fault]
+ * @property {Rejection} [rejection]
+ * @property {string} [location]
+ * @property {number} at
+ */
+/**
+ * Whatever arrived at /redirected/…: what a client that follows a redirect would have sent on.
+ * @typedef {object} RedirectedRequest
+ * @property {string} path
+ * @property {string} method
+ * @property {Record<string, string>} headers lower-case names; repeated headers joined with ", "
+ * @property {string | null} apiKey the X-Api-Key header, if any
+ * @property {string} body the raw body
+ * @property {number} at
  */
 /**
  * @typedef {object} PostbackServer
  * @property {string} url base URL, e.g. http://127.0.0.1:8789
  * @property {string} conversionUrl
  * @property {string} customerUrl
+ * @property {string} clicksUrl Tapfiliate's REST "create a click" endpoint
  * @property {ReceivedPostback[]} received every postback request, in arrival order
  * @property {(kind?: 'conversion' | 'customer') => ReceivedPostback[]} accepted the ones answered 2xx
- * @property {(spec: FaultSpec) => void} setFaults replaces the fault spec
- * @property {() => void} reset forgets everything received, accepted and any faults
+ * @property {ReceivedClick[]} clicks every request to the clicks endpoint, in arrival order
+ * @property {() => ReceivedClick[]} acceptedClicks the ones answered 2xx
+ * @property {RedirectedRequest[]} redirected every request that reached the /redirected/ capture path
+ * @property {(spec: FaultSpec) => void} setFaults replaces the fault spec (postbacks, and `clicks`)
+ * @property {() => void} reset forgets everything received, clicks, redirected requests and any faults
  * @property {() => Promise<void>} close
  */
 
 export const CONVERSION_PATH = '/1.7/pb/con/c/';
 export const CUSTOMER_PATH = '/1.7/pb/cus/c/';
+export const CLICKS_PATH = '/1.6/clicks/';
+/** Where an injected redirect points; everything that arrives below it is recorded. */
+export const REDIRECTED_PATH = '/redirected/';
 /** Tapfiliate's order of precedence when several identifiers are sent. */
 export const IDENTIFIER_FIELDS = ['coupon', 'click_id', 'referral_code', 'asset_id', 'source_id'];
 const DEFAULT_SLOW_MS = 6000;
 const MAX_BODY_BYTES = 1 << 20;
+/** @type {Rejection} */
+const DEFAULT_REJECTION = { status: 422, message: 'Rejected by the stand-in.' };
 
 const UNAUTHORIZED_HTML =
   '<!doctype html><html><head><title>401 Unauthorized</title></head>' +
@@ -66,9 +138,10 @@ const UNAUTHORIZED_HTML =
  *
  * @example
  * const postback = await startPostbackServer({ apiKey: 'test-key' });
- * postback.setFaults({ next: ['503'] });
+ * postback.setFaults({ next: ['503', { status: 422, message: 'Coupon already expired' }, '307'] });
  * // ... point POSTBACK_CONVERSION_URL at postback.conversionUrl ...
  * expect(postback.accepted('conversion')).toHaveLength(1);
+ * expect(postback.redirected).toHaveLength(0); // the key never followed the 307
  * await postback.close();
  *
  * @param {{ port?: number, host?: string, apiKey?: string, print?: boolean }} [options]
@@ -77,39 +150,37 @@ const UNAUTHORIZED_HTML =
 export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey = 'dev-key', print = false } = {}) {
   /** @type {ReceivedPostback[]} */
   const received = [];
+  /** @type {ReceivedClick[]} */
+  const clicks = [];
+  /** @type {RedirectedRequest[]} */
+  const redirected = [];
   /** @type {Set<string>} */
   const conversionIds = new Set();
   /** @type {Set<string>} */
   const customerIds = new Set();
-  /** @type {FaultSpec} */
-  let faults = {};
-  /** @type {() => number} */
-  let random = Math.random;
+  /** Not reset, so a click id is never issued twice by one server. */
+  let clickSequence = 0;
+  let redirectSequence = 0;
+  const postbackFaults = faultState();
+  const clickFaults = faultState();
   /** @type {Set<NodeJS.Timeout>} */
   const timers = new Set();
+  let baseUrl = '';
 
   /** @param {FaultSpec} spec */
   function setFaults(spec) {
-    faults = { ...spec, next: [...(spec.next ?? [])] };
-    random = spec.random?.seed === undefined ? Math.random : seededRandom(spec.random.seed);
+    const { clicks: forClicks, ...forPostbacks } = spec ?? {};
+    postbackFaults.set(forPostbacks);
+    clickFaults.set(forClicks ?? {});
   }
 
   function reset() {
     received.length = 0;
+    clicks.length = 0;
+    redirected.length = 0;
     conversionIds.clear();
     customerIds.clear();
     setFaults({});
-  }
-
-  /** @returns {Fault | undefined} */
-  function nextFault() {
-    if (faults.down) return '503';
-    if (faults.next?.length) return faults.next.shift();
-    const spread = faults.random;
-    if (spread && spread.faults.length && random() < spread.rate) {
-      return spread.faults[Math.floor(random() * spread.faults.length)];
-    }
-    return undefined;
   }
 
   /** @param {number} ms */
@@ -129,8 +200,7 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
    * @returns {{ status: number, body: unknown }}
    */
   function answerPostback(kind, fields) {
-    const has = (/** @type {string} */ name) =>
-      fields[name] !== undefined && fields[name] !== null && String(fields[name]).trim() !== '';
+    const has = (/** @type {string} */ name) => present(fields[name]);
     const idField = kind === 'conversion' ? 'external_id' : 'customer_id';
     if (!has(idField)) return { status: 422, body: { message: `${idField} is required.` } };
     // asset_id and source_id name an affiliate only together.
@@ -151,6 +221,103 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
   }
 
   /**
+   * @param {Record<string, unknown>} fields
+   * @returns {{ status: number, body: unknown, id?: string }}
+   */
+  function answerClick(fields) {
+    if (!present(fields.referral_code)) return { status: 422, body: { message: 'referral_code is required.' } };
+    const meta = fields.meta_data;
+    if (meta !== undefined && (meta === null || typeof meta !== 'object' || Array.isArray(meta))) {
+      return { status: 422, body: { message: 'meta_data must be an object.' } };
+    }
+    const id = `click-${++clickSequence}`;
+    return { status: 200, body: { id }, id };
+  }
+
+  /**
+   * Applies the next fault, if any. True when the request has been answered (or dropped).
+   * @param {import('node:http').IncomingMessage} req
+   * @param {import('node:http').ServerResponse} res
+   * @param {ReceivedPostback | ReceivedClick} record
+   * @param {ReturnType<typeof faultState>} state
+   */
+  async function applyFault(req, res, record, state) {
+    const injection = state.next();
+    if (!injection) return false;
+    const rejection = typeof injection === 'object' ? injection : injection === 'reject' ? DEFAULT_REJECTION : undefined;
+    record.fault = rejection ? 'reject' : /** @type {Fault} */ (injection);
+    if (rejection) {
+      record.rejection = rejection;
+      reject(res, record, rejection);
+      return true;
+    }
+    if (injection === 'drop') {
+      report(record);
+      req.socket.destroy();
+      return true;
+    }
+    if (injection === 'slow') {
+      await wait(state.spec.slowMs ?? DEFAULT_SLOW_MS);
+      return false;
+    }
+    if (injection === '503') {
+      finish(res, record, 503, { message: 'Service Unavailable' });
+      return true;
+    }
+    if (injection === '429') {
+      res.setHeader('Retry-After', '1');
+      finish(res, record, 429, { message: 'Too Many Requests' });
+      return true;
+    }
+    if (injection === '302' || injection === '307') {
+      const location = `${baseUrl}${REDIRECTED_PATH}${record.kind}/${++redirectSequence}`;
+      record.location = location;
+      res.setHeader('Location', location);
+      finish(res, record, Number(injection), { message: injection === '302' ? 'Found' : 'Temporary Redirect' });
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * @param {import('node:http').ServerResponse} res
+   * @param {ReceivedPostback | ReceivedClick} record
+   * @param {Rejection} rejection
+   */
+  function reject(res, record, rejection) {
+    const status = Number(rejection.status) || DEFAULT_REJECTION.status;
+    record.status = status;
+    if (!res.destroyed) {
+      if (typeof rejection.body === 'string') {
+        res.writeHead(status, { 'content-type': rejection.contentType ?? 'text/plain; charset=utf-8' }).end(rejection.body);
+      } else {
+        const body = rejection.body !== undefined ? rejection.body : { message: rejection.message ?? DEFAULT_REJECTION.message };
+        res.writeHead(status, { 'content-type': rejection.contentType ?? 'application/json' }).end(JSON.stringify(body));
+      }
+    }
+    report(record);
+  }
+
+  /**
+   * The key check both APIs share. True when the request has been answered.
+   * @param {import('node:http').ServerResponse} res
+   * @param {ReceivedPostback | ReceivedClick} record
+   */
+  function refuseKey(res, record) {
+    if (!record.apiKey) {
+      record.status = 401;
+      res.writeHead(401, { 'content-type': 'text/html; charset=utf-8' }).end(UNAUTHORIZED_HTML);
+      report(record);
+      return true;
+    }
+    if (record.apiKey !== apiKey) {
+      finish(res, record, 401, { message: 'Authentication Failed.' });
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * @param {import('node:http').IncomingMessage} req
    * @param {import('node:http').ServerResponse} res
    * @param {'conversion' | 'customer'} kind
@@ -158,57 +325,66 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
    */
   async function handlePostback(req, res, kind, url) {
     const at = Date.now();
-    const contentType = req.headers['content-type'] ?? null;
-    const keyHeader = req.headers['x-api-key'];
-    const sentKey = Array.isArray(keyHeader) ? keyHeader[0] : keyHeader ?? null;
     /** @type {Record<string, unknown>} */
     const fields = Object.fromEntries(url.searchParams);
     let malformed = false;
     if (req.method === 'POST') {
-      const raw = await readBody(req);
-      if (raw.trim()) {
-        try {
-          const parsed = JSON.parse(raw);
-          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) Object.assign(fields, parsed);
-          else malformed = true;
-        } catch {
-          malformed = true;
-        }
-      }
+      const parsed = parseObject(await readBody(req));
+      if (parsed) Object.assign(fields, parsed);
+      else if (parsed === null) malformed = true;
     }
     /** @type {ReceivedPostback} */
-    const record = { kind, method: req.method ?? 'GET', fields, apiKey: sentKey, contentType, status: 0, at };
+    const record = { kind, method: req.method ?? 'GET', fields, apiKey: header(req, 'x-api-key'), contentType: header(req, 'content-type'), status: 0, at };
     received.push(record);
 
-    const fault = nextFault();
-    if (fault) record.fault = fault;
-    if (fault === 'drop') {
-      report(record);
-      req.socket.destroy();
-      return;
-    }
-    if (fault === 'slow') await wait(faults.slowMs ?? DEFAULT_SLOW_MS);
-    if (fault === '503') return finish(res, record, 503, { message: 'Service Unavailable' });
-    if (fault === '429') {
-      res.setHeader('Retry-After', '1');
-      return finish(res, record, 429, { message: 'Too Many Requests' });
-    }
-
-    if (!sentKey) {
-      record.status = 401;
-      res.writeHead(401, { 'content-type': 'text/html; charset=utf-8' }).end(UNAUTHORIZED_HTML);
-      report(record);
-      return;
-    }
-    if (sentKey !== apiKey) return finish(res, record, 401, { message: 'Authentication Failed.' });
+    if (await applyFault(req, res, record, postbackFaults)) return;
+    if (refuseKey(res, record)) return;
     if (malformed) return finish(res, record, 400, { message: 'Request body is not a JSON object.' });
     const { status, body } = answerPostback(kind, fields);
     finish(res, record, status, body);
   }
 
   /**
+   * @param {import('node:http').IncomingMessage} req
    * @param {import('node:http').ServerResponse} res
-   * @param {ReceivedPostback} record
+   */
+  async function handleClick(req, res) {
+    const at = Date.now();
+    const parsed = parseObject(await readBody(req));
+    /** @type {ReceivedClick} */
+    const record = { kind: 'click', method: req.method ?? 'POST', fields: parsed ?? {}, apiKey: header(req, 'x-api-key'), contentType: header(req, 'content-type'), status: 0, at };
+    clicks.push(record);
+
+    if (await applyFault(req, res, record, clickFaults)) return;
+    if (refuseKey(res, record)) return;
+    if (!parsed) return finish(res, record, 400, { message: 'Request body is not a JSON object.' });
+    const { status, body, id } = answerClick(parsed);
+    if (id) record.id = id;
+    finish(res, record, status, body);
+  }
+
+  /**
+   * Records whatever a redirected client sent on, and answers 200 as a naive client would like.
+   * @param {import('node:http').IncomingMessage} req
+   * @param {import('node:http').ServerResponse} res
+   * @param {URL} url
+   */
+  async function handleRedirected(req, res, url) {
+    /** @type {Record<string, string>} */
+    const headers = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    /** @type {RedirectedRequest} */
+    const record = { path: url.pathname + url.search, method: req.method ?? 'GET', headers, apiKey: headers['x-api-key'] ?? null, body: await readBody(req), at: Date.now() };
+    redirected.push(record);
+    if (print) console.log(describeRedirected(record));
+    sendJson(res, 200, { id: 'redirected' });
+  }
+
+  /**
+   * @param {import('node:http').ServerResponse} res
+   * @param {ReceivedPostback | ReceivedClick} record
    * @param {number} status
    * @param {unknown} body
    */
@@ -218,9 +394,10 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
     report(record);
   }
 
-  /** @param {ReceivedPostback} record */
+  /** @param {ReceivedPostback | ReceivedClick} record */
   function report(record) {
-    if (print) console.log(describePostback(record, apiKey));
+    if (!print) return;
+    console.log(record.kind === 'click' ? describeClick(record, apiKey) : describePostback(record, apiKey));
   }
 
   /**
@@ -230,17 +407,23 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
    */
   async function handleControl(req, res, url) {
     if (req.method === 'GET' && url.pathname === '/__control/received') return sendJson(res, 200, received);
+    if (req.method === 'GET' && url.pathname === '/__control/clicks') return sendJson(res, 200, clicks);
+    if (req.method === 'GET' && url.pathname === '/__control/redirected') return sendJson(res, 200, redirected);
     if (req.method === 'POST' && url.pathname === '/__control/reset') {
       reset();
       return sendJson(res, 200, { ok: true });
     }
     if (req.method === 'POST' && url.pathname === '/__control/faults') {
+      /** @type {unknown} */
+      let spec;
       try {
-        setFaults(JSON.parse((await readBody(req)) || '{}'));
-        return sendJson(res, 200, { ok: true });
+        spec = JSON.parse((await readBody(req)) || '{}');
       } catch {
         return sendJson(res, 400, { message: 'fault spec must be JSON' });
       }
+      if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return sendJson(res, 400, { message: 'fault spec must be a JSON object' });
+      setFaults(/** @type {FaultSpec} */ (spec));
+      return sendJson(res, 200, { ok: true });
     }
     sendJson(res, 404, { message: 'Not Found' });
   }
@@ -252,7 +435,10 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
     /** @type {Promise<void>} */
     let handled;
     if (url.pathname.startsWith('/__control/')) handled = handleControl(req, res, url);
-    else if (!kind) handled = Promise.resolve(sendJson(res, 404, { message: 'Not Found' }));
+    else if (url.pathname.startsWith(REDIRECTED_PATH)) handled = handleRedirected(req, res, url);
+    else if (url.pathname === CLICKS_PATH) {
+      handled = req.method === 'POST' ? handleClick(req, res) : Promise.resolve(sendJson(res, 405, { message: 'Method Not Allowed' }));
+    } else if (!kind) handled = Promise.resolve(sendJson(res, 404, { message: 'Not Found' }));
     else if (req.method !== 'GET' && req.method !== 'POST') {
       handled = Promise.resolve(sendJson(res, 405, { message: 'Method Not Allowed' }));
     } else handled = handlePostback(req, res, kind, url);
@@ -267,13 +453,18 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
   });
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  baseUrl = url;
 
   return {
     url,
     conversionUrl: url + CONVERSION_PATH,
     customerUrl: url + CUSTOMER_PATH,
+    clicksUrl: url + CLICKS_PATH,
     received,
     accepted: (kind) => received.filter((r) => r.status >= 200 && r.status < 300 && (!kind || r.kind === kind)),
+    clicks,
+    acceptedClicks: () => clicks.filter((r) => r.status >= 200 && r.status < 300),
+    redirected,
     setFaults,
     reset,
     close: () =>
@@ -286,19 +477,108 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
   };
 }
 
+/** One endpoint's faults: its spec and its random source. */
+function faultState() {
+  const state = {
+    /** @type {FaultSpec} */
+    spec: {},
+    /** @type {() => number} */
+    random: Math.random,
+    /** @param {FaultSpec} spec */
+    set(spec) {
+      state.spec = { ...spec, next: [...(spec.next ?? [])] };
+      state.random = spec.random?.seed === undefined ? Math.random : seededRandom(spec.random.seed);
+    },
+    /** @returns {Injection | undefined} */
+    next() {
+      const spec = state.spec;
+      if (spec.down) return '503';
+      if (spec.always) return spec.always;
+      if (spec.next?.length) return spec.next.shift();
+      const spread = spec.random;
+      if (spread && spread.faults.length && state.random() < spread.rate) {
+        return spread.faults[Math.floor(state.random() * spread.faults.length)];
+      }
+      return undefined;
+    },
+  };
+  return state;
+}
+
+/** @param {unknown} value */
+function present(value) {
+  return value !== undefined && value !== null && String(value).trim() !== '';
+}
+
+/**
+ * The JSON object in a body; undefined for an empty body, null for anything else.
+ * @param {string} raw
+ * @returns {Record<string, unknown> | null | undefined}
+ */
+function parseObject(raw) {
+  if (!raw.trim()) return undefined;
+  try {
+    const parsed = JSON.parse(raw);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** @param {import('node:http').IncomingMessage} req @param {string} name */
+function header(req, name) {
+  const value = req.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
+
+/** @param {string | null} sent @param {string} expectedKey */
+function describeKey(sent, expectedKey) {
+  return !sent ? 'no key' : sent === expectedKey ? 'key ok' : 'wrong key';
+}
+
+/** @param {ReceivedPostback | ReceivedClick} record */
+function describeOutcome(record) {
+  const outcome = record.status === 0 ? 'dropped' : String(record.status);
+  const fault = !record.fault
+    ? ''
+    : record.fault === 'reject'
+      ? ` (fault reject${record.rejection?.message ? `: ${record.rejection.message}` : ''})`
+      : ` (fault ${record.fault}${record.location ? ` → ${record.location}` : ''})`;
+  return outcome + fault;
+}
+
+/** @param {Record<string, unknown>} fields */
+function describeFields(fields) {
+  return Object.entries(fields)
+    .map(([name, value]) => `${name}=${typeof value === 'object' ? JSON.stringify(value) : value}`)
+    .join(' ');
+}
+
 /**
  * One readable line per postback, for `npm start`. The key itself is never printed.
  * @param {ReceivedPostback} record
  * @param {string} expectedKey
  */
 export function describePostback(record, expectedKey) {
-  const key = !record.apiKey ? 'no key' : record.apiKey === expectedKey ? 'key ok' : 'wrong key';
-  const outcome = record.status === 0 ? 'dropped' : String(record.status);
-  const fields = Object.entries(record.fields)
-    .map(([name, value]) => `${name}=${typeof value === 'object' ? JSON.stringify(value) : value}`)
-    .join(' ');
-  const fault = record.fault ? ` (fault ${record.fault})` : '';
-  return `postback ${record.kind} ${record.method} → ${outcome}${fault} [${key}] ${fields}`;
+  return `postback ${record.kind} ${record.method} → ${describeOutcome(record)} [${describeKey(record.apiKey, expectedKey)}] ${describeFields(record.fields)}`;
+}
+
+/**
+ * One readable line per click, for `npm start`. The key itself is never printed.
+ * @param {ReceivedClick} record
+ * @param {string} expectedKey
+ */
+export function describeClick(record, expectedKey) {
+  const id = record.id ? ` id=${record.id}` : '';
+  return `click ${record.method} → ${describeOutcome(record)} [${describeKey(record.apiKey, expectedKey)}]${id} ${describeFields(record.fields)}`;
+}
+
+/**
+ * One line per request that followed a redirect: that should never happen. Says whether a key came along, never which.
+ * @param {RedirectedRequest} record
+ */
+export function describeRedirected(record) {
+  return `REDIRECT FOLLOWED ${record.method} ${record.path} [${record.apiKey ? 'key sent' : 'no key'}] ${record.body.length} body bytes`;
 }
 
 /** @param {import('node:http').IncomingMessage} req @returns {Promise<string>} */
@@ -352,7 +632,7 @@ function parseArgs(argv) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const server = await startPostbackServer(parseArgs(process.argv.slice(2)));
-  console.log(`postback server listening on ${server.url} (conversion ${server.conversionUrl}, customer ${server.customerUrl})`);
+  console.log(`postback server listening on ${server.url} (conversion ${server.conversionUrl}, customer ${server.customerUrl}, clicks ${server.clicksUrl})`);
   const stop = () => server.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startPostbackServer, type PostbackServer } from './server.mjs';
+import { postbackControl } from './control';
+import { describeClick, describePostback, describeRedirected, startPostbackServer, type PostbackServer } from './server.mjs';
 
 let postback: PostbackServer;
 beforeAll(async () => {
@@ -180,5 +181,198 @@ describe('control endpoints', () => {
     await fetch(`${postback.url}/__control/reset`, { method: 'POST' });
     expect(postback.received).toHaveLength(0);
     expect((await fetch(postback.conversionUrl, json({ external_id: 'X', coupon: 'c' }))).status).toBe(200);
+  });
+});
+
+describe('clicks (REST /1.6/clicks/)', () => {
+  const click = {
+    referral_code: 'anna',
+    source_id: 'newsletter',
+    meta_data: { campaign: 'spring' },
+    ip: '203.0.113.7',
+    user_agent: 'Mozilla/5.0 (tests)',
+    landing_page: 'https://shop.test/p?ref=anna',
+    referrer: 'https://blog.test/',
+  };
+
+  it('creates a click and answers its id, recording every field', async () => {
+    const res = await fetch(postback.clicksUrl, json(click));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { id: string };
+    expect(body).toEqual({ id: expect.stringMatching(/^click-\d+$/) });
+    expect(postback.clicks).toHaveLength(1);
+    expect(postback.clicks[0]).toMatchObject({ kind: 'click', method: 'POST', fields: click, apiKey: 'secret-key', status: 200, id: body.id });
+    expect(postback.acceptedClicks()).toHaveLength(1);
+    // Clicks are not postbacks.
+    expect(postback.received).toHaveLength(0);
+  });
+
+  it('never issues the same click id twice, even across a reset', async () => {
+    const first = ((await (await fetch(postback.clicksUrl, json(click))).json()) as { id: string }).id;
+    postback.reset();
+    const second = ((await (await fetch(postback.clicksUrl, json(click))).json()) as { id: string }).id;
+    expect(second).not.toBe(first);
+  });
+
+  const refusals: { name: string; init: RequestInit; status: number; body?: unknown; html?: boolean }[] = [
+    { name: 'no key: HTML', init: json(click, null), status: 401, html: true },
+    { name: 'wrong key', init: json(click, 'nope'), status: 401, body: { message: 'Authentication Failed.' } },
+    { name: 'no referral_code', init: json({ ip: '203.0.113.7' }), status: 422, body: { message: 'referral_code is required.' } },
+    { name: 'blank referral_code', init: json({ referral_code: '  ' }), status: 422, body: { message: 'referral_code is required.' } },
+    { name: 'meta_data not an object', init: json({ referral_code: 'a', meta_data: 'x' }), status: 422, body: { message: 'meta_data must be an object.' } },
+    { name: 'body not a JSON object', init: { ...json(null), body: '[1]' }, status: 400, body: { message: 'Request body is not a JSON object.' } },
+    { name: 'GET', init: { headers: { 'x-api-key': 'secret-key' } }, status: 405, body: { message: 'Method Not Allowed' } },
+  ];
+  it.each(refusals)('$name → $status, and no click created', async ({ init, status, body, html }) => {
+    const res = await fetch(postback.clicksUrl, init);
+    expect(res.status).toBe(status);
+    if (html) expect(await res.text()).toContain('401 Unauthorized');
+    else expect(await res.json()).toEqual(body);
+    expect(postback.acceptedClicks()).toHaveLength(0);
+    expect(postback.clicks.every((c) => c.id === undefined)).toBe(true);
+  });
+
+  it('keeps its faults apart from the postbacks\' faults', async () => {
+    postback.setFaults({ next: ['503'] });
+    expect((await fetch(postback.clicksUrl, json(click))).status).toBe(200);
+    postback.setFaults({ clicks: { next: ['503'] } });
+    expect((await fetch(postback.conversionUrl, json({ external_id: 'CF1', referral_code: 'anna' }))).status).toBe(200);
+    expect((await fetch(postback.clicksUrl, json(click))).status).toBe(503);
+    expect((await fetch(postback.clicksUrl, json(click))).status).toBe(200);
+    expect(postback.clicks.map((c) => c.fault)).toEqual([undefined, '503', undefined]);
+  });
+
+  it('prints one line per click with its id, never the key', () => {
+    const line = describeClick(
+      { kind: 'click', method: 'POST', fields: { referral_code: 'anna' }, apiKey: 'secret-key', contentType: null, status: 200, id: 'click-7', at: 1 },
+      'secret-key',
+    );
+    expect(line).toBe('click POST → 200 [key ok] id=click-7 referral_code=anna');
+    expect(line).not.toContain('secret-key');
+  });
+});
+
+describe('redirects (an injected 302/307 and the /redirected/ capture)', () => {
+  const order = { external_id: 'RD1', referral_code: 'demo' };
+
+  it.each(['307', '302'] as const)('answers %s with a Location on the capture path, and records nothing there unless followed', async (status) => {
+    postback.setFaults({ next: [status] });
+    const res = await fetch(postback.conversionUrl, { ...json(order), redirect: 'manual' });
+    expect(res.status).toBe(Number(status));
+    const location = res.headers.get('location') ?? '';
+    expect(location.startsWith(`${postback.url}/redirected/conversion/`)).toBe(true);
+    expect(postback.received[0]).toMatchObject({ fault: status, status: Number(status), location });
+    expect(postback.redirected).toHaveLength(0);
+    expect(postback.accepted()).toHaveLength(0);
+  });
+
+  it('a client that follows a 307 re-posts the key and the body to the capture, which records them', async () => {
+    postback.setFaults({ next: ['307'] });
+    const res = await fetch(postback.conversionUrl, json(order));
+    expect(res.status).toBe(200); // what a naive client sees: a success
+    expect(postback.redirected).toHaveLength(1);
+    expect(postback.redirected[0]).toMatchObject({ method: 'POST', apiKey: 'secret-key', body: JSON.stringify(order) });
+    expect(postback.redirected[0].headers['x-api-key']).toBe('secret-key');
+    expect(postback.redirected[0].path).toMatch(/^\/redirected\/conversion\/\d+$/);
+    expect(postback.accepted()).toHaveLength(0);
+  });
+
+  it('a client that follows a 302 turns it into a GET without the body', async () => {
+    postback.setFaults({ next: ['302'] });
+    expect((await fetch(postback.customerUrl, json({ customer_id: 'RC1', referral_code: 'demo' }))).status).toBe(200);
+    expect(postback.redirected[0]).toMatchObject({ method: 'GET', body: '' });
+    expect(postback.redirected[0].path).toMatch(/^\/redirected\/customer\//);
+  });
+
+  it('redirects clicks too, through the clicks spec', async () => {
+    postback.setFaults({ clicks: { always: '307' } });
+    const res = await fetch(postback.clicksUrl, { ...json({ referral_code: 'anna', ip: '203.0.113.9' }), redirect: 'manual' });
+    expect(res.status).toBe(307);
+    expect(res.headers.get('location')).toMatch(/\/redirected\/click\/\d+$/);
+    await fetch(postback.clicksUrl, json({ referral_code: 'anna', ip: '203.0.113.9' }));
+    expect(postback.redirected).toHaveLength(1);
+    expect(JSON.parse(postback.redirected[0].body)).toEqual({ referral_code: 'anna', ip: '203.0.113.9' });
+    expect(postback.acceptedClicks()).toHaveLength(0);
+  });
+
+  it('prints a followed redirect without the key', () => {
+    const line = describeRedirected({ path: '/redirected/conversion/1', method: 'POST', headers: {}, apiKey: 'secret-key', body: '{}', at: 1 });
+    expect(line).toContain('REDIRECT FOLLOWED POST /redirected/conversion/1 [key sent]');
+    expect(line).not.toContain('secret-key');
+  });
+});
+
+describe('injected rejections', () => {
+  const order = { external_id: 'RJ1', referral_code: 'demo' };
+  const wordings = [
+    { status: 422, message: 'Coupon already expired' },
+    { status: 422, message: 'Conversion with this external_id already exists' },
+    { status: 409, message: 'Conflict' },
+    { status: 400, message: 'Referral code not found' },
+  ];
+
+  it.each(wordings)('answers $status {"message":"$message"}, and creates nothing', async (rejection) => {
+    postback.setFaults({ next: [rejection] });
+    const res = await fetch(postback.conversionUrl, json(order));
+    expect(res.status).toBe(rejection.status);
+    expect(await res.json()).toEqual({ message: rejection.message });
+    expect(postback.received[0]).toMatchObject({ fault: 'reject', rejection, status: rejection.status });
+    // Nothing was created: the same order is accepted next.
+    expect((await fetch(postback.conversionUrl, json(order))).status).toBe(200);
+  });
+
+  it('sends a chosen raw body and content type', async () => {
+    postback.setFaults({ next: [{ status: 409, body: '<h1>Conflict</h1>', contentType: 'text/html' }, { status: 422, body: { errors: ['x'] } }] });
+    const first = await fetch(postback.conversionUrl, json(order));
+    expect([first.status, first.headers.get('content-type'), await first.text()]).toEqual([409, 'text/html', '<h1>Conflict</h1>']);
+    const second = await fetch(postback.conversionUrl, json(order));
+    expect([second.status, await second.json()]).toEqual([422, { errors: ['x'] }]);
+  });
+
+  it("'reject' alone is a default 422, and `always` answers every request", async () => {
+    postback.setFaults({ next: ['reject'] });
+    const res = await fetch(postback.conversionUrl, json(order));
+    expect([res.status, await res.json()]).toEqual([422, { message: 'Rejected by the stand-in.' }]);
+    postback.setFaults({ always: { status: 422, message: 'Coupon already expired' } });
+    const statuses = await Promise.all([1, 2, 3].map((i) => fetch(postback.conversionUrl, json({ ...order, external_id: `A${i}` })).then((r) => r.status)));
+    expect(statuses).toEqual([422, 422, 422]);
+    expect(postback.accepted()).toHaveLength(0);
+  });
+
+  it('rejects clicks through the clicks spec', async () => {
+    postback.setFaults({ clicks: { next: [{ status: 422, message: 'Affiliate not found' }] } });
+    const res = await fetch(postback.clicksUrl, json({ referral_code: 'ghost' }));
+    expect([res.status, await res.json()]).toEqual([422, { message: 'Affiliate not found' }]);
+    expect(postback.clicks[0]).toMatchObject({ fault: 'reject', status: 422 });
+  });
+
+  it('prints the injected message', () => {
+    const line = describePostback(
+      { kind: 'conversion', method: 'POST', fields: {}, apiKey: null, contentType: null, status: 422, fault: 'reject', rejection: { status: 422, message: 'Coupon already expired' }, at: 1 },
+      'k',
+    );
+    expect(line).toContain('→ 422 (fault reject: Coupon already expired) [no key]');
+  });
+});
+
+describe('control client', () => {
+  it('reads clicks and redirected requests, and sets click faults, over HTTP', async () => {
+    const control = postbackControl(postback.url);
+    expect(control.clicksUrl).toBe(postback.clicksUrl);
+    await control.setFaults({ next: ['307'], clicks: { next: [{ status: 422, message: 'nope' }] } });
+    await fetch(control.conversionUrl, json({ external_id: 'CC1', referral_code: 'demo' }));
+    await fetch(control.clicksUrl, json({ referral_code: 'demo' }));
+    await fetch(control.clicksUrl, json({ referral_code: 'demo' }));
+    expect((await control.redirected()).map((r) => r.method)).toEqual(['POST']);
+    expect((await control.clicks()).map((c) => c.status)).toEqual([422, 200]);
+    expect((await control.acceptedClicks()).map((c) => c.id)).toEqual([expect.stringMatching(/^click-/)]);
+    await control.reset();
+    expect(await control.clicks()).toEqual([]);
+    expect(await control.redirected()).toEqual([]);
+  });
+
+  it('refuses a fault spec that is not a JSON object', async () => {
+    const res = await fetch(`${postback.url}/__control/faults`, { method: 'POST', body: '[]' });
+    expect(res.status).toBe(400);
   });
 });

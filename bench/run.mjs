@@ -1,86 +1,113 @@
-// `npm run bench`: figures, never pass/fail. Snippet weight, then the worker's
-// answer time in local workerd against the local postback server.
-import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { unstable_startWorker } from 'wrangler';
-import { startPostbackServer } from '../test/postback/server.mjs';
+// `npm run bench`: figures side by side in one run, never pass/fail.
+//   1. handler CPU: the Hono app in-process, delivery recorded;
+//   2. throughput and latency through workerd (Miniflare on its own port, autocannon);
+//   3. billable operations per conversion (bench/counting-worker.ts in Miniflare);
+//   4. the snippet's main-thread time in Chromium against an empty script.
+// Everything listens on and talks to 127.0.0.1 only, and stops by itself.
+// BENCH_ONLY=cpu,workerd,ops,chromium runs a subset; BENCH_SECONDS sets the load per row.
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { ROOT } from './bundle.mjs';
+import { heading } from './print.mjs';
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-const API_KEY = 'bench-key';
-
-const snippet = readFileSync('dist/tap.js');
-console.log(
-  `snippet   ${snippet.length} B raw, ${gzipSync(snippet, { level: 9 }).length} B gzip, ${brotliCompressSync(snippet).length} B brotli`,
-);
-
-const postbacks = await startPostbackServer({ apiKey: API_KEY });
-const worker = await unstable_startWorker({
-  config: 'wrangler.toml',
-  bindings: {
-    TAPFILIATE_API_KEY: { type: 'secret_text', value: API_KEY },
-    POSTBACK_CONVERSION_URL: { type: 'plain_text', value: postbacks.conversionUrl },
-    POSTBACK_CUSTOMER_URL: { type: 'plain_text', value: postbacks.customerUrl },
-  },
-  dev: { server: { hostname: '127.0.0.1', port: 0 }, inspector: false, watch: false, logLevel: 'none' },
+// ── Settings: the one place to add what the worker reads ─────────────────────
+// wrangler.toml's [vars] are read from the file; these are laid over them, as
+// secrets and .dev.vars would be. `upstream` is the local postback stand-in:
+// no URL here may leave the machine.
+export const API_KEY = 'bench-key';
+/** @param {{ url: string, conversionUrl: string, customerUrl: string, clicksUrl?: string }} upstream */
+export const workerSettings = (upstream) => ({
+  TAPFILIATE_API_KEY: API_KEY,
+  POSTBACK_CONVERSION_URL: upstream.conversionUrl,
+  POSTBACK_CUSTOMER_URL: upstream.customerUrl,
+  TAPFILIATE_CLICKS_URL: upstream.clicksUrl ?? `${upstream.url}/1.7/clicks/`,
+  // Left unset on purpose: the bench posts unsigned browser events, as a shop in open trust does.
+  // TAPLINE_SIGNING_SECRET: 'bench-signing-secret',
+  TAPLINE_SERVER_TOKEN: 'bench-server-token',
+  STRIPE_WEBHOOK_SECRET: 'whsec_bench',
+  SHOPIFY_WEBHOOK_SECRET: 'bench-shopify-secret',
 });
-await worker.ready;
+/** Bindings the in-process run (section 1) fakes; its delivery is recorded, so these are never called. */
+export const nodeBindings = {
+  POSTBACK_QUEUE: { send: async () => {}, sendBatch: async () => {} },
+  POSTBACK_LEDGER: { idFromName: () => ({}), get: () => ({}) },
+  TAPLINE_RATE_LIMIT: { limit: async () => ({ success: true }) },
+};
+/** Rate-limit bindings in Miniflare: lifted so a load test is not refused; the check itself still runs. */
+export const RATE_LIMIT_FOR_LOAD = 1_000_000_000;
+/** The merchant's origin as the worker sees it in section 1. */
+const ORIGIN = 'http://shop.bench';
+const CPU_GOAL_US = 100;
+const HOT_PATH_GOAL = 0.8;
+// ─────────────────────────────────────────────────────────────────────────────
 
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const only = new Set((process.env.BENCH_ONLY ?? 'cpu,workerd,ops,chromium').split(','));
+const started = Date.now();
+/** The whole run stops by itself, whatever hangs. */
+const DEADLINE_S = Number(process.env.BENCH_DEADLINE_S ?? 300);
+setTimeout(() => {
+  console.log(`\nbench: stopped after ${DEADLINE_S} s (BENCH_DEADLINE_S)`);
+  process.exit(1);
+}, DEADLINE_S * 1000).unref();
 
-/** Runs `count` requests, `CONCURRENCY` at a time, and prints latency percentiles and throughput. */
-async function measure(label, count, request) {
-  const times = [];
-  const statuses = new Map();
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t0 = performance.now();
-        const response = await request(i);
-        await response.arrayBuffer();
-        times.push(performance.now() - t0);
-        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  times.sort((a, b) => a - b);
-  const ms = (value) => value.toFixed(1).padStart(6);
-  console.log(
-    `${label.padEnd(34)} p50 ${ms(percentile(times, 50))} ms  p95 ${ms(percentile(times, 95))} ms  p99 ${ms(percentile(times, 99))} ms  ` +
-      `${(count / seconds).toFixed(0).padStart(5)} req/s  statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
-  );
+console.log('# Tapline bench');
+console.log(`machine   ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, Node ${process.version}, ${process.platform}/${process.arch}`);
+console.log(`load avg  ${loadavg().map((n) => n.toFixed(2)).join(' ')} (1/5/15 min) at start: other work on the machine skews every figure below`);
+const snippet = readFileSync(join(ROOT, 'dist/tap.js'));
+// tap.js is what every page view loads; any other dist/*.js loads only where it is used.
+for (const file of ['tap.js', ...readdirSync(join(ROOT, 'dist')).filter((f) => f.endsWith('.js') && f !== 'tap.js').sort()]) {
+  const code = readFileSync(join(ROOT, 'dist', file));
+  const brotli = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  console.log(`snippet   dist/${file} ${code.length} B raw, ${gzipSync(code, { level: 9 }).length} B gzip -9, ${brotli} B brotli -11`);
 }
 
-const origin = 'http://shop.bench';
-const cookie = `tap_data=${encodeURIComponent(JSON.stringify({ referral_code: 'bench', ts: 1795000000 }))}`;
-const post = (path, body) =>
-  worker.fetch(`${origin}/_tap/${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'text/plain', cookie, 'cf-connecting-ip': '203.0.113.7', 'user-agent': 'bench' },
-    body: JSON.stringify(body),
-  });
+if (only.has('cpu')) {
+  heading('1. Handler CPU: the Hono app in-process in Node, delivery recorded');
+  const { handlerCpu } = await import('./cpu.mjs');
+  const upstream = { url: 'http://127.0.0.1:9', conversionUrl: 'http://127.0.0.1:9/1.7/pb/con/c/', customerUrl: 'http://127.0.0.1:9/1.7/pb/cus/c/' };
+  await handlerCpu({ env: { ...(await wranglerVars()), ...workerSettings(upstream), ...nodeBindings }, origin: ORIGIN, goalUs: CPU_GOAL_US });
+}
 
-console.log(`worker    ${REQUESTS} requests per row, ${CONCURRENCY} at a time, local workerd, postback server on loopback`);
-const { headers } = await worker.fetch(`${origin}/_tap/tap.js`);
-await measure('GET tap.js (304 on ETag)', REQUESTS, () =>
-  worker.fetch(`${origin}/_tap/tap.js`, { headers: { 'if-none-match': headers.get('etag') ?? '' } }),
-);
-await measure('GET health', REQUESTS, () => worker.fetch(`${origin}/_tap/health`));
-await measure('POST convert, invalid (400)', REQUESTS, () => post('convert', { amount: -1 }));
-const run = Date.now();
-await measure('POST convert, sent upstream', REQUESTS, (i) =>
-  post('convert', { external_id: `bench-${run}-${i}`, amount: 10, currency: 'eur' }),
-);
-await measure('POST convert, with customer', REQUESTS, (i) =>
-  post('convert', { external_id: `bench-c-${run}-${i}`, customer_id: `cus-${run}-${i}`, amount: 10 }),
-);
-await measure('POST convert, duplicate', REQUESTS, () => post('convert', { external_id: `bench-${run}-0` }));
-console.log(`postback server accepted ${postbacks.accepted().length} postbacks`);
+if (only.has('workerd')) {
+  heading('2. Throughput and latency through workerd (Miniflare on its own port, autocannon)');
+  const { throughput } = await import('./workerd.mjs');
+  await throughput({ apiKey: API_KEY, settings: workerSettings, rateLimit: RATE_LIMIT_FOR_LOAD, goal: HOT_PATH_GOAL });
+}
 
-await worker.dispose();
-await postbacks.close();
+// Section 3 waits ~30 s for the queue's delayed backup copies to reach the consumer;
+// section 4 runs in that wait (workerd is idle then, apart from a few small batches)
+// and prints after it.
+/** @type {{ finish(): Promise<() => void> } | undefined} */
+let ops;
+if (only.has('ops')) {
+  const { billableOperations } = await import('./ops.mjs');
+  ops = await billableOperations({ apiKey: API_KEY, settings: workerSettings, rateLimit: RATE_LIMIT_FOR_LOAD }).catch((error) => ({
+    finish: async () => () => console.log(`  not measured: ${error instanceof Error ? error.stack : error}`),
+  }));
+}
+/** @type {(() => void) | undefined} */
+let printChromium;
+if (only.has('chromium')) {
+  const { snippetInChromium } = await import('./chromium.mjs');
+  printChromium = await snippetInChromium({ snippet }).catch((error) => () =>
+    console.log(`  not measured: ${error instanceof Error ? error.stack : error}`),
+  );
+}
+if (ops) {
+  const print = await ops.finish().catch((error) => () => console.log(`  not measured: ${error instanceof Error ? error.stack : error}`));
+  heading('3. Billable operations per conversion (bench/counting-worker.ts in Miniflare)');
+  print();
+}
+if (printChromium) {
+  heading('4. The snippet in Chromium: main-thread time of dist/tap.js against an empty script');
+  printChromium();
+}
+console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+/** wrangler.toml's top-level [vars], as the worker sees them in `wrangler dev`. */
+async function wranglerVars() {
+  const { unstable_getMiniflareWorkerOptions } = await import('wrangler');
+  return /** @type {Record<string, string>} */ (unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml')).workerOptions.bindings ?? {});
+}

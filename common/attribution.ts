@@ -48,11 +48,13 @@ const REFERENCE_MAX_LENGTH = 200;
  * encodeReference({ referral_code: 'anna' }) // 't1YW5uYT4-Pj4'
  */
 export function encodeReference(attribution: Partial<Record<IdentifierField, unknown>> | null): string | null {
-  const values = REFERENCE_FIELDS.map((field) => capturable(String((attribution && attribution[field]) ?? '')));
+  const stored: Partial<Record<IdentifierField, unknown>> = Object(attribution);
+  const text = REFERENCE_FIELDS.map((field) => capturable(stored[field] == null ? '' : String(stored[field]))).join('>');
   // unescape(encodeURIComponent()) turns the text into the UTF-8 bytes btoa expects.
-  const base64 = btoa(unescape(encodeURIComponent(values.join('>'))));
+  const base64 = btoa(unescape(encodeURIComponent(text)));
   const reference = REFERENCE_PREFIX + base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  return values.some(Boolean) && reference.length <= REFERENCE_MAX_LENGTH ? reference : null;
+  // All five empty joins to '>>>>': nothing to carry.
+  return /[^>]/.test(text) && reference.length <= REFERENCE_MAX_LENGTH ? reference : null;
 }
 
 /** The identifiers in a reference, or null when it is not one. Every value passes `capturable`. */

@@ -1,32 +1,32 @@
-import { attempt } from './log';
-
-/** Contract §3, one row per stored field: `field:param,param…`, first present wins. */
-export const ROWS = 'referral_code:refc,referral_code,ref asset_id:aid,asset_id,a source_id:sid,source_id,s coupon:coupon click_id:click_id,tap_click_id'
-  .split(' ')
-  .map((row) => row.split(/[:,]/));
-
-export type Attribution = Record<string, string | number>;
-
-/** A usable identifier: trimmed, 1–100 characters, no control characters or angle brackets. */
-export const clean = (value: unknown) =>
-  typeof value == 'string' && (value = value.trim()) && !/[\0-\x1f\x7f-\x9f<>]|.{101}/.test(value as string)
-    ? (value as string)
-    : '';
+import { REFERENCE_FIELDS, capturable } from '../common/attribution';
+import type { Attribution } from './types';
 
 /**
- * Tracking parameters of the current URL, or undefined when it has none.
- * The one-letter `a` and `s` count only beside a longer one: WordPress uses `?s=` for search.
+ * The URL parameters of each stored field, in the order of REFERENCE_FIELDS
+ * (referral_code, asset_id, source_id, coupon, click_id); first present wins
+ * (docs/reference.md).
  */
-export const capture = () => {
+const PARAMETERS = [['refc', 'referral_code', 'ref'], ['aid', 'asset_id', 'a'], ['sid', 'source_id', 's'], ['coupon'], ['click_id', 'tap_click_id']];
+
+/**
+ * The tracking parameters of a landing's query, or undefined when it has none.
+ * `reference`, the decoded `tap_ref` if any, fills each field that no parameter of
+ * its own sets. The one-letter `a` and `s` count only beside another tracking
+ * parameter: WordPress uses `?s=` for search.
+ */
+export const capture = (query: URLSearchParams, reference?: Attribution | null | void): Attribution | undefined => {
   const found: Attribution = {};
-  let longName: unknown;
-  attempt(() => {
-    const query = new URLSearchParams(location.search);
-    for (const [field, ...names] of ROWS)
-      for (const name of names) {
-        const value = clean(query.get(name));
-        if (value && !found[field]) (found[field] = value), name[1] && (longName = 1);
+  // A decoded reference always carries at least one identifier.
+  let tracked = !!reference;
+  REFERENCE_FIELDS.forEach((field, index) => {
+    for (const name of PARAMETERS[index]) {
+      const value = capturable(query.get(name));
+      if (value && !found[field]) {
+        found[field] = value;
+        if (name.length > 1) tracked = true;
       }
+    }
+    if (!found[field] && reference && reference[field]) found[field] = reference[field];
   });
-  return longName && found;
+  return tracked ? found : undefined;
 };

@@ -1,19 +1,28 @@
-import { api, boot } from './api';
+import { api, start } from './api';
+import { granted } from './consent';
+import { watchHistory } from './history';
+import { kernel } from './loader';
 import { attempt, ignore } from './log';
 
-type Tap = ((command: string, arg?: unknown) => unknown) & typeof api & { q?: IArguments[] };
+type Tap = ((command: string, arg?: unknown) => unknown) & typeof api & { q?: IArguments[]; _?: typeof kernel };
 const page = window as unknown as { tap?: Tap };
 const stub = page.tap;
 
-// A second copy of the script on the page must not capture or send twice.
-(stub && stub.data) ||
-  attempt(() => {
-    const tap = (page.tap = Object.assign((command: string, arg?: unknown) => {
-      const run = (api as unknown as Record<string, (arg: unknown) => unknown>)[command];
-      return run ? run(arg) : ignore('unknown command');
-    }, api) as Tap);
-    boot();
-    // The stub's queue holds `arguments` objects, replayed in the order they were made.
-    const queue = (stub && stub.q) || [];
-    for (const args of queue) tap(args[0], args[1]);
-  });
+const install = () => {
+  const tap = Object.assign((command: string, arg?: unknown) => {
+    const run = (api as unknown as Record<string, (arg: unknown) => unknown>)[command];
+    return run ? run(arg) : ignore('unknown command');
+  }, api) as Tap;
+  tap._ = kernel;
+  page.tap = tap;
+  attempt(watchHistory);
+  // The landing is stored before the queue is replayed, so the first event
+  // request already carries the cookie the proxy attributes by.
+  if (granted) start();
+  // The stub's queue holds `arguments` objects, replayed in the order they were made.
+  const queue = (stub && stub.q) || [];
+  for (const args of queue) tap(args[0], args[1]);
+};
+
+// A second copy of the script on the page must not capture, wrap or send twice.
+if (!(stub && stub.data)) attempt(install);

@@ -1,16 +1,17 @@
-import type { TapResult } from '../proxy/schema';
 import { debug } from './config';
+import type { TapResult } from './types';
 
 /** Logs one decision with the fixed `[tap]` prefix, only with `data-debug` or `?tap_debug=1`. */
 export const log = (...args: unknown[]) => {
+  if (!debug) return;
   // A page may replace console methods; logging must never be what breaks it.
   try {
-    debug && console.log('[tap]', ...args);
+    console.log('[tap]', ...args);
   } catch {}
 };
 
 /** Runs one step on a page that may be hostile: a throw is logged and becomes `fallback`. */
-export const attempt = <T>(step: () => T, fallback?: T) => {
+export const attempt = <T>(step: () => T, fallback?: T): T | undefined => {
   try {
     return step();
   } catch (error) {

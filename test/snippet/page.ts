@@ -9,7 +9,8 @@ const DIST = resolve(__dirname, '../../dist');
 if (!existsSync(resolve(DIST, 'tap.js'))) throw new Error('dist/tap.js is missing: run `node build.mjs` first');
 
 export type Reply = { status: number; body?: unknown } | 'network-error' | 'html';
-export type Sent = { url: string; method?: string; keepalive?: boolean; credentials?: string; contentType: string; body: any };
+/** One POST; `cookie` is what document.cookie held when it was made, as the proxy would see it. */
+export type Sent = { url: string; method?: string; keepalive?: boolean; credentials?: string; contentType: string; body: any; cookie?: string };
 
 export type PageOptions = {
   url?: string;
@@ -22,6 +23,8 @@ export type PageOptions = {
   replies?: Reply[];
   /** Removes window.fetch before tap.js loads; `beacon` also gives navigator.sendBeacon. */
   noFetch?: 'beacon' | 'nothing';
+  /** Answers for POST /click; default 200 stored. */
+  clickReplies?: Reply[];
   /** Simulates a browser that silently refuses some cookie writes (document.cookie = …). */
   refuseCookie?: (write: string) => boolean;
 };
@@ -45,23 +48,36 @@ export const openPage = async (options: PageOptions = {}) => {
       },
     },
   });
+  /** Events (convert, customer); landings' clicks are in `clicks`. */
   const sent: Sent[] = [];
+  const clicks: Sent[] = [];
+  /** Answers for POST /click in order; the last one repeats. */
+  let clickReplies: Reply[] = options.clickReplies ?? [{ status: 200, body: { ok: true, status: 'stored' } }];
   const beacons: { url: string; body: unknown }[] = [];
   const logs: unknown[][] = [];
   const pageErrors: unknown[] = [];
   let replies = options.replies ?? [{ status: 200, body: { ok: true, status: 'sent' } }];
 
   const fetchMock = vi.fn(async (url: string, init: RequestInit = {}) => {
+    let cookie = '';
+    try {
+      cookie = window.document.cookie;
+    } catch {} // a page under test may make document.cookie throw
     const request = new Request(new URL(url, window.location.href), init);
-    sent.push({
+    const isClick = request.url.endsWith('/click');
+    const record: Sent = {
       url: request.url,
       method: init.method,
       keepalive: init.keepalive,
       credentials: init.credentials,
       contentType: request.headers.get('content-type') ?? '',
       body: JSON.parse(await request.text()),
-    });
-    const reply = replies.length > 1 ? replies.shift()! : replies[0];
+    };
+    // Not enumerable, so tests comparing whole requests need not spell it out.
+    Object.defineProperty(record, 'cookie', { value: cookie });
+    (isClick ? clicks : sent).push(record);
+    const queue = isClick ? clickReplies : replies;
+    const reply = queue.length > 1 ? queue.shift()! : queue[0];
     if (reply == 'network-error') throw new TypeError('Failed to fetch');
     if (reply == 'html') return new Response('<h1>Not found</h1>', { status: 404 });
     return new Response(JSON.stringify(reply.body ?? {}), { status: reply.status });
@@ -114,6 +130,7 @@ export const openPage = async (options: PageOptions = {}) => {
     window,
     w,
     sent,
+    clicks,
     beacons,
     logs,
     pageErrors,
@@ -124,6 +141,7 @@ export const openPage = async (options: PageOptions = {}) => {
     /** Runs code in the page, as the merchant's own script would. */
     run: (code: string) => window.eval(code),
     setReplies: (next: Reply[]) => (replies = next),
+    setClickReplies: (next: Reply[]) => (clickReplies = next),
     /** A later page view in the same browser: same cookies and storage, a fresh script. */
     next: async (url: string, overrides: Partial<PageOptions> = {}) => {
       Object.assign(options, overrides);

@@ -1,0 +1,109 @@
+// The snippet in Chromium: main-thread time of a page with dist/tap.js against the
+// same page with an empty script, over interleaved fresh loads (a fresh browser
+// context each), read from CDP Performance.getMetrics. Pages come from a tiny
+// server on 127.0.0.1; the snippet's own requests get an empty 200.
+import { createServer } from 'node:http';
+import { chromium } from 'playwright-core';
+import { fmt, median, table } from './print.mjs';
+
+const LOADS = Number(process.env.BENCH_CHROMIUM_LOADS ?? 30);
+/** On a busy machine a fresh context takes a second or more: the section stops at a round boundary after this. */
+const BUDGET_MS = Number(process.env.BENCH_CHROMIUM_BUDGET_S ?? 60) * 1000;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// As test/e2e/harness.ts: no sandbox as root, no background calls to Google's hosts.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const page = (/** @type {string} */ src) => `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
+<script async src="${src}"></script>
+</head><body><h1>Shop</h1><p>A product page.</p></body></html>`;
+
+/**
+ * Measures, and returns a function that prints the figures (section 3 prints first).
+ * @param {{ snippet: Buffer }} options
+ * @returns {Promise<() => void>}
+ */
+export async function snippetInChromium({ snippet }) {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (/** @type {string} */ type, /** @type {string | Buffer} */ body) =>
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
+    if (path === '/empty.html') return send('text/html; charset=utf-8', page('/_tap/empty.js'));
+    if (path === '/tap.html') return send('text/html; charset=utf-8', page('/_tap/tap.js'));
+    if (path === '/_tap/empty.js') return send('text/javascript', '');
+    if (path === '/_tap/tap.js') return send('text/javascript', snippet);
+    if (path === '/favicon.ico') return res.writeHead(204).end();
+    req.resume();
+    send('application/json', '{"ok":true}');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const origin = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`;
+
+  const variants = [
+    { label: 'empty script', url: `${origin}/empty.html` },
+    { label: 'tap.js, a page view', url: `${origin}/tap.html` },
+    { label: 'tap.js, a landing (?ref=bench)', url: `${origin}/tap.html?ref=bench`, every: 3 },
+  ];
+  /** @type {Record<string, { script: number[], task: number[], heap: number[] }>} */
+  const samples = Object.fromEntries(variants.map((v) => [v.label, { script: [], task: [], heap: [] }]));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  const started = Date.now();
+  try {
+    for (let i = 0; i < LOADS && Date.now() - started < BUDGET_MS; i++) {
+      // Interleaved, and the order flips every round so neither side always goes first.
+      // The landing, an extra, runs every third round only, to keep the section short.
+      const round = variants.filter((v) => !v.every || i % v.every === 0);
+      for (const variant of i % 2 ? round.reverse() : round) {
+        const context = await browser.newContext();
+        try {
+          const tab = await context.newPage();
+          const cdp = await context.newCDPSession(tab);
+          await cdp.send('Performance.enable', { timeMetric: 'threadTicks' });
+          await tab.goto(variant.url, { waitUntil: 'load', timeout: 10_000 });
+          // An async script runs before `load`; this leaves room for anything it defers.
+          await tab.evaluate(() => new Promise((resolve) => setTimeout(resolve, 50)));
+          const { metrics } = await cdp.send('Performance.getMetrics');
+          const metric = (/** @type {string} */ name) => metrics.find((m) => m.name === name)?.value ?? NaN;
+          samples[variant.label].script.push(metric('ScriptDuration') * 1000);
+          samples[variant.label].task.push(metric('TaskDuration') * 1000);
+          samples[variant.label].heap.push(metric('JSHeapUsedSize') / 1024);
+        } finally {
+          await context.close();
+        }
+      }
+    }
+  } finally {
+    await browser.close();
+    await new Promise((resolve) => server.close(() => resolve(undefined)));
+  }
+  const version = browser.version();
+
+  return () => {
+    const base = samples['empty script'];
+    table(
+      ['interleaved loads, a fresh context each', 'loads', 'ScriptDuration ms', 'TaskDuration ms', 'JS heap KB', 'Δ script', 'Δ task'],
+      variants.map(({ label }) => {
+        const s = samples[label];
+        const delta = (/** @type {number[]} */ a, /** @type {number[]} */ b) => fmt(median(a) - median(b), 2);
+        return [
+          label,
+          String(s.script.length),
+          fmt(median(s.script), 2),
+          fmt(median(s.task), 2),
+          fmt(median(s.heap), 0),
+          label === 'empty script' ? '' : delta(s.script, base.script),
+          label === 'empty script' ? '' : delta(s.task, base.task),
+        ];
+      }),
+    );
+    if (base.script.length < LOADS) console.log(`  stopped after ${base.script.length} of ${LOADS} rounds: the ${BUDGET_MS / 1000} s budget (BENCH_CHROMIUM_BUDGET_S) ran out`);
+    console.log(`  medians; Δ = median minus the empty script's median. Chromium ${version}, CDP Performance.getMetrics (thread time) after load + 50 ms`);
+  };
+}

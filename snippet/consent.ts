@@ -1,0 +1,16 @@
+import { data } from './config';
+
+/** True, false, or undefined while `data-consent="required"` waits for an answer. */
+export let granted: boolean | undefined = data.consent != 'required' || undefined;
+
+let answered: () => void;
+/** Settles at the first answer to consent, or at once when none is required; calls wait for it, in order. */
+export const consentAnswer = new Promise<void>((resolve) => {
+  answered = resolve;
+});
+if (granted) answered!();
+
+export const answer = (yes: boolean) => {
+  granted = yes;
+  answered();
+};

@@ -1,0 +1,24 @@
+import type { Attribution } from '../types';
+import { kernel } from '../kernel';
+import { post } from './send';
+import { isTest } from './test-mode';
+
+/** The proxy refuses a longer landing page or referrer; the click still sets the cookie. */
+const MAX_URL_LENGTH = 2048;
+
+/**
+ * Reports a new attribution to the proxy's `click` route, which creates the
+ * Tapfiliate click and sets the same cookie again from the server, where
+ * Safari's cap on cookies written by script does not apply (docs/reference.md).
+ * The answer needs no handling: its Set-Cookie is the whole point, and a
+ * failed click leaves the cookie tap.js wrote in place.
+ */
+export const click = (landing: Attribution & { landing_page: string; referrer: string }) => {
+  const body = {
+    ...landing,
+    landing_page: landing.landing_page.slice(0, MAX_URL_LENGTH),
+    referrer: landing.referrer.slice(0, MAX_URL_LENGTH),
+    ...(isTest() && { test: true }),
+  };
+  post('click', JSON.stringify(body)).then((answer) => kernel.log('click', answer));
+};

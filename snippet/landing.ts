@@ -1,0 +1,59 @@
+import { REFERENCE_FIELDS } from '../common/attribution';
+import { capture } from './capture';
+import { cookieDays, data } from './config';
+import { readCookie, writeCookie } from './cookie';
+import { load } from './loader';
+import { attempt, log } from './log';
+import { EVENTS, REF, REFERENCE_PARAMETER, TEST_KEY } from './names';
+import type { Attribution, EventsModule, RefModule } from './types';
+
+const MS_PER_SECOND = 1000;
+
+/**
+ * Settles once the last landing is stored. A `tap_ref` landing waits for its
+ * decoder (tap-ref.js), and events wait for it, so they carry its cookie.
+ */
+export let landing: Promise<unknown> = Promise.resolve();
+
+/**
+ * Whether a landing carries what is stored already, as on a reload. The proxy
+ * adds `click_id` to the cookie, so a stored one counts only when the landing
+ * carries one too.
+ */
+const isStored = (captured: Attribution, stored: Attribution) =>
+  REFERENCE_FIELDS.every((field) => captured[field] == stored[field] || (field == 'click_id' && !captured[field]));
+
+/**
+ * Reads the current URL as a landing, now, before a router can strip it:
+ * stores a new attribution, then reports it with a click from tap-events.js.
+ * A `tap_ref` needs its decoder from tap-ref.js: the landing's own parameters
+ * are stored at once, and the click waits for the decoder, or for its failure.
+ */
+export const land = () => {
+  const query = new URLSearchParams(location.search);
+  const landingPage = location.href;
+  const reference = query.get(REFERENCE_PARAMETER);
+  const stored = readCookie();
+  if (query.get(TEST_KEY) == '1') attempt(() => sessionStorage.setItem(TEST_KEY, '1'));
+
+  const store = (captured: Attribution | undefined, click: boolean) => {
+    if (!captured) return;
+    if (stored && (data.attribution == 'first' || isStored(captured, stored))) {
+      log('kept', stored);
+      return;
+    }
+    const ts = Math.floor(Date.now() / MS_PER_SECOND);
+    const landed = {
+      ...captured,
+      landing_page: landingPage,
+      referrer: document.referrer,
+      cookie_domain: writeCookie({ ...captured, ts }),
+      cookie_days: cookieDays,
+      ts,
+    };
+    if (click) load<EventsModule>(EVENTS).then((events) => events && events.click(landed));
+  };
+
+  store(capture(query), !reference);
+  if (reference) landing = load<RefModule>(REF).then((ref) => attempt(() => store(capture(query, ref && ref.decode(reference)), true)));
+};

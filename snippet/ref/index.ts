@@ -1,0 +1,32 @@
+// Entry of tap-ref.js, loaded by tap.js when the URL has `tap_ref` or the tag
+// has `data-domains`: decodes references and decorates links.
+import { decodeReference } from '../../common/attribution';
+import { kernel } from '../kernel';
+import { REF, REFERENCE_PARAMETER } from '../names';
+
+const tap = (window as unknown as { tap: { reference: () => string | null } }).tap;
+
+/**
+ * Adds the reference to a followed link whose host is one of `domains`, at
+ * click time, so links rendered after load count too. Only the exact hosts
+ * listed, never the current one, and only with consent.
+ */
+const decorate = (event: Event, hosts: string[]) => {
+  const link = (event.target as Element).closest('a[href]') as HTMLAnchorElement | null;
+  if (!kernel.granted() || !link || !hosts.includes(link.hostname) || link.hostname == location.hostname) return;
+  const reference = tap.reference();
+  if (!reference) return;
+  const url = new URL(link.href);
+  url.searchParams.set(REFERENCE_PARAMETER, reference);
+  link.href = url.href;
+};
+
+/** Capture phase: the reference is in place before a page's own handler or the browser follows the link. */
+const links = (domains: string) => {
+  const hosts = domains.toLowerCase().split(',').map((host) => host.trim());
+  for (const type of ['click', 'auxclick']) {
+    document.addEventListener(type, (event) => kernel.attempt(() => decorate(event, hosts)), true);
+  }
+};
+
+if (kernel.ready) kernel.ready(REF, { decode: decodeReference, links });

@@ -1,0 +1,56 @@
+// The snippet's own types, so it depends on nothing outside snippet/ and common/.
+
+type Id = string | number;
+
+export type Identifiers = { referral_code?: Id; asset_id?: Id; source_id?: Id; coupon?: Id; click_id?: Id };
+
+/** What a page passes to `tap.convert()`; see docs/reference.md for each field. */
+export type ConversionInput = Identifiers & {
+  /** Required, here or inside `signed`. */
+  external_id?: Id;
+  amount?: number | string;
+  currency?: string;
+  customer_id?: Id;
+  meta_data?: Record<string, string | number | boolean>;
+  /** A JSON string of the fields above, signed by the merchant's server. */
+  signed?: string;
+  /** Lowercase hex HMAC-SHA256 of `signed`. */
+  signature?: string;
+};
+
+/** What a page passes to `tap.customer()`. */
+export type CustomerInput = Identifiers & {
+  /** Required, here or inside `signed`. */
+  customer_id?: Id;
+  meta_data?: Record<string, string | number | boolean>;
+  signed?: string;
+  signature?: string;
+};
+
+/** The proxy's JSON answer, or the snippet's own when nothing reached the proxy. */
+export type TapResult =
+  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' | 'test'; postbacks?: unknown[] }
+  | { ok: false; status: 'offline' | 'skipped'; reason: string }
+  | { ok: false; error: string; issues?: { path: string; message: string }[] };
+
+/** The captured identifiers, as stored in the cookie with `ts`. */
+export type Attribution = Record<string, string | number>;
+
+export type EventKind = 'convert' | 'customer';
+
+/** What tap-events.js hands back to tap.js once it has loaded. */
+export type EventsModule = {
+  track: (kind: EventKind, input: unknown) => TapResult | Promise<TapResult>;
+  /** Resends what earlier page views left in the outbox. */
+  replay: () => void;
+  /** Reports a new attribution to the proxy's `click` route. */
+  click: (landing: Attribution & { landing_page: string; referrer: string }) => void;
+};
+
+/** What tap-ref.js hands back to tap.js once it has loaded. */
+export type RefModule = {
+  /** The identifiers in a `tap_ref`, or null when it is not a reference. */
+  decode: (reference: string) => Attribution | null;
+  /** Adds `tap_ref` to followed links to the hosts of `data-domains`. */
+  links: (domains: string) => void;
+};

@@ -1,44 +1,82 @@
 // POST /webhooks/stripe and /webhooks/shopify: paid orders straight from the
 // payment platform, into the same ledger and queue as tap.convert, so a webhook
 // and a thank-you page for one order send it once (docs/guides/stripe.md,
-// docs/guides/shopify.md). The platforms retry anything but a 2xx: an event
-// that delivery took answers 2xx, one it could not take answers 5xx.
+// docs/guides/shopify.md). The platform's signature is the only credential.
+//
+// What the platform is answered, and why (both retry anything but a 2xx, Stripe
+// for up to three days, Shopify for hours, and may then disable the endpoint):
+// - no secret set: 503 not_configured (retried until the operator sets it);
+//   TAPFILIATE_API_KEY or a postback URL missing or unsafe: 503 not_configured too,
+//   checked before anything is remembered or sent.
+// - a missing, wrong or stale signature (Stripe: outside 5 minutes either way):
+//   400 invalid_signature. Nothing is parsed before the signature holds.
+// - a correctly signed body that is not an event or order we can read, an order
+//   that fails the conversion schema, an event type or topic we do not handle, a
+//   refund (logged as `refund_received`), an unpaid session, a zero invoice:
+//   200 ignored (the reason is in the request log line). A retry would bring the
+//   same bytes, so a 2xx is the only answer that stops it.
+// - no reference (and, for a Stripe renewal, nothing remembered for the customer):
+//   200 unattributed, nothing sent or recorded; Tapfiliate cannot attribute it.
+// - a Stripe subscription checkout without a paid first invoice (a trial, a
+//   delayed payment): the attribution is remembered for the Stripe customer and
+//   the answer is 200 stored; invoice.paid events then convert. Without a
+//   reference there is nothing to remember: 200 unattributed. A paid first invoice
+//   converts with the invoice id as external_id, so its own invoice.paid meets it
+//   in the ledger as a duplicate whichever arrives first.
+// - delivery took it: 200 sent, 200 duplicate (a replay: no second postback),
+//   202 queued (the queue retries it).
+// - Tapfiliate refused it (a 4xx other than "already exists"): 200
+//   {ok:false, error:'upstream_rejected'}. A platform retry would be refused the
+//   same way and could get the endpoint disabled; the job waits in the dead-letter
+//   queue for an operator, who fixes the cause and re-drives it.
+// - delivery could not take it (the queue refused): 503 temporarily_unavailable,
+//   so the platform retries it.
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../attribution';
 import { apiKeyOf, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
 import { ledgerEntry, type CreateDelivery, type DeliveryResult } from '../delivery';
-import { cleanVisitor, jsonError, parseJson, parseWith, type AppContext, type AppEnv } from '../http';
+import { cleanVisitor, jsonError, parseJson, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
 import { conversionJob, type Visitor } from '../tapfiliate';
 import { verifyShopifyWebhook, shopifyAction } from '../webhooks/shopify';
-import { stripeAction, verifyStripeEvent } from '../webhooks/stripe';
+import { stripeAction, verifyStripeEvent, type StripeEvent } from '../webhooks/stripe';
 import { deliver, refuseUnlessConfigured } from './event';
 
 export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleStripe(c) {
     const secret = requireSecret(c, stripeSecretOf(c.env), 'STRIPE_WEBHOOK_SECRET');
     const verdict = await verifyStripeEvent(await c.req.text(), c.req.header('stripe-signature'), secret);
-    if (!verdict.ok) throw invalidSignature(verdict.reason);
-    const action = stripeAction(verdict.event);
-    const log = c.get('log');
+    if (!verdict.ok) {
+      // Signed by the secret's holder but not an event: a retry sends the same bytes.
+      if (verdict.reason === 'malformed') return ignored(c, 'malformed');
+      throw invalidSignature(verdict.reason);
+    }
+    const event = verdict.event;
+    const action = stripeAction(event);
     switch (action.action) {
       case 'ignore':
-        if (action.log) logLine(action.log, { stripe_event: (verdict.event as { type?: string }).type });
+        if (action.log) logLine(action.log, refundFields(event));
         return ignored(c, action.reason);
-      case 'remember':
-        await rememberSubscription(c, action.stripe_customer, identifiersFromReference(action.reference));
-        log.result = 'stored';
+      case 'remember': {
+        refuseUnlessConfigured(c);
+        const identifiers = identifiersFromReference(action.reference);
+        if (!hasIdentifier(identifiers)) return unattributed(c);
+        await rememberSubscription(c, action.stripe_customer, identifiers);
+        c.get('log').result = 'stored';
         return c.json({ ok: true, status: 'stored' } satisfies TapResult, 200);
+      }
       case 'convert': {
+        refuseUnlessConfigured(c);
         const identifiers = identifiersFromReference(action.reference);
         if (action.remember) await rememberSubscription(c, action.remember.stripe_customer, identifiers);
         return convert(c, createDelivery, action.conversion, identifiers, {});
       }
       case 'renewal': {
-        const identifiers = action.reference
-          ? identifiersFromReference(action.reference)
-          : await recallSubscription(c, action.stripe_customer);
+        refuseUnlessConfigured(c);
+        // The subscription's own tap_ref when it holds one, else what its checkout left for the customer.
+        const fromMetadata = identifiersFromReference(action.reference);
+        const identifiers = hasIdentifier(fromMetadata) ? fromMetadata : await recallSubscription(c, action.stripe_customer);
         return convert(c, createDelivery, action.conversion, identifiers, {});
       }
     }
@@ -50,12 +88,27 @@ export function shopifyWebhookRoute(createDelivery: CreateDelivery): Handler<App
     const secret = requireSecret(c, shopifySecretOf(c.env), 'SHOPIFY_WEBHOOK_SECRET');
     const raw = new Uint8Array(await c.req.arrayBuffer());
     if (!(await verifyShopifyWebhook(raw, c.req.header('x-shopify-hmac-sha256'), secret))) throw invalidSignature('invalid_signature');
-    const order = parseJson(new TextDecoder().decode(raw));
-    const action = shopifyAction(c.req.header('x-shopify-topic'), order);
+    const topic = c.req.header('x-shopify-topic');
+    const action = shopifyAction(topic, parseJson(new TextDecoder().decode(raw)));
     if (action.action === 'ignore') return ignored(c, action.reason);
+    refuseUnlessConfigured(c);
     const fromCheckout: Identifiers = action.conversion.coupon ? { coupon: action.conversion.coupon } : {};
     const identifiers = mergeIdentifiers(identifiersFromReference(action.reference), fromCheckout);
     return convert(c, createDelivery, action.conversion, identifiers, cleanVisitor(action.ip, action.user_agent));
+  };
+}
+
+/** What the merchant needs to find the commission to decline in Tapfiliate: ids, never the card or the email. */
+function refundFields(event: StripeEvent): Record<string, unknown> {
+  const charge = event.data.object;
+  const field = (name: string) => (typeof charge[name] === 'string' || typeof charge[name] === 'number' ? charge[name] : undefined);
+  return {
+    stripe_event: event.type,
+    event_id: event.id,
+    charge: field('id'),
+    payment_intent: field('payment_intent'),
+    amount_refunded: field('amount_refunded'),
+    currency: field('currency'),
   };
 }
 
@@ -77,15 +130,22 @@ function ignored(c: AppContext, reason: string): Response {
 
 /** The platform's order as the same conversion job tap.convert makes, through the same delivery. */
 async function convert(c: AppContext, createDelivery: CreateDelivery, order: object, identifiers: Identifiers, visitor: Visitor) {
-  refuseUnlessConfigured(c);
   const log = c.get('log');
-  const conversion = parseWith(conversionSchema, { ...order, coupon: undefined });
-  log.external_id = conversion.external_id;
-  if (!hasIdentifier(identifiers)) {
-    log.result = 'unattributed';
-    return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
+  const parsed = conversionSchema.safeParse({ ...order, coupon: undefined });
+  if (!parsed.success) {
+    // The platform would send the same order again: say why in the log, and stop it.
+    logLine('webhook_invalid_order', { issues: parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`) });
+    return ignored(c, 'invalid_order');
   }
+  const conversion = parsed.data;
+  log.external_id = conversion.external_id;
+  if (!hasIdentifier(identifiers)) return unattributed(c);
   return answerWebhook(c, await deliver(c, createDelivery, conversionJob(conversion, identifiers, visitor)));
+}
+
+function unattributed(c: AppContext): Response {
+  c.get('log').result = 'unattributed';
+  return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
 }
 
 /** Like a browser's answer, except that a refusal Tapfiliate gave is final for the platform too (a 2xx): retrying it changes nothing. */

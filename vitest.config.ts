@@ -1,5 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import type { inject as vitestInject } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -67,6 +68,20 @@ export default defineConfig({
       },
       // The proxy's HTTP surface and its forwarding path, in workerd.
       workerdProject('proxy', ['test/proxy/**/*.test.ts'], (inject) => inject('proxyPostbackServers').worker),
+      // Every attack of the trust issue, in workerd with the real delivery, ledger and rate limit binding,
+      // against the local postback server; and a 1,000-request fuzz subset.
+      workerdProject('attack', ['test/attack/**/*.test.ts'], (inject) => inject('attackPostbackServers').worker),
+      {
+        // The property-based fuzz: 10,000 generated requests through the real app in Node, with a
+        // recording delivery. The ledger's DurableObject base class is the only workerd import.
+        resolve: { alias: { 'cloudflare:workers': fileURLToPath(new URL('./test/fuzz/cloudflare-workers-stub.ts', import.meta.url)) } },
+        test: {
+          name: 'fuzz',
+          environment: 'node',
+          include: ['test/fuzz/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
       // Delivery (proxy/delivery): postbacks, inline retry, queue consumer and ledger, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(

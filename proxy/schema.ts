@@ -45,9 +45,16 @@ const metaText = (min: number, max: number) =>
 const metaKey = metaText(1, 64).check(z.refine((key) => key !== '__proto__', 'is not allowed'));
 const metaValue = z.union([metaText(0, 255), z.number().check(z.refine(Number.isFinite, 'must be a finite number')), z.boolean()]);
 
-export const metaDataSchema = z
-  .record(metaKey, metaValue)
-  .check(z.refine((meta) => Object.keys(meta).length <= 10, 'at most 10 keys'));
+// zod skips a `__proto__` key when it builds the record (so metaKey never sees it), and the
+// event would go on with that key silently dropped; it is refused before the record is read.
+const withoutProtoKey = z.unknown().check(
+  z.refine((meta) => !(meta && typeof meta === 'object' && Object.hasOwn(meta, '__proto__')), { error: 'is not allowed', path: ['__proto__'] }),
+);
+
+export const metaDataSchema = z.pipe(
+  withoutProtoKey,
+  z.record(metaKey, metaValue).check(z.refine((meta) => Object.keys(meta).length <= 10, 'at most 10 keys')),
+);
 
 /** Attribution identifiers, from the tap_data cookie, a reference or the request body. */
 export const identifiersSchema = z.object({

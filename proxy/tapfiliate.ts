@@ -70,11 +70,15 @@ export function stepsOf(job: PostbackJob): PostbackKind[] {
 }
 
 /**
- * How Tapfiliate says an id was already recorded. Narrow on purpose: any
- * other 4xx ("Coupon already expired") is a refusal, and reading it as a
- * duplicate would lose the conversion.
+ * How Tapfiliate says an id was already recorded, per postback kind. Narrow on
+ * purpose: any other 4xx ("Coupon already expired", or a conversion refused
+ * because of its customer) is a refusal, and reading it as a duplicate would
+ * lose the conversion.
  */
-export const DUPLICATE_MESSAGE = /^(conversion|customer) with (external_id|customer_id|external id|customer id) .+ already exists\.?$/i;
+export const DUPLICATE_MESSAGE: Record<PostbackKind, RegExp> = {
+  conversion: /^conversion with external[_ ]id .+ already exists\.?$/i,
+  customer: /^customer with customer[_ ]id .+ already exists\.?$/i,
+};
 
 /**
  * How one postback attempt ended.
@@ -143,7 +147,7 @@ export async function classifyResponse(kind: PostbackKind, response: Response, a
     return { result: 'rejected', status, message: `Tapfiliate answered with a redirect (${status}); redirects are never followed` };
   }
   const message = await upstreamMessage(response, apiKey);
-  if (status === 409 || DUPLICATE_MESSAGE.test(message)) {
+  if (status === 409 || DUPLICATE_MESSAGE[kind].test(message)) {
     return kind === 'customer' ? { result: 'ok', status } : { result: 'duplicate', status };
   }
   return { result: 'rejected', status, message: message || `Tapfiliate answered ${status}` };

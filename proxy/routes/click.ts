@@ -36,7 +36,7 @@ export function clickRoute(): Handler<AppEnv> {
     if (wanted && click.test) {
       log.result = 'test';
       writeCookie(c, click, domain, undefined);
-      const body = { referral_code: click.referral_code, source_id: click.source_id, ...visitor, landing_page: click.landing_page, referrer: click.referrer };
+      const body = { referral_code: click.referral_code, source_id: click.source_id, ...visitor, landing_page: click.landing_page, referrer: click.referrer || undefined };
       return c.json({ ok: true, status: 'test', postbacks: [{ kind: 'click', url, body }] } satisfies TapResult, 200);
     }
     if (wanted) clickId = await clickOnce(c, click, visitor, url);

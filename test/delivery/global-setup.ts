@@ -6,7 +6,7 @@ import { startPostbackServer } from '../postback/server.mjs';
  * reach another running in parallel. Tests in workerd drive them through the
  * server's /__control/ endpoints.
  */
-export const POSTBACK_SERVER_NAMES = ['postback', 'inline', 'durable', 'faults', 'queue'] as const;
+export const POSTBACK_SERVER_NAMES = ['postback', 'durable', 'faults', 'abuse', 'queue'] as const;
 export type PostbackServerName = (typeof POSTBACK_SERVER_NAMES)[number];
 
 declare module 'vitest' {

@@ -1,5 +1,4 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
-import type { Env } from '../../proxy/env';
 
 interface SimulatedMessage {
   id: string;

@@ -3,9 +3,10 @@ import { createExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import demoWorker from '../../demo/worker';
+import { sign } from './helpers';
 
-async function get(path: string) {
-  const response = await demoWorker.fetch(new Request(`http://localhost:8787${path}`), env as never, createExecutionContext());
+async function get(path: string, extra: Partial<Env> = {}) {
+  const response = await demoWorker.fetch(new Request(`http://localhost:8787${path}`), { ...env, ...extra } as never, createExecutionContext());
   return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
 }
 
@@ -24,6 +25,13 @@ describe('demo worker', () => {
     expect(text).toContain('"external_id":"ORD-9scriptscriptalert1"');
     expect(text).toContain('"customer_id":"CUS-ORD-9scriptscriptalert1"');
     expect(text).not.toContain('<script>alert');
+  });
+
+  it('signs the order on the thank-you page when the worker has a signing secret', async () => {
+    const { text } = await get('/thank-you?order=ORD-7', { TAPLINE_SIGNING_SECRET: 'demo-secret' });
+    const conversion = JSON.parse(/var conversion = (\{.*\});/.exec(text)![1]) as { signed: string; signature: string };
+    expect(JSON.parse(conversion.signed)).toMatchObject({ external_id: 'ORD-7', amount: 49, currency: 'EUR', customer_id: 'CUS-ORD-7' });
+    expect(conversion.signature).toBe(await sign(conversion.signed, 'demo-secret'));
   });
 
   it('still routes /_tap to the proxy', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SNIPPET_ETAG, SNIPPET_SOURCE } from '../../proxy/generated/snippet';
-import { call, ORIGIN, post, recordingDelivery, tapDataCookie, type Call } from './helpers';
+import { stepsOf } from '../../proxy/tapfiliate';
+import { call, exhaustedLimit, ORIGIN, post, recordingDelivery, tapDataCookie, type Call } from './helpers';
 
 const order = { external_id: 'ORD005', amount: 100, currency: 'EUR', referral_code: 'demo' };
 
@@ -28,7 +29,7 @@ describe('answers', () => {
     {
       name: 'no content type',
       // Bytes, not a string: a string body makes fetch add text/plain itself.
-      call: { path: '/_tap/convert', init: { method: 'POST', body: new TextEncoder().encode(JSON.stringify(order)) } },
+      call: { path: '/_tap/convert', init: { method: 'POST', headers: { origin: ORIGIN }, body: new TextEncoder().encode(JSON.stringify(order)) } },
       status: 415,
       body: { ok: false, error: 'unsupported_media_type', message: expect.any(String) },
     },
@@ -54,7 +55,7 @@ describe('answers', () => {
       name: 'JSON that is not an object',
       call: { path: '/_tap/convert', init: post('[1,2]') },
       status: 400,
-      body: { ok: false, error: 'invalid_request', issues: [{ path: '', message: 'Invalid input: expected object, received array' }] },
+      body: { ok: false, error: 'invalid_request', issues: [{ path: '', message: 'must be a JSON object' }] },
     },
     {
       name: 'a missing external_id',
@@ -99,13 +100,25 @@ describe('answers', () => {
       name: 'an external_id that is an object',
       call: { path: '/_tap/convert', init: post({ ...order, external_id: { id: 1 } }) },
       status: 400,
-      body: { ok: false, error: 'invalid_request', issues: [{ path: 'external_id', message: 'must be a string or a number' }] },
+      body: { ok: false, error: 'invalid_request', issues: [{ path: 'external_id', message: 'must be a string or an integer' }] },
     },
     {
       name: 'no API key',
       call: { path: '/_tap/convert', init: post(order), env: { TAPFILIATE_API_KEY: undefined } },
       status: 503,
       body: { ok: false, error: 'not_configured' },
+    },
+    {
+      name: 'an amount above MAX_AMOUNT in an unsigned browser event',
+      call: { path: '/_tap/convert', init: post({ ...order, amount: 100 }), env: { MAX_AMOUNT: '99.5' } },
+      status: 400,
+      body: { ok: false, error: 'invalid_request', issues: [{ path: 'amount', message: expect.stringContaining('at most 99.5') }] },
+    },
+    {
+      name: 'no Origin (not a browser)',
+      call: { path: '/_tap/convert', init: post(order, { origin: undefined }) },
+      status: 403,
+      body: { ok: false, error: 'origin_not_allowed', message: expect.any(String) },
     },
     {
       name: 'a foreign Origin',
@@ -128,13 +141,6 @@ describe('answers', () => {
       },
       status: 200,
       body: { ok: true, status: 'sent' },
-    },
-    { name: 'health', call: { path: '/_tap/health' }, status: 200, body: { ok: true, configured: true, delivery: { durable: false } } },
-    {
-      name: 'health without a key',
-      call: { path: '/_tap/health', env: { TAPFILIATE_API_KEY: undefined } },
-      status: 200,
-      body: { ok: true, configured: false, delivery: { durable: false } },
     },
     { name: 'an unknown path under the base', call: { path: '/_tap/nope' }, status: 404, body: { ok: false, error: 'not_found', message: expect.any(String) } },
     { name: 'the base itself', call: { path: '/_tap' }, status: 404, body: { ok: false, error: 'not_found', message: expect.any(String) } },
@@ -160,9 +166,15 @@ describe('delivery results', () => {
     { result: { status: 'queued' as const }, status: 202, body: { ok: true, status: 'queued' } },
     { result: { status: 'duplicate' as const }, status: 200, body: { ok: true, status: 'duplicate' } },
     {
+      // Tapfiliate's words go to the log only: they would tell anyone which referral codes exist.
       result: { status: 'rejected' as const, upstreamStatus: 422, message: 'Referral code not found.\nstack: secret-of-upstream' },
       status: 422,
-      body: { ok: false, error: 'upstream_rejected', message: 'Referral code not found.' },
+      body: { ok: false, error: 'upstream_rejected' },
+    },
+    {
+      result: { status: 'unavailable' as const },
+      status: 503,
+      body: { ok: false, error: 'temporarily_unavailable', message: expect.any(String) },
     },
   ];
   it.each(rows)('$result.status → $status', async ({ result, status, body }) => {
@@ -176,7 +188,6 @@ describe('delivery results', () => {
       { path: '/_tap/convert', init: post(order) },
       {
         createDelivery: () => ({
-          durable: false,
           submit: () => Promise.reject(new Error('kaboom at https://internal.example/x')),
         }),
       },
@@ -184,6 +195,136 @@ describe('delivery results', () => {
     expect(response.status).toBe(500);
     expect(json()).toEqual({ ok: false, error: 'internal_error' });
     expect(lines.some((line) => line.includes('"unexpected_error"') && line.includes('kaboom'))).toBe(true);
+  });
+
+  it('answers 503 not_configured and hands nothing on when the deployment has no delivery (no ledger)', async () => {
+    const { response, json, lines } = await call({ path: '/_tap/convert', init: post(order) }, { createDelivery: () => undefined });
+    expect(response.status).toBe(503);
+    expect(json()).toEqual({ ok: false, error: 'not_configured' });
+    expect(lines.some((line) => line.includes('POSTBACK_QUEUE and POSTBACK_LEDGER must be bound'))).toBe(true);
+  });
+
+  it('keeps the 503 retryable: the unavailable answer carries Retry-After', async () => {
+    const { response } = await call({ path: '/_tap/convert', init: post(order) }, { createDelivery: recordingDelivery({ status: 'unavailable' }).create });
+    expect(response.headers.get('retry-after')).toBe('30');
+  });
+});
+
+// Every value asserted here comes from the env the test passes, never from the fake delivery.
+describe('health', () => {
+  const base = {
+    ok: true,
+    configured: true,
+    trust: 'open',
+    delivery: { durable: true },
+    rate_limit: 'per_ip',
+    webhooks: { stripe: false, shopify: false },
+  };
+  const rows: { name: string; env: Partial<Env>; body: Record<string, unknown> }[] = [
+    { name: 'the project env: key, queue, ledger and a limiter bound', env: {}, body: base },
+    { name: 'no API key', env: { TAPFILIATE_API_KEY: undefined }, body: { ...base, configured: false } },
+    { name: 'a blank API key', env: { TAPFILIATE_API_KEY: '  ' }, body: { ...base, configured: false } },
+    { name: 'a signing secret', env: { TAPLINE_SIGNING_SECRET: 'shh' }, body: { ...base, trust: 'signed' } },
+    {
+      name: 'no queue: no durable delivery, so not configured',
+      env: { POSTBACK_QUEUE: undefined },
+      body: { ...base, configured: false, delivery: { durable: false } },
+    },
+    {
+      name: 'no ledger: no durable delivery, so not configured',
+      env: { POSTBACK_LEDGER: undefined },
+      body: { ...base, configured: false, delivery: { durable: false } },
+    },
+    { name: 'no rate limit binding', env: { TAPLINE_RATE_LIMIT: undefined }, body: { ...base, rate_limit: 'none' } },
+    { name: 'a Stripe secret', env: { STRIPE_WEBHOOK_SECRET: 'whsec_x' }, body: { ...base, webhooks: { stripe: true, shopify: false } } },
+    { name: 'a Shopify secret', env: { SHOPIFY_WEBHOOK_SECRET: 'shp' }, body: { ...base, webhooks: { stripe: false, shopify: true } } },
+    {
+      name: 'a postback URL that is plain http to another host',
+      env: { POSTBACK_CONVERSION_URL: 'http://evil.example/1.7/pb/con/c/' },
+      body: { ...base, configured: false },
+    },
+    { name: 'ALLOWED_ORIGINS with a bare host', env: { ALLOWED_ORIGINS: 'shop.example' }, body: { ...base, configured: false } },
+  ];
+  it.each(rows)('$name', async ({ env, body }) => {
+    const { response, json } = await call({ path: '/_tap/health', env });
+    expect(response.status).toBe(200);
+    expect(json()).toEqual(body);
+  });
+
+  it('never shows a secret', async () => {
+    const { text } = await call({
+      path: '/_tap/health',
+      env: { TAPFILIATE_API_KEY: 'key-123456', TAPLINE_SIGNING_SECRET: 'sig-123456', TAPLINE_SERVER_TOKEN: 'tok-123456', STRIPE_WEBHOOK_SECRET: 'whsec_123456' },
+    });
+    for (const secret of ['key-123456', 'sig-123456', 'tok-123456', 'whsec_123456']) expect(text).not.toContain(secret);
+  });
+});
+
+describe('rate limit', () => {
+  it('answers 429 rate_limited with Retry-After, counted by CF-Connecting-IP, and hands nothing on', async () => {
+    const limit = exhaustedLimit();
+    const { response, json, jobs } = await call({
+      path: '/_tap/convert',
+      init: post(order, { 'cf-connecting-ip': '203.0.113.9' }),
+      env: { TAPLINE_RATE_LIMIT: limit.binding },
+    });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('60');
+    expect(json()).toMatchObject({ ok: false, error: 'rate_limited' });
+    expect(limit.keys).toEqual(['203.0.113.9']);
+    expect(jobs).toEqual([]);
+  });
+
+  it('does not count a server event', async () => {
+    const limit = exhaustedLimit();
+    const { response, jobs } = await call({
+      path: '/_tap/convert',
+      init: post(order, { origin: undefined, authorization: 'Bearer server-token' }),
+      env: { TAPLINE_RATE_LIMIT: limit.binding, TAPLINE_SERVER_TOKEN: 'server-token' },
+    });
+    expect(response.status).toBe(200);
+    expect(limit.keys).toEqual([]);
+    expect(jobs).toHaveLength(1);
+  });
+
+  it('counts a wrong server token before refusing it, so tokens cannot be guessed at speed', async () => {
+    const limit = exhaustedLimit();
+    const { response } = await call({
+      path: '/_tap/convert',
+      init: post(order, { authorization: 'Bearer guess', 'cf-connecting-ip': '203.0.113.10' }),
+      env: { TAPLINE_RATE_LIMIT: limit.binding, TAPLINE_SERVER_TOKEN: 'server-token' },
+    });
+    expect(response.status).toBe(429);
+    expect(limit.keys).toEqual(['203.0.113.10']);
+  });
+});
+
+describe('test mode', () => {
+  it('answers what would have been sent, without the key, and hands nothing to delivery', async () => {
+    const { response, json, jobs, text } = await call({
+      path: '/_tap/convert',
+      init: post({ ...order, customer_id: 'C1', test: true }, { 'cf-connecting-ip': '203.0.113.7' }),
+    });
+    expect(response.status).toBe(200);
+    expect(json()).toEqual({
+      ok: true,
+      status: 'test',
+      postbacks: [
+        { kind: 'customer', url: expect.stringMatching(/\/1\.7\/pb\/cus\/c\/$/), body: { customer_id: 'C1', referral_code: 'demo', ip: '203.0.113.7' } },
+        {
+          kind: 'conversion',
+          url: expect.stringMatching(/\/1\.7\/pb\/con\/c\/$/),
+          body: { external_id: 'ORD005', amount: 100, currency: 'EUR', customer_id: 'C1', referral_code: 'demo', ip: '203.0.113.7' },
+        },
+      ],
+    });
+    expect(jobs).toEqual([]);
+    expect(text).not.toContain('test-key');
+  });
+
+  it('checks a test event like a real one', async () => {
+    const { response } = await call({ path: '/_tap/convert', init: post({ ...order, test: true }, { origin: 'https://evil.example' }) });
+    expect(response.status).toBe(403);
   });
 });
 
@@ -219,7 +360,7 @@ describe('attribution', () => {
     },
     {
       name: 'a field that fails validation is dropped, the rest kept',
-      cookie: tapDataCookie({ referral_code: 'x'.repeat(300), asset_id: 'ast', source_id: 'src', click_id: 7 }),
+      cookie: tapDataCookie({ referral_code: 'x'.repeat(300), asset_id: 'ast', source_id: 'src', click_id: 7.5, coupon: 'a\u202eb' }),
       body: { external_id: 'A' },
       identifiers: { asset_id: 'ast', source_id: 'src' },
     },
@@ -279,7 +420,7 @@ describe('enrichment', () => {
       path: '/_tap/convert',
       init: post({ ...order, customer_id: 'CUS-1', meta_data: { plan: 'pro' } }, headers),
     });
-    expect(Object.keys(jobs[0])).toEqual(['customer', 'conversion']);
+    expect(stepsOf(jobs[0])).toEqual(['customer', 'conversion']);
     expect(jobs[0].customer).toEqual({
       customer_id: 'CUS-1',
       referral_code: 'demo',
@@ -487,7 +628,7 @@ describe('the API key', () => {
     const echoing = recordingDelivery({ status: 'rejected', upstreamStatus: 401, message: `bad key ${key}` });
     for (const createDelivery of [
       echoing.create,
-      () => ({ durable: false, submit: () => Promise.reject(new Error(`failed with ${key}`)) }),
+      () => ({ submit: () => Promise.reject(new Error(`failed with ${key}`)) }),
     ]) {
       const { response, text, lines } = await call({ ...request, env: { TAPFILIATE_API_KEY: key } }, { createDelivery });
       expect(text).not.toContain(key);

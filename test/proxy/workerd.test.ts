@@ -1,16 +1,17 @@
 // The forwarding path for real, inside workerd: the proxy app with the real
-// delivery, against the local Tapfiliate stand-in started by the global setup.
+// delivery (queue + ledger bound by wrangler.toml), against the local Tapfiliate
+// stand-in started by the global setup.
 import { createExecutionContext, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { env as workerEnv } from 'cloudflare:workers';
 import { beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createApp } from '../../proxy/app';
-import { createDelivery } from '../../proxy/delivery';
-import type { Env } from '../../proxy/env';
+import { createDelivery, type CreateDelivery } from '../../proxy/delivery';
 import { postbackControl } from '../postback/control';
 import type { ReceivedPostback } from '../postback/server.mjs';
 import { post, tapDataCookie } from './helpers';
 
 const upstream = postbackControl(inject('proxyPostbackServers').app);
+const worker = postbackControl(inject('proxyPostbackServers').worker);
 const KEY = 'test-key'; // what the stand-in expects
 const browser = {
   'cf-connecting-ip': '203.0.113.7',
@@ -18,20 +19,19 @@ const browser = {
   'x-forwarded-for': '198.51.100.1',
 };
 
-/** The inline delivery (no queue or ledger bound), pointed at the stand-in. */
-function inlineEnv(extra: Partial<Env> = {}): Env {
-  const { POSTBACK_QUEUE: _queue, POSTBACK_LEDGER: _ledger, ...rest } = workerEnv as Env;
+/** The project's bindings (queue, ledger, rate limit), with the postbacks pointed at the `app` stand-in. */
+function appEnv(extra: Partial<Env> = {}): Env {
   return {
-    ...rest,
+    ...(workerEnv as Env),
     TAPFILIATE_API_KEY: KEY,
     POSTBACK_CONVERSION_URL: upstream.conversionUrl,
     POSTBACK_CUSTOMER_URL: upstream.customerUrl,
     ...extra,
-  };
+  } as Env;
 }
 
-async function send(path: string, body: unknown, env: Env = inlineEnv(), headers: Record<string, string> = browser) {
-  const app = createApp({ createDelivery });
+async function send(path: string, body: unknown, env: Env = appEnv(), headers: Record<string, string> = browser, delivery: CreateDelivery = createDelivery) {
+  const app = createApp({ createDelivery: delivery });
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   const ctx = createExecutionContext();
   try {
@@ -44,6 +44,16 @@ async function send(path: string, body: unknown, env: Env = inlineEnv(), headers
   }
 }
 
+async function waitFor<T>(read: () => Promise<T[]>, count: number, ms = 15_000): Promise<T[]> {
+  let found: T[] = [];
+  for (let waited = 0; waited < ms; waited += 100) {
+    found = await read();
+    if (found.length >= count) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return found;
+}
+
 let n = 0;
 const nextId = () => `ORD-${Date.now()}-${++n}`;
 
@@ -52,14 +62,13 @@ describe('forwarding to the postback API', () => {
 
   it('sends the customer postback, then the conversion, with key, IP and UA from the request', async () => {
     const external_id = nextId();
-    const { status, json } = await send('/_tap/convert', {
-      external_id,
-      amount: '19.90',
-      currency: 'eur',
-      customer_id: 'CUS-1',
-      ip: '10.9.9.9',
-      user_agent: 'forged',
-    }, inlineEnv(), { ...browser, cookie: tapDataCookie({ referral_code: 'aff1', ts: 1 }) });
+    const customer_id = `CUS-${external_id}`;
+    const { status, json } = await send(
+      '/_tap/convert',
+      { external_id, amount: '19.90', currency: 'eur', customer_id, ip: '10.9.9.9', user_agent: 'forged' },
+      appEnv(),
+      { ...browser, cookie: tapDataCookie({ referral_code: 'aff1', ts: 1 }) },
+    );
     expect(status).toBe(200);
     expect(json).toEqual({ ok: true, status: 'sent' });
     const received = await upstream.received();
@@ -72,25 +81,14 @@ describe('forwarding to the postback API', () => {
       external_id,
       amount: 19.9,
       currency: 'EUR',
-      customer_id: 'CUS-1',
+      customer_id,
       referral_code: 'aff1',
       ip: '203.0.113.7',
       user_agent: 'Mozilla/5.0 (workerd test)',
     });
   });
 
-  it('answers 202 queued on an upstream 503, then delivers on a retry', async () => {
-    await upstream.setFaults({ next: ['503'] });
-    const external_id = nextId();
-    const { status, json } = await send('/_tap/convert', { external_id, coupon: 'SAVE' });
-    expect(status).toBe(202);
-    expect(json).toEqual({ ok: true, status: 'queued' });
-    const received = await upstream.received();
-    expect(received.map((r) => r.status)).toEqual([503, 200]);
-    expect(received[1].fields.external_id).toBe(external_id);
-  });
-
-  it('answers duplicate when the postback API already has the external_id, and it stays accepted once', async () => {
+  it('answers duplicate from the ledger for an external_id it already accepted, and posts it once', async () => {
     const external_id = nextId();
     expect((await send('/_tap/convert', { external_id, click_id: 'clk' })).json).toEqual({ ok: true, status: 'sent' });
     const again = await send('/_tap/convert', { external_id, click_id: 'clk' });
@@ -99,10 +97,16 @@ describe('forwarding to the postback API', () => {
     expect(await upstream.accepted('conversion')).toHaveLength(1);
   });
 
-  it('answers 422 upstream_rejected with one line, never the upstream body or the key', async () => {
-    const { status, json, lines } = await send('/_tap/convert', { external_id: nextId(), referral_code: 'aff' }, inlineEnv({ TAPFILIATE_API_KEY: 'wrong-key-abcdef' }));
+  it('answers 422 upstream_rejected alone: never the upstream message, and no line carries the key', async () => {
+    const { status, json, lines } = await send(
+      '/_tap/convert',
+      { external_id: nextId(), referral_code: 'aff' },
+      appEnv({ TAPFILIATE_API_KEY: 'wrong-key-abcdef' }),
+    );
     expect(status).toBe(422);
-    expect(json).toEqual({ ok: false, error: 'upstream_rejected', message: 'Authentication Failed.' });
+    expect(json).toEqual({ ok: false, error: 'upstream_rejected' });
+    // The log keeps Tapfiliate's words for the operator.
+    expect(lines.some((line) => line.includes('Authentication Failed'))).toBe(true);
     for (const line of lines) expect(line).not.toContain('wrong-key-abcdef');
   });
 
@@ -115,19 +119,43 @@ describe('forwarding to the postback API', () => {
   it('passes a path outside the base through with a real fetch', async () => {
     const app = createApp({ createDelivery });
     const ctx = createExecutionContext();
-    const response = await app.request(`${upstream.url}/somewhere-else`, {}, inlineEnv(), ctx);
+    const response = await app.request(`${upstream.url}/somewhere-else`, {}, appEnv(), ctx);
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({ message: 'Not Found' });
+    await response.text();
+  });
+});
+
+describe('the queue behind an inline failure', () => {
+  beforeEach(() => worker.reset());
+
+  it('answers 202 queued on an upstream 503, then the queue consumer delivers it', async () => {
+    // The bound URLs point at `worker`, where the consumer (with the worker's env) posts too.
+    await worker.setFaults({ next: ['503'] });
+    const external_id = nextId();
+    const fast: CreateDelivery = (env, ctx) => createDelivery(env, ctx, { queueDelaySeconds: 1 });
+    const { status, json } = await send('/_tap/convert', { external_id, coupon: 'SAVE' }, workerEnv as Env, browser, fast);
+    expect(status).toBe(202);
+    expect(json).toEqual({ ok: true, status: 'queued' });
+    const accepted = await waitFor(() => worker.accepted('conversion'), 1);
+    expect(accepted.map((r) => r.fields.external_id)).toEqual([external_id]);
+    expect((await worker.received()).map((r) => r.status)).toEqual([503, 200]);
   });
 });
 
 describe('the worker entry', () => {
-  const worker = postbackControl(inject('proxyPostbackServers').worker);
   beforeEach(() => worker.reset());
 
-  it('serves health and the snippet', async () => {
+  it('serves health from its bindings, and the snippet', async () => {
     const health = await SELF.fetch('https://shop.example/_tap/health');
-    expect(await health.json()).toMatchObject({ ok: true, configured: true, delivery: { durable: true } });
+    // wrangler.toml binds the queue, the ledger and the rate limit; vitest.config.ts the key, and no signing secret.
+    expect(await health.json()).toEqual({
+      ok: true,
+      configured: true,
+      trust: 'open',
+      delivery: { durable: true },
+      rate_limit: 'per_ip',
+      webhooks: { stripe: false, shopify: false },
+    });
     const snippet = await SELF.fetch('https://shop.example/_tap/tap.js');
     expect(snippet.headers.get('content-type')).toMatch(/^text\/javascript/);
     await snippet.text();
@@ -135,14 +163,13 @@ describe('the worker entry', () => {
 
   it('delivers a conversion end to end with the delivery this deployment binds', async () => {
     const external_id = nextId();
-    const response = await SELF.fetch('https://shop.example/_tap/convert', post({ external_id, customer_id: 'CUS-W', referral_code: 'aff' }, browser));
+    const response = await SELF.fetch(
+      'https://shop.example/_tap/convert',
+      post({ external_id, customer_id: `CUS-${external_id}`, referral_code: 'aff' }, browser),
+    );
     expect([200, 202]).toContain(response.status);
     await response.text();
-    let accepted: ReceivedPostback[] = [];
-    for (let waited = 0; waited < 15_000 && accepted.length < 2; waited += 100) {
-      accepted = await worker.accepted();
-      if (accepted.length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const accepted: ReceivedPostback[] = await waitFor(() => worker.accepted(), 2);
     expect(accepted.map((r) => r.kind)).toEqual(['customer', 'conversion']);
     expect(accepted[1].fields).toMatchObject({ external_id, ip: '203.0.113.7' });
   });

@@ -20,6 +20,13 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             TAPFILIATE_API_KEY: 'test-key',
             POSTBACK_CONVERSION_URL: `${postbackServer(inject)}/1.7/pb/con/c/`,
             POSTBACK_CUSTOMER_URL: `${postbackServer(inject)}/1.7/pb/cus/c/`,
+            TAPFILIATE_CLICKS_URL: `${postbackServer(inject)}/1.6/clicks/`,
+            // Blank, not missing: a developer's .dev.vars (npm start writes one) must not
+            // put the tests in signed trust. A test that needs a secret passes it itself.
+            TAPLINE_SIGNING_SECRET: '',
+            TAPLINE_SERVER_TOKEN: '',
+            STRIPE_WEBHOOK_SECRET: '',
+            SHOPIFY_WEBHOOK_SECRET: '',
           },
         },
       })),
@@ -82,7 +89,9 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
-      // Delivery (proxy/delivery): postbacks, inline retry, queue consumer and ledger, in workerd.
+      // The Stripe and Shopify routes through the production worker, real queue and ledger.
+      workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
+      // Delivery (proxy/delivery): postbacks, queue consumer and ledger, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(
         'delivery',

@@ -4,7 +4,7 @@
 import { apiKeyOf, upstreamUrlsOf } from '../config';
 import { logLine } from '../log';
 import { sendPostback, stepsOf, type PostbackJob, type PostbackKind, type PostbackOutcome } from '../tapfiliate';
-import { customerLedgerKey, ledgerEntry, ledgerKey, type PostbackMessage } from './ledger';
+import { customerLedgerKey, ledgerEntry, ledgerKey, type LedgerEntry, type PostbackMessage } from './ledger';
 
 export { PostbackLedger, ledgerEntry } from './ledger';
 
@@ -76,13 +76,21 @@ export function createDelivery(env: Env, _ctx: ExecutionContext, options: Delive
         logLine('duplicate_suppressed', { stage: 'request', key, state: accepted.state });
         return { status: 'duplicate' };
       }
-      const outcome = await runJob(message, { env, via: 'inline', attempt: 1, timeoutMs, leased: true });
+      let outcome: JobOutcome;
+      try {
+        outcome = await runJob(message, { env, via: 'inline', attempt: 1, timeoutMs, leased: true });
+      } catch (error) {
+        // Recorded and queued already: the backup copy delivers it.
+        logLine('inline_attempt_failed', { level: 'error', key, error: error instanceof Error ? error.message : 'unknown' });
+        return { status: 'queued' };
+      }
       switch (outcome.result) {
         case 'sent':
         case 'duplicate':
           return { status: outcome.result };
         case 'rejected':
-          // The queued copy finds it refused again and dead-letters it at once.
+          // Straight to the DLQ; the backup copy, made before this, then finds it dead-lettered and is acked.
+          await deadLetter(env, entry, { key, job }, { via: 'inline', kind: outcome.kind, tries: 1, reason: `rejected_${outcome.status}`, message: outcome.message });
           return { status: 'rejected', upstreamStatus: outcome.status, message: outcome.message };
         default:
           return { status: 'queued' };
@@ -94,6 +102,8 @@ export function createDelivery(env: Env, _ctx: ExecutionContext, options: Delive
 export type JobOutcome =
   | { result: 'sent' | 'duplicate' }
   | { result: 'already_sent' }
+  /** This queue copy predates the job's move to the DLQ. */
+  | { result: 'already_dead' }
   | { result: 'busy'; retryInMs: number }
   | { result: 'rejected'; kind: PostbackKind; status: number; message: string }
   | { result: 'retry'; kind: PostbackKind; reason: string; retryAfterSeconds?: number };
@@ -106,6 +116,8 @@ interface RunJobOptions {
   timeoutMs?: number;
   /** The caller already holds the lease (the inline try, from accept). */
   leased?: boolean;
+  /** When the queue message was made (ms), so a copy that predates a dead-letter is not sent again. */
+  madeAt?: number;
 }
 
 /**
@@ -115,14 +127,15 @@ interface RunJobOptions {
  * resumes where this one stopped and a sent job is never posted again.
  */
 export async function runJob({ key, job }: PostbackMessage, options: RunJobOptions): Promise<JobOutcome> {
-  const { env, via, attempt, timeoutMs, leased = false } = options;
+  const { env, via, attempt, timeoutMs, leased = false, madeAt } = options;
   const apiKey = apiKeyOf(env) ?? '';
   const urls = upstreamUrlsOf(env);
   const primary = await ledgerEntry(env.POSTBACK_LEDGER, apiKey, key);
   let state: string = 'accepted';
   if (!leased) {
-    const claim = await primary.claim(LEASE_MS);
+    const claim = await primary.claim(LEASE_MS, madeAt);
     if (claim.state === 'sent') return { result: 'already_sent' };
+    if ('stale' in claim) return { result: 'already_dead' };
     if (!claim.granted) return { result: 'busy', retryInMs: claim.retryInMs };
     state = claim.state;
   }
@@ -215,7 +228,7 @@ export function createConsumer(options: ConsumerOptions = {}) {
       let outcome: JobOutcome;
       try {
         if (!body || typeof body.key !== 'string' || !body.job) throw new Error('message is not a postback job');
-        outcome = await runJob(body, { env, via: 'queue', attempt: message.attempts, timeoutMs });
+        outcome = await runJob(body, { env, via: 'queue', attempt: message.attempts, timeoutMs, madeAt: message.timestamp.getTime() });
       } catch (error) {
         // Never dropped: an unexpected failure is retried like a 5xx and ends in the DLQ at worst.
         logLine('postback_consumer_error', { level: 'error', message_id: message.id, error: error instanceof Error ? error.message : 'unknown' });
@@ -229,25 +242,26 @@ export function createConsumer(options: ConsumerOptions = {}) {
         return message.ack();
       }
 
+      if (outcome.result === 'already_dead') {
+        logLine('postback_backup_acked', { key: body.key, message_id: message.id, state: 'dead' });
+        return message.ack();
+      }
       if (outcome.result !== 'busy' && outcome.result !== 'rejected' && outcome.result !== 'retry') return message.ack();
       const kind = outcome.result === 'busy' ? undefined : outcome.kind;
       const reason =
         outcome.result === 'rejected' ? `rejected_${outcome.status}` : outcome.result === 'busy' ? 'in_flight_elsewhere' : outcome.reason;
+      const entry = await ledgerEntry(env.POSTBACK_LEDGER, apiKeyOf(env) ?? '', body.key);
+      const details = { via: 'queue', kind, tries: message.attempts, reason, message: outcome.result === 'rejected' ? outcome.message : undefined };
       // A refusal will not change by asking again with the merchant's key: straight to the DLQ.
-      if (outcome.result === 'rejected' || message.attempts >= maxTries) {
-        const entry = await ledgerEntry(env.POSTBACK_LEDGER, apiKeyOf(env) ?? '', body.key);
+      if (outcome.result === 'rejected') {
+        await deadLetter(env, entry, { key: body.key, job: body.job }, details);
+        return message.ack();
+      }
+      if (message.attempts >= maxTries) {
+        // With no retries left, the queue itself moves the retried message to the DLQ.
         await entry.advance('dead').catch(() => {});
-        logLine('postback_dead_letter', {
-          level: 'error',
-          key: body.key,
-          kind,
-          message_id: message.id,
-          tries: message.attempts,
-          reason,
-          message: outcome.result === 'rejected' ? outcome.message : undefined,
-        });
-        // With no retries left, the queue moves a retried message to the DLQ.
-        return outcome.result === 'rejected' ? deadLetterNow(message, env, body) : message.retry();
+        logLine('postback_dead_letter', { level: 'error', key: body.key, message_id: message.id, ...details });
+        return message.retry();
       }
       let delaySeconds: number;
       if (outcome.result === 'busy') delaySeconds = Math.ceil(outcome.retryInMs / 1000);
@@ -263,8 +277,13 @@ export function createConsumer(options: ConsumerOptions = {}) {
   };
 }
 
-/** Puts a refused job on the dead-letter queue now, rather than after a dozen more tries with the key. */
-async function deadLetterNow(message: Message<unknown>, env: Env, body: PostbackMessage): Promise<void> {
-  await env.POSTBACK_DLQ.send(body);
-  message.ack();
+/**
+ * Puts a refused job on the dead-letter queue now, rather than after a dozen
+ * more tries with the key, and marks it dead: copies made before this are
+ * acked unsent, while a copy re-driven from the DLQ later is tried again.
+ */
+async function deadLetter(env: Env, entry: LedgerEntry, message: PostbackMessage, details: Record<string, unknown>): Promise<void> {
+  await env.POSTBACK_DLQ.send(message);
+  await entry.advance('dead');
+  logLine('postback_dead_letter', { level: 'error', key: message.key, ...details });
 }

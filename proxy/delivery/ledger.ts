@@ -10,7 +10,11 @@ import type { PostbackJob } from '../tapfiliate';
  */
 export type LedgerState = 'accepted' | 'customer_done' | 'sent' | 'dead';
 
-export type Claim = { granted: true; state: LedgerState } | { granted: false; state: LedgerState; retryInMs: number };
+export type Claim =
+  | { granted: true; state: LedgerState }
+  | { granted: false; state: LedgerState; retryInMs: number }
+  /** The job went to the dead-letter queue after this copy was made: the DLQ holds the copy to re-drive. */
+  | { granted: false; state: 'dead'; stale: true };
 
 /** What a queue message carries: the job and the ledger key that guards it. */
 export interface PostbackMessage {
@@ -66,7 +70,7 @@ export async function ledgerEntry(namespace: DurableObjectNamespace<PostbackLedg
   const stub = namespace.get(namespace.idFromName(`shard-${await shardOf(key, secret)}`));
   return {
     accept: (message: PostbackMessage, delaySeconds: number, leaseMs: number) => stub.accept(key, message, delaySeconds, leaseMs),
-    claim: (leaseMs: number) => stub.claim(key, leaseMs),
+    claim: (leaseMs: number, madeAt?: number) => stub.claim(key, leaseMs, madeAt),
     advance: (state: LedgerState) => stub.advance(key, state),
     release: () => stub.release(key),
     state: () => stub.state(key),
@@ -85,6 +89,7 @@ interface LedgerBindings {
 interface Row extends Record<string, SqlStorageValue> {
   state: LedgerState;
   accepted_at: number;
+  updated_at: number;
   lease_until: number | null;
   queued: number;
 }
@@ -150,12 +155,17 @@ export class PostbackLedger extends DurableObject<LedgerBindings> {
     return { fresh: true, state: 'accepted' };
   }
 
-  /** Takes the key for one delivery attempt, unless it is sent or another attempt holds it. */
-  async claim(key: string, leaseMs: number): Promise<Claim> {
+  /**
+   * Takes the key for one delivery attempt, unless it is sent, another attempt
+   * holds it, or (for a queue message made at `madeAt`) the job was
+   * dead-lettered after that copy was made.
+   */
+  async claim(key: string, leaseMs: number, madeAt?: number): Promise<Claim> {
     const now = Date.now();
     const existing = this.read(key);
     const row = existing ?? this.insert(key, now);
     if (row.state === 'sent') return { granted: false, state: 'sent', retryInMs: 0 };
+    if (row.state === 'dead' && madeAt !== undefined && madeAt < row.updated_at) return { granted: false, state: 'dead', stale: true };
     if (row.lease_until && row.lease_until > now) return { granted: false, state: row.state, retryInMs: row.lease_until - now };
     this.sql.exec('UPDATE records SET lease_until = ?, updated_at = ? WHERE key = ?', now + leaseMs, now, key);
     if (!existing) await this.scheduleSweep();
@@ -215,13 +225,13 @@ export class PostbackLedger extends DurableObject<LedgerBindings> {
   }
 
   private read(key: string): Row | undefined {
-    return this.sql.exec<Row>('SELECT state, accepted_at, lease_until, queued FROM records WHERE key = ?', key).toArray()[0];
+    return this.sql.exec<Row>('SELECT state, accepted_at, updated_at, lease_until, queued FROM records WHERE key = ?', key).toArray()[0];
   }
 
   /** A record first seen by a claim or advance (a customer through its conversion job, a re-driven message). */
   private insert(key: string, now: number): Row {
     this.sql.exec('INSERT INTO records (key, state, accepted_at, updated_at) VALUES (?, ?, ?, ?)', key, 'accepted', now, now);
-    return { state: 'accepted', accepted_at: now, lease_until: null, queued: 1 };
+    return { state: 'accepted', accepted_at: now, updated_at: now, lease_until: null, queued: 1 };
   }
 
   private async scheduleSweep(): Promise<void> {

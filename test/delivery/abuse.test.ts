@@ -127,7 +127,8 @@ describe('Amplification: a refusal goes to the DLQ at once', () => {
     const message: PostbackMessage = { key: conKey(pending), job: pending, backup: true };
     const result = await consume(message, server.env({ POSTBACK_DLQ: dlq.producer }));
     expect(await server.received()).toHaveLength(1);
-    expect(dlq.sent).toEqual([{ body: message, delaySeconds: undefined }]);
+    // The DLQ copy is a plain job (not a backup), so a re-drive is tried again.
+    expect(dlq.sent).toEqual([{ body: { key: message.key, job: message.job }, delaySeconds: undefined }]);
     expect(result.explicitAcks).toEqual(['m1']);
     expect(result.retryMessages).toEqual([]);
     expect(await ledgerState(conKey(pending))).toBe('dead');
@@ -145,7 +146,7 @@ describe('Amplification: a refusal goes to the DLQ at once', () => {
     expect(await ledgerState(conKey(pending))).toBe('accepted');
   });
 
-  it('end to end: a 422 costs the inline try and one queued try, never MAX_TRIES', async () => {
+  it('end to end: a 422 costs the inline try alone; the backup copy finds it dead-lettered and is acked', async () => {
     const dlq = recordingQueue();
     const env = server.env({ POSTBACK_DLQ: dlq.producer });
     const simulated = createSimulatedQueue({ handler: createConsumer(), env, maxTries: MAX_TRIES });
@@ -154,10 +155,11 @@ describe('Amplification: a refusal goes to the DLQ at once', () => {
     const pending = job();
     expect(await submit(pending, env)).toEqual({ status: 'rejected', upstreamStatus: 422, message: 'Referral code already used' });
     await simulated.drain();
-    expect(await server.received()).toHaveLength(2);
-    expect(dlq.sent).toHaveLength(1);
+    expect(await server.received()).toHaveLength(1);
+    expect(dlq.sent).toEqual([{ body: { key: conKey(pending), job: pending }, delaySeconds: undefined }]);
     expect(simulated.retryDelays).toEqual([]);
     expect(simulated.deadLetters).toEqual([]);
+    expect(parseLogLines(log.mock.calls).find((l) => l.event === 'postback_backup_acked')).toMatchObject({ state: 'dead' });
   });
 });
 

@@ -141,20 +141,20 @@ describe('delivery: submit records, enqueues, then tries inline', () => {
     expect(parseLogLines(log.mock.calls).map((l) => l.event)).toContain('postback_backup_acked');
   });
 
-  it('a refused postback answers rejected with the one-line message; the queued copy dead-letters it at once', async () => {
-    const env = server.env({ TAPFILIATE_API_KEY: 'wrong' });
+  it('a refused postback answers rejected with the one-line message and goes to the DLQ at once; the backup copy is acked unsent', async () => {
     const dlq = recordingQueue();
+    const env = server.env({ TAPFILIATE_API_KEY: 'wrong', POSTBACK_DLQ: dlq.producer });
     const simulated = createSimulatedQueue({ handler: createConsumer({ random: () => 0 }), env: { ...env, POSTBACK_DLQ: dlq.producer }, maxTries: MAX_TRIES });
     await restore!();
     restore = await routeLedgerQueue(simulated.producer);
     const pending = job(false);
     expect(await submit(pending, env)).toEqual({ status: 'rejected', upstreamStatus: 401, message: 'Authentication Failed.' });
     await simulated.drain();
-    expect(dlq.sent).toEqual([{ body: { key: conKey(pending), job: pending, backup: true }, delaySeconds: undefined }]);
+    expect(dlq.sent).toEqual([{ body: { key: conKey(pending), job: pending }, delaySeconds: undefined }]);
     expect(simulated.deadLetters).toEqual([]);
     expect(simulated.retryDelays).toEqual([]);
-    // The inline try and the queued copy's one try; never a dozen more with the key.
-    expect(await server.received()).toHaveLength(2);
+    // The inline try alone; never a dozen more with the key.
+    expect(await server.received()).toHaveLength(1);
     expect(await ledgerState(conKey(pending), 'wrong')).toBe('dead');
   });
 });

@@ -213,3 +213,15 @@ describe('ledger shards are keyed with a secret (issue 9, "Amplification")', () 
     expect(first).toBeLessThan(LEDGER_SHARDS);
   });
 });
+
+describe('ledger: a dead-lettered job', () => {
+  it('a queue copy made before the job went dead is stale; one made after (a re-drive) may claim it', async () => {
+    const key = `con:dead-${run}`;
+    const entry = await entryFor(key);
+    const madeBefore = Date.now() - 1000;
+    await entry.advance('dead');
+    expect(await entry.claim(30_000, madeBefore)).toEqual({ granted: false, state: 'dead', stale: true });
+    // Without madeAt (the inline path) or with a later copy, the job may be tried again.
+    expect(await entry.claim(30_000, Date.now() + 1000)).toEqual({ granted: true, state: 'dead' });
+  });
+});

@@ -1,7 +1,9 @@
-// The attribution scenario matrix of issue 4, in real Chromium: www.shop.test and
-// checkout.shop.test are distinct hosts sharing one cookie, /_tap/* reaches the
-// worker in workerd as on a zone route, and the postback server records what
-// Tapfiliate would receive.
+// The attribution scenarios in real Chromium: www.shop.test and checkout.shop.test
+// are distinct hosts sharing one cookie, /_tap/* reaches the worker in workerd as
+// on a zone route, and the postback server records what Tapfiliate would receive.
+// Each landing with a referral code also creates a Tapfiliate click (POST /_tap/click),
+// whose id the server-set cookie and then the conversion carry; landing.test.ts
+// covers the click itself.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page, Response } from 'playwright-core';
@@ -30,7 +32,15 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
   const tapData = (on: Page = page) => on.evaluate(() => (window as unknown as TapWindow).tap.data());
   const tapDataCookie = async () => (await context.cookies()).find((cookie) => cookie.name === 'tap_data');
   const requestsToWorker = () => stack.merchant.forwarded.map(({ method, path, status }) => `${method} ${path} ${status}`);
-  const eventPosts = () => requestsToWorker().filter((request) => request.startsWith('POST'));
+  /** Events only: POST /_tap/convert and /_tap/customer. Clicks are counted by clickPosts. */
+  const eventPosts = () => requestsToWorker().filter((request) => /^POST \/_tap\/(convert|customer) /.test(request));
+  const clickPosts = () => requestsToWorker().filter((request) => request.startsWith('POST /_tap/click'));
+  /** The id the stand-in gave the one click of `referral`: the cookie and the conversion carry it. */
+  const clickId = (referral = 'anna') => {
+    const clicks = stack.postbacks.acceptedClicks().filter((click) => click.fields.referral_code === referral);
+    expect(clicks, `one click for ${referral}`).toHaveLength(1);
+    return clicks[0].id!;
+  };
   /** ip from CF-Connecting-IP (set by the merchant origin from the socket) and the browser's own user agent. */
   const clientOf = async (on: Page = page) => ({ ip: '127.0.0.1', user_agent: await on.evaluate(() => navigator.userAgent) });
   const conversionPostbacks = () => stack.postbacks.received.filter((postback) => postback.kind === 'conversion');
@@ -60,7 +70,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
   it('a referral landing on www. is stored and converts on checkout.: customer postback, then conversion with IP, user agent and key', async () => {
     await visit(page, www('/?ref=anna&aid=A1&sid=S1'));
-    expect(await tapData()).toEqual({ referral_code: 'anna', asset_id: 'A1', source_id: 'S1', ts: expect.any(Number) });
+    expect(await tapData()).toEqual({ referral_code: 'anna', asset_id: 'A1', source_id: 'S1', click_id: clickId(), ts: expect.any(Number) });
     const cookie = await tapDataCookie();
     // Written on the registrable domain, so checkout.shop.test reads it too; 90 days by default.
     expect(cookie).toMatchObject({ domain: '.shop.test', path: '/', sameSite: 'Lax', secure: false, httpOnly: false });
@@ -77,7 +87,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
     const client = await clientOf();
     expect(client.user_agent).toMatch(/Chrome\//);
-    const attribution = { referral_code: 'anna', asset_id: 'A1', source_id: 'S1' };
+    const attribution = { referral_code: 'anna', asset_id: 'A1', source_id: 'S1', click_id: clickId() };
     expect(stack.postbacks.received.map(({ kind, status }) => `${kind}:${status}`)).toEqual(['customer:200', 'conversion:200']);
     const [customerPostback, conversionPostback] = stack.postbacks.received;
     for (const postback of [customerPostback, conversionPostback]) {
@@ -99,7 +109,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     expect((await context.cookies()).map(({ name, domain }) => `${name} ${domain}`)).toEqual(['tap_data .example.co.uk']);
   });
 
-  it('a thank-you page the shopper leaves as soon as the script has run still delivers its conversion (keepalive)', async () => {
+  it('a thank-you page the shopper leaves as soon as tap.js has run, on a slow network, still delivers its conversion once (keepalive, or the outbox on the next page)', async () => {
     await visit(page, www('/?ref=anna'));
     const order = uniqueId('ORD');
     stack.merchant.pages.set('/thanks', {
@@ -108,14 +118,24 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
         before: [{ code: STUB }, { code: `tap('convert', { external_id: '${order}' })` }],
       }),
     });
-    stack.merchant.pages.set('/left', { html: '<!doctype html><title>Elsewhere on the site</title>' });
-    await page.goto(checkout('/thanks'));
-    await page.waitForURL(/\/left$/);
-    await oneConversionSent();
+    // The next page of the site, with the tag as on every page.
+    stack.merchant.pages.set('/left', { html: shopPage({ body: '<h1>Elsewhere on the site</h1>' }) });
+    // Files tap.js loads lazily arrive after the shopper has left, as on a slow mobile network.
+    stack.merchant.slow.set('/_tap/tap-events.js', 1000);
+    try {
+      await page.goto(checkout('/thanks'));
+      await page.waitForURL(/\/left$/);
+      await page.waitForLoadState('networkidle');
+      // A conversion arrives well within seconds; a lost one need not hold the suite for long.
+      await waitFor('the conversion of the page the shopper left', () => stack.postbacks.accepted('conversion').length === 1 && stack.merchant.inFlight === 0, 5000);
+    } finally {
+      stack.merchant.slow.clear();
+    }
 
-    expect(requestsToWorker()).toEqual(['GET /_tap/tap.js 200', 'GET /_tap/tap.js 200', 'POST /_tap/convert 200']);
+    expect(clickPosts()).toEqual(['POST /_tap/click 200']);
+    expect(eventPosts()).toEqual(['POST /_tap/convert 200']);
     expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
-      { external_id: order, referral_code: 'anna', ...(await clientOf()) },
+      { external_id: order, referral_code: 'anna', click_id: clickId(), ...(await clientOf()) },
     ]);
   });
 
@@ -135,7 +155,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
     expect(await page.evaluate(() => (window as unknown as { queuedBeforeLoad: number }).queuedBeforeLoad)).toBe(1);
     expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
-      { external_id: order, amount: 49.9, currency: 'EUR', referral_code: 'anna', ...(await clientOf()) },
+      { external_id: order, amount: 49.9, currency: 'EUR', referral_code: 'anna', click_id: clickId(), ...(await clientOf()) },
     ]);
   });
 
@@ -150,7 +170,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
     expect(result).toEqual({ ok: true, status: 'sent' });
     expect(conversionPostbacks().map((postback) => [postback.status, postback.fields])).toEqual([
-      [200, { external_id: order, amount: 12, referral_code: 'anna', ...(await clientOf()) }],
+      [200, { external_id: order, amount: 12, referral_code: 'anna', click_id: clickId(), ...(await clientOf()) }],
     ]);
   });
 
@@ -200,7 +220,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     await oneConversionSent();
 
     expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
-      { external_id: order, amount: 80, currency: 'USD', coupon: 'SAVE10', referral_code: 'anna', ...(await clientOf()) },
+      { external_id: order, amount: 80, currency: 'USD', coupon: 'SAVE10', referral_code: 'anna', click_id: clickId(), ...(await clientOf()) },
     ]);
   });
 
@@ -208,7 +228,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     await visit(page, www('/?ref=anna&aid=A1'));
     const stored = await tapData();
     const cookie = await tapDataCookie();
-    expect(stored).toEqual({ referral_code: 'anna', asset_id: 'A1', ts: expect.any(Number) });
+    expect(stored).toEqual({ referral_code: 'anna', asset_id: 'A1', click_id: clickId(), ts: expect.any(Number) });
 
     await visit(page, www('/?s=shoes'));
     expect(await tapData()).toEqual(stored);
@@ -221,21 +241,21 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     await visit(page, checkout('/thanks'));
     await oneConversionSent();
     expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
-      { external_id: order, referral_code: 'anna', asset_id: 'A1', ...(await clientOf()) },
+      { external_id: order, referral_code: 'anna', asset_id: 'A1', click_id: clickId(), ...(await clientOf()) },
     ]);
   });
 
   it('with the default last-touch attribution, a second referral link replaces the stored one', async () => {
     await visit(page, www('/?ref=anna&aid=A1'));
     await visit(page, www('/?ref=bob'));
-    expect(await tapData()).toEqual({ referral_code: 'bob', ts: expect.any(Number) });
+    expect(await tapData()).toEqual({ referral_code: 'bob', click_id: clickId('bob'), ts: expect.any(Number) });
 
     const order = uniqueId('ORD');
     stack.merchant.pages.set('/thanks', { html: thankYouPage({ external_id: order }) });
     await visit(page, checkout('/thanks'));
     await oneConversionSent();
     expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
-      { external_id: order, referral_code: 'bob', ...(await clientOf()) },
+      { external_id: order, referral_code: 'bob', click_id: clickId('bob'), ...(await clientOf()) },
     ]);
   });
 
@@ -244,14 +264,16 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     stack.merchant.pages.set('/', { html: shopPage({ tag }) });
     await visit(page, www('/?ref=anna&aid=A1'));
     await visit(page, www('/?ref=bob'));
-    expect(await tapData()).toEqual({ referral_code: 'anna', asset_id: 'A1', ts: expect.any(Number) });
+    expect(await tapData()).toEqual({ referral_code: 'anna', asset_id: 'A1', click_id: clickId(), ts: expect.any(Number) });
+    // The second landing is not stored, so it creates no click either.
+    expect(stack.postbacks.clicks.map((click) => click.fields.referral_code)).toEqual(['anna']);
 
     const order = uniqueId('ORD');
     stack.merchant.pages.set('/thanks', { html: thankYouPage({ external_id: order }, tag) });
     await visit(page, checkout('/thanks'));
     await oneConversionSent();
     expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
-      { external_id: order, referral_code: 'anna', asset_id: 'A1', ...(await clientOf()) },
+      { external_id: order, referral_code: 'anna', asset_id: 'A1', click_id: clickId(), ...(await clientOf()) },
     ]);
   });
 
@@ -268,12 +290,15 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
     await page.evaluate(() => (window as unknown as TapWindow).tap('consent', true));
     await oneConversionSent();
-    expect(await tapData()).toEqual({ referral_code: 'anna', ts: expect.any(Number) });
+    expect(await tapData()).toEqual({ referral_code: 'anna', click_id: clickId(), ts: expect.any(Number) });
     expect(await tapDataCookie()).toMatchObject({ domain: '.shop.test' });
+    expect(clickPosts()).toEqual(['POST /_tap/click 200']);
     expect(eventPosts()).toEqual(['POST /_tap/convert 200']);
-    expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
-      { external_id: order, amount: 5, referral_code: 'anna', ...(await clientOf()) },
-    ]);
+    // The conversion goes in the landing's own page view, racing the click's answer:
+    // it carries the click_id only when the server-set cookie came first.
+    const [{ click_id: carried, ...fields }] = conversionPostbacks().map((postback) => postback.fields);
+    expect(fields).toEqual({ external_id: order, amount: 5, referral_code: 'anna', ...(await clientOf()) });
+    expect([undefined, clickId()]).toContain(carried);
   });
 
   it('when the proxy is down on the thank-you page, the conversion waits in the browser and the next page view delivers it once', async () => {
@@ -300,7 +325,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
     expect(eventPosts()).toEqual(['POST /_tap/convert 200']);
     expect(conversionPostbacks().map((postback) => [postback.status, postback.fields])).toEqual([
-      [200, { external_id: order, amount: 70, currency: 'EUR', referral_code: 'anna', ...(await clientOf()) }],
+      [200, { external_id: order, amount: 70, currency: 'EUR', referral_code: 'anna', click_id: clickId(), ...(await clientOf()) }],
     ]);
   });
 
@@ -335,13 +360,13 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
     await visit(page, www('/?ref=anna'));
     expect(violations).toEqual([]);
-    expect(await tapData()).toEqual({ referral_code: 'anna', ts: expect.any(Number) });
+    expect(await tapData()).toEqual({ referral_code: 'anna', click_id: clickId(), ts: expect.any(Number) });
     await visit(page, checkout('/thanks'));
     expect(violations).toEqual([]);
     await oneConversionSent();
 
     expect(conversionPostbacks().map((postback) => postback.fields)).toEqual([
-      { external_id: order, amount: 15, referral_code: 'anna', ...(await clientOf()) },
+      { external_id: order, amount: 15, referral_code: 'anna', click_id: clickId(), ...(await clientOf()) },
     ]);
   });
 
@@ -361,6 +386,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     await page.evaluate(() => (window as unknown as TapWindow).tap.convert({ amount: 1 }));
     expect(logged.filter((line) => line.startsWith('[tap]'))).toEqual([
       `[tap] stored {"referral_code":"bob","ts":${(await tapData())!.ts}} shop.test`,
+      '[tap] click [200, Object]',
       '[tap] ignored: duplicate',
       '[tap] ignored: missing external_id',
     ]);
@@ -427,7 +453,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     expect(await snippet?.text()).toBe(readFileSync('dist/tap.js', 'utf8'));
     expect(await snippet?.text()).not.toContain(API_KEY);
 
-    // Every kind of answer the proxy gives a browser: sent, duplicate, invalid, unattributed-free paths, 404, health, 403.
+    // Every kind of answer the proxy gives a browser: click, sent, duplicate, invalid, 404, health, 403.
     await visit(page, www('/?ref=anna'));
     const order = uniqueId('ORD');
     stack.merchant.pages.set('/thanks', { html: thankYouPage({ external_id: order, amount: 10, customer_id: uniqueId('CUS') }) });
@@ -442,10 +468,12 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     await page.evaluate((url) => fetch(url, { method: 'POST', body: '{}' }).catch(() => 'blocked'), www('/_tap/convert'));
     await page.waitForLoadState('networkidle');
 
-    // The worker's answers as the origin received them, including the 403 the browser hides from the page.
+    // The worker's answers as the origin received them, the 403 included (its page may read it too).
     expect(new Set(requestsToWorker())).toEqual(
       new Set([
         'GET /_tap/tap.js 200',
+        'GET /_tap/tap-events.js 200',
+        'POST /_tap/click 200',
         'POST /_tap/convert 200',
         'POST /_tap/convert 400',
         'POST /_tap/convert 403',

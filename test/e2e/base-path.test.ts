@@ -20,7 +20,7 @@ describe.skipIf(chromiumMissing)('a renamed BASE_PATH', () => {
     await stack?.close();
   });
 
-  it('with BASE_PATH=/assets/px the script loads from /assets/px/tap.js and converts through /assets/px/convert', async () => {
+  it('with BASE_PATH=/assets/px the script loads from /assets/px/, and its click and conversion go through /assets/px/', async () => {
     const src = '/assets/px/tap.js';
     const order = uniqueId('ORD');
     stack.merchant.pages.set('/', { html: shopPage({ src }) });
@@ -31,13 +31,22 @@ describe.skipIf(chromiumMissing)('a renamed BASE_PATH', () => {
     await visit(page, stack.merchant.url('checkout.shop.test', '/thanks'));
     await waitFor('the conversion postback', () => stack.postbacks.accepted('conversion').length === 1);
 
-    expect(stack.merchant.forwarded.map(({ method, path, status }) => `${method} ${path} ${status}`)).toEqual([
-      'GET /assets/px/tap.js 200',
-      'GET /assets/px/tap.js 200',
-      'POST /assets/px/convert 200',
-    ]);
+    const requests = stack.merchant.forwarded.map(({ method, path, status }) => `${method} ${path} ${status}`);
+    expect(requests.filter((request) => request.startsWith('POST'))).toEqual(['POST /assets/px/click 200', 'POST /assets/px/convert 200']);
+    // tap.js, and the files it loads lazily from its own folder.
+    expect(new Set(requests.filter((request) => request.startsWith('GET')))).toEqual(
+      new Set(['GET /assets/px/tap.js 200', 'GET /assets/px/tap-events.js 200']),
+    );
+    const [click] = stack.postbacks.acceptedClicks();
+    expect(stack.postbacks.clicks).toHaveLength(1);
     expect(stack.postbacks.accepted('conversion').map((postback) => postback.fields)).toEqual([
-      { external_id: order, referral_code: 'anna', ip: '127.0.0.1', user_agent: await page.evaluate(() => navigator.userAgent) },
+      {
+        external_id: order,
+        referral_code: 'anna',
+        click_id: click.id,
+        ip: '127.0.0.1',
+        user_agent: await page.evaluate(() => navigator.userAgent),
+      },
     ]);
   });
 });

@@ -55,6 +55,8 @@ describe.skipIf(chromiumMissing)('durable delivery seen from the browser', () =>
         amount: 60,
         currency: 'EUR',
         referral_code: 'anna',
+        // The landing's Tapfiliate click, which the server-set cookie carries.
+        click_id: stack.postbacks.acceptedClicks()[0].id,
         ip: '127.0.0.1',
         user_agent: await page.evaluate(() => navigator.userAgent),
       };
@@ -65,6 +67,7 @@ describe.skipIf(chromiumMissing)('durable delivery seen from the browser', () =>
       ]);
       expect(stack.postbacks.received.map((postback) => postback.fields)).toEqual([fields, fields, fields]);
       expect(stack.merchant.forwarded.filter((request) => request.method === 'POST').map(({ path, status }) => `${path} ${status}`)).toEqual([
+        '/_tap/click 200',
         '/_tap/convert 202',
       ]);
     },

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { unstable_startWorker } from 'wrangler';
 import { startPostbackServer } from '../postback/server.mjs';
@@ -24,6 +27,14 @@ const CHROMIUM_ARGS = [
 export interface StackOptions {
   /** Another worker entry than wrangler.toml's `main`, with the same bindings. */
   entrypoint?: string;
+  /** TAPLINE_SIGNING_SECRET: set, the worker is in "signed" trust; unset (the default), in "open" trust. */
+  signingSecret?: string;
+  /** TAPLINE_SERVER_TOKEN: unset, server events are refused. */
+  serverToken?: string;
+  /** STRIPE_WEBHOOK_SECRET: unset, the Stripe webhook answers 503. */
+  stripeSecret?: string;
+  /** SHOPIFY_WEBHOOK_SECRET: unset, the Shopify webhook answers 503. */
+  shopifySecret?: string;
 }
 
 export type PostbackServer = Awaited<ReturnType<typeof startPostbackServer>>;
@@ -32,6 +43,11 @@ export interface Stack {
   postbacks: PostbackServer;
   merchant: MerchantOrigin;
   browser: Browser;
+  /**
+   * A request from Node (the merchant's backend, a payment platform) through the
+   * merchant origin to the worker, as a zone route would take it: no Origin, no cookie.
+   */
+  post(path: string, body: string, headers?: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }>;
   /** A fresh browser profile: no cookies, no localStorage. */
   newContext(): Promise<BrowserContext>;
   close(): Promise<void>;
@@ -45,15 +61,51 @@ export interface Stack {
 // Wrangler logs each local queue batch at info level; failures still print.
 process.env.WRANGLER_LOG ??= 'error';
 
+/**
+ * wrangler.toml, copied into a fresh temporary folder with `main` made absolute
+ * and without its [build] command (global-setup.ts builds the snippet once per
+ * run). Wrangler looks for .dev.vars and .env files beside the config, so a
+ * developer's local secrets (`npm start` writes a .dev.vars that puts the worker
+ * in signed trust) cannot reach the suite either.
+ */
+function e2eConfig(): string {
+  const source = readFileSync('wrangler.toml', 'utf8');
+  const config = source
+    .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, '')
+    .replace(/^main = "(.+)"$/m, (_, main: string) => `main = ${JSON.stringify(resolve(main))}`);
+  if (/^\[build\]/m.test(config) || !config.includes(`main = "${resolve('.')}`)) {
+    throw new Error('harness.ts: wrangler.toml changed shape; update e2eConfig()');
+  }
+  const folder = mkdtempSync(join(tmpdir(), 'tapline-e2e-'));
+  writeFileSync(join(folder, 'wrangler.toml'), config);
+  writeFileSync(join(folder, 'empty.env'), '');
+  return join(folder, 'wrangler.toml');
+}
+
 export async function startStack(vars: Record<string, string> = {}, options: StackOptions = {}): Promise<Stack> {
   const postbacks = await startPostbackServer({ apiKey: API_KEY });
+  // Every secret is given here, blank when unset (the worker reads blank as unset), so
+  // nothing a developer has locally (.dev.vars from `npm start` puts the worker in
+  // signed trust) changes what the suite runs against.
+  const secrets = {
+    TAPFILIATE_API_KEY: API_KEY,
+    TAPLINE_SIGNING_SECRET: options.signingSecret ?? '',
+    TAPLINE_SERVER_TOKEN: options.serverToken ?? '',
+    STRIPE_WEBHOOK_SECRET: options.stripeSecret ?? '',
+    SHOPIFY_WEBHOOK_SECRET: options.shopifySecret ?? '',
+  };
+  const configPath = e2eConfig();
   const worker = await unstable_startWorker({
-    config: 'wrangler.toml',
-    ...(options.entrypoint && { entrypoint: options.entrypoint }),
+    config: configPath,
+    // Only this empty file: no .dev.vars or .env is read.
+    envFiles: ['empty.env'],
+    ...(options.entrypoint && { entrypoint: resolve(options.entrypoint) }),
     bindings: {
-      TAPFILIATE_API_KEY: { type: 'secret_text', value: API_KEY },
+      ...Object.fromEntries(Object.entries(secrets).map(([name, value]) => [name, { type: 'secret_text' as const, value }])),
       POSTBACK_CONVERSION_URL: { type: 'plain_text', value: postbacks.conversionUrl },
       POSTBACK_CUSTOMER_URL: { type: 'plain_text', value: postbacks.customerUrl },
+      // Unset, the worker would create clicks at Tapfiliate itself.
+      TAPFILIATE_CLICKS_URL: { type: 'plain_text', value: postbacks.clicksUrl },
       ...Object.fromEntries(
         Object.entries(vars).map(([name, value]) => [name, { type: 'plain_text' as const, value }]),
       ),
@@ -76,11 +128,20 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
     merchant,
     browser,
     newContext: () => browser.newContext(),
+    async post(path, body, headers = {}) {
+      const response = await fetch(`http://127.0.0.1:${merchant.port}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+      return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+    },
     async close() {
       await browser.close();
       await merchant.close();
       await worker.dispose();
       await postbacks.close();
+      rmSync(dirname(configPath), { recursive: true, force: true });
     },
   };
 }
@@ -133,10 +194,10 @@ export type TapWindow = Window & {
 };
 
 /** Opens `url` and waits until the snippet has booted and the page's requests have settled. */
-export async function visit(page: Page, url: string): Promise<void> {
+export async function visit(page: Page, url: string, timeoutMs = 10_000): Promise<void> {
   await page.goto(url);
   await page
-    .waitForFunction(() => typeof (window as unknown as TapWindow).tap?.data === 'function', undefined, { timeout: 10_000 })
+    .waitForFunction(() => typeof (window as unknown as TapWindow).tap?.data === 'function', undefined, { timeout: timeoutMs })
     .catch(() => {
       throw new Error(`the snippet did not boot on ${url}: tap.js not loaded, or window.tap has no data()`);
     });

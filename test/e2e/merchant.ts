@@ -6,7 +6,18 @@ export type WorkerFetch = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface MerchantPage {
   html: string;
+  /** 200 unless given: e.g. 303 with a Location header, as a checkout handler answers. */
+  status?: number;
   headers?: Record<string, string>;
+}
+
+/** A request the CMS itself answered (not /_tap/*), with its body, e.g. a form post or Shopify's /cart/update.js. */
+export interface CmsRequest {
+  method: string;
+  host: string;
+  path: string;
+  query: URLSearchParams;
+  body: string;
 }
 
 export interface ForwardedRequest {
@@ -21,10 +32,14 @@ export interface MerchantOrigin {
   port: number;
   /** `http://<host>:<port><path>`, for hosts mapped to 127.0.0.1 by Chromium's resolver rules. */
   url(host: string, path?: string): string;
-  /** Pages served by the CMS, keyed by path without query. Replaced wholesale per test. */
-  pages: Map<string, MerchantPage>;
+  /** Pages served by the CMS, keyed by path without query, for any host and method. Replaced wholesale per test. */
+  pages: Map<string, MerchantPage | ((request: CmsRequest) => MerchantPage)>;
+  /** Every request the CMS answered itself, in arrival order. */
+  requests: CmsRequest[];
   /** Set to false to make every /_tap/* request fail at the network level, as when the worker is unreachable. */
   workerUp: boolean;
+  /** Milliseconds to hold a worker path (e.g. '/_tap/tap-events.js') before forwarding it: a slow mobile network. */
+  slow: Map<string, number>;
   /** Every request that reached the worker, and its answer: also those a browser hides from the page, such as a CORS refusal. */
   forwarded: ForwardedRequest[];
   /** Requests handed to the worker whose answer has not come back yet. */
@@ -49,7 +64,9 @@ export async function startMerchantOrigin(
 ): Promise<MerchantOrigin> {
   const origin: Omit<MerchantOrigin, 'port' | 'url' | 'close'> = {
     pages: new Map(),
+    requests: [],
     workerUp: true,
+    slow: new Map(),
     forwarded: [],
     inFlight: 0,
   };
@@ -67,6 +84,8 @@ export async function startMerchantOrigin(
     headers.set('cf-connecting-ip', req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
     const requestBody = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
     const url = `http://${req.headers.host}${req.url}`;
+    const delay = origin.slow.get(new URL(url).pathname);
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
     const answer = await workerFetch(url, { method: req.method, headers, body: requestBody, redirect: 'manual' });
     const path = new URL(url).pathname;
     const body = Buffer.from(await answer.arrayBuffer());
@@ -94,14 +113,25 @@ export async function startMerchantOrigin(
         .finally(() => origin.inFlight--);
       return;
     }
-    const page = origin.pages.get(path);
-    if (!page) {
-      res.writeHead(404, { 'content-type': 'text/html' });
-      res.end('<!doctype html><title>Not found</title>');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...page.headers });
-    res.end(page.html);
+    readBody(req)
+      .then((body) => {
+        const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+        const request = { method: req.method ?? 'GET', host: url.hostname, path, query: url.searchParams, body: Buffer.from(body).toString('utf8') };
+        origin.requests.push(request);
+        const found = origin.pages.get(path);
+        const page = typeof found === 'function' ? found(request) : found;
+        if (!page) {
+          res.writeHead(404, { 'content-type': 'text/html' });
+          res.end('<!doctype html><title>Not found</title>');
+          return;
+        }
+        res.writeHead(page.status ?? 200, { 'content-type': 'text/html; charset=utf-8', ...page.headers });
+        res.end(page.html);
+      })
+      .catch((error) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(String(error));
+      });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

@@ -87,6 +87,10 @@ export function isSafeUpstream(url: string): boolean {
  * mistake that would either open the proxy or silently allow nothing.
  */
 export function allowedOriginsOf(env: Partial<Env>): { origins: Set<string>; invalid: string[] } {
+  return remembered(originsCache, env, () => parseAllowedOrigins(env));
+}
+
+function parseAllowedOrigins(env: Partial<Env>): { origins: Set<string>; invalid: string[] } {
   const origins = new Set<string>();
   const invalid: string[] = [];
   for (const entry of (env.ALLOWED_ORIGINS ?? '').split(',')) {
@@ -109,6 +113,25 @@ export function allowedOriginsOf(env: Partial<Env>): { origins: Set<string>; inv
  * Empty when the worker is ready.
  */
 export function configProblems(env: Partial<Env>): string[] {
+  return remembered(problemsCache, env, () => findProblems(env));
+}
+
+/**
+ * An isolate keeps one env object for its life, so what is derived from it is
+ * worked out once per env rather than on every request.
+ */
+const originsCache = new WeakMap<object, { origins: Set<string>; invalid: string[] }>();
+const problemsCache = new WeakMap<object, string[]>();
+function remembered<T>(cache: WeakMap<object, T>, env: Partial<Env>, derive: () => T): T {
+  let value = cache.get(env);
+  if (value === undefined) {
+    value = derive();
+    cache.set(env, value);
+  }
+  return value;
+}
+
+function findProblems(env: Partial<Env>): string[] {
   const problems: string[] = [];
   if (!apiKeyOf(env)) problems.push('TAPFILIATE_API_KEY is not set: run `wrangler secret put TAPFILIATE_API_KEY` (locally, put it in .dev.vars)');
   const urls = upstreamUrlsOf(env);

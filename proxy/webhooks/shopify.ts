@@ -19,7 +19,7 @@
 // - ip / user_agent: `browser_ip` and `client_details.user_agent`.
 // - currency: `currency`, the shop currency, because the amounts below are the shop-currency
 //   fields (the `*_set.presentment_money` amounts would go with `presentment_currency`).
-// - Amount (our rule, issue 11; the same base as Stripe's): what the buyer paid for the goods,
+// - Amount (our rule, docs/guides/shopify.md; the same base as Stripe's): what the buyer paid for the goods,
 //   after discounts, without shipping, tax or tips. Shopify's `current_subtotal_price` (or
 //   `subtotal_price` when the current_* fields are absent) is "after discounts, before
 //   shipping, duties, taxes and tips" — but in a tax-inclusive shop (`taxes_included: true`)

@@ -21,7 +21,7 @@
 //   external_id = session id; reference = `client_reference_id`, else `metadata.tap_ref`;
 //   customer_id = `customer` (id, or the id of an expanded object), else
 //   `customer_details.email`.
-// - Amount (our rule, issue 11): the commission base is what the buyer paid for the goods:
+// - Amount (our rule, docs/guides/stripe.md): the commission base is what the buyer paid for the goods:
 //   `amount_total` (after discounts) − `total_details.amount_tax` − `total_details.amount_shipping`,
 //   never below 0. Stripe puts inclusive and exclusive tax alike into amount_tax, and
 //   amount_total always contains it, so subtracting is right for both.

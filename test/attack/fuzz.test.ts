@@ -1,7 +1,7 @@
 // The fuzz's 1,000-request subset in workerd, with the worker's real bindings
 // (test/fuzz/model.ts; the 10,000 run in Node is test/fuzz/fuzz.test.ts).
-// Issue "Money-grade trust", "An attack suite": 0 responses ≥ 500 and nothing
-// forwarded that the contract would refuse.
+// No 5xx but the two designed ones, and nothing forwarded that
+// docs/reference.md's rules would refuse.
 import { createExecutionContext } from 'cloudflare:test';
 import { env as workerEnv } from 'cloudflare:workers';
 import fc from 'fast-check';

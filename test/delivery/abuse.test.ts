@@ -18,7 +18,7 @@ import {
 } from './postback-control';
 import { createSimulatedQueue } from './simulated-queue';
 
-// Issue 9's findings against delivery, each a test that fails on the code before it: in workerd,
+// Known attacks on delivery (docs/security.md), each a test that fails on the code before it: in workerd,
 // with the real ledger and consumer, against the local stand-in.
 const server = postbackServer('abuse');
 const run = Math.random().toString(36).slice(2, 8);

@@ -177,7 +177,7 @@ describe('ledger: retention and memory', () => {
   });
 });
 
-describe('ledger shards are keyed with a secret (issue 9, "Amplification")', () => {
+describe('ledger shards are keyed with a secret (docs/security.md, "Abuse limits")', () => {
   const keys = Array.from({ length: 1000 }, (_, i) => `con:${1000 + i}`);
 
   it('the same key lands in another shard under another secret, for most keys', async () => {

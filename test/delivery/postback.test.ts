@@ -117,7 +117,7 @@ describe('answers the stand-in does not produce', () => {
   });
 });
 
-describe('redirects are never followed (issue 9, "The key follows redirects")', () => {
+describe('redirects are never followed', () => {
   it.each(['307', '302'] as const)('a %s is refused: nothing reaches the target, no key, no IP', async (fault) => {
     await server.setFaults({ always: fault });
     const outcome = await send('conversion', conversion(newId()));
@@ -128,7 +128,7 @@ describe('redirects are never followed (issue 9, "The key follows redirects")', 
   });
 });
 
-describe('Tapfiliate’s message never carries the key back (issue 9, "Echoed messages")', () => {
+describe('Tapfiliate’s message never carries the key back', () => {
   // A key with characters that percent-encoding changes, so the encoded form differs from the raw one.
   const key = 'Tk/9+aZ=q&x';
   const forms = {

@@ -4,14 +4,14 @@
 // a shell) can run it.
 //
 // What it assumes about Tapfiliate, in one place so a correction is one edit.
-// [doc]   = documented by Tapfiliate; [brief] = given by a team brief; [guess] = not published,
+// [doc]   = documented by Tapfiliate; [told]  = reported by merchants who use the API, not published; [guess] = not published,
 //           chosen here, and the first thing to check against the real API.
 //   Postbacks (tapfiliate.com/docs/integrations/s2s-postback):
 //   - [doc]   paths /1.7/pb/con/c/ (conversion) and /1.7/pb/cus/c/ (customer), GET with a query or
 //             POST with a JSON body, authenticated by the X-Api-Key header;
 //   - [doc]   a conversion requires external_id and one identifier; when several are sent Tapfiliate
 //             uses coupon, click_id, referral_code, asset_id, source_id in that order;
-//   - [brief] no X-Api-Key → 401 with an HTML body; a wrong key → 401 {"message":"Authentication Failed."};
+//   - [told]  no X-Api-Key → 401 with an HTML body; a wrong key → 401 {"message":"Authentication Failed."};
 //   - [doc]   errors are JSON {"message": "..."} (the REST reference: "JSON is returned by all API
 //             responses, including errors"); [guess] the status of a refused postback is 422 and the
 //             message one line;

@@ -202,11 +202,13 @@ export function backoffSeconds(retry: number, baseSeconds: number, maxSeconds: n
   return step / 2 + random() * (step / 2);
 }
 
+/** Retries back off from 30 s, doubling, to at most an hour: 12 retries ride out about 6 hours of outage before the DLQ. */
+const BASE_DELAY_SECONDS = 30;
+const MAX_DELAY_SECONDS = 3600;
+
 export interface ConsumerOptions {
-  maxTries?: number;
-  /** 30 s, 60 s, 2 min … capped at an hour: 12 retries ride out about 6 hours of outage before the DLQ. */
+  /** The first retry's delay; the end-to-end suite shortens it. */
   baseDelaySeconds?: number;
-  maxDelaySeconds?: number;
   timeoutMs?: number;
   random?: () => number;
 }
@@ -220,7 +222,7 @@ export interface ConsumerOptions {
  * export default { fetch: app.fetch, queue: createConsumer() };
  */
 export function createConsumer(options: ConsumerOptions = {}) {
-  const { maxTries = MAX_TRIES, baseDelaySeconds = 30, maxDelaySeconds = 3600, timeoutMs, random = Math.random } = options;
+  const { baseDelaySeconds = BASE_DELAY_SECONDS, timeoutMs, random = Math.random } = options;
 
   return async function handlePostbackBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
     async function handle(message: Message<unknown>): Promise<void> {
@@ -257,7 +259,7 @@ export function createConsumer(options: ConsumerOptions = {}) {
         await deadLetter(env, entry, { key: body.key, job: body.job }, details);
         return message.ack();
       }
-      if (message.attempts >= maxTries) {
+      if (message.attempts >= MAX_TRIES) {
         // With no retries left, the queue itself moves the retried message to the DLQ.
         await entry.advance('dead').catch(() => {});
         logLine('postback_dead_letter', { level: 'error', key: body.key, message_id: message.id, ...details });
@@ -267,7 +269,7 @@ export function createConsumer(options: ConsumerOptions = {}) {
       if (outcome.result === 'busy') delaySeconds = Math.ceil(outcome.retryInMs / 1000);
       else {
         const retryAfter = outcome.result === 'retry' ? (outcome.retryAfterSeconds ?? 0) : 0;
-        delaySeconds = Math.ceil(Math.max(backoffSeconds(message.attempts, baseDelaySeconds, maxDelaySeconds, random), retryAfter));
+        delaySeconds = Math.ceil(Math.max(backoffSeconds(message.attempts, baseDelaySeconds, MAX_DELAY_SECONDS, random), retryAfter));
       }
       logLine('postback_retry_scheduled', { key: body.key, kind, attempt: message.attempts, delay_seconds: delaySeconds, reason });
       message.retry({ delaySeconds });

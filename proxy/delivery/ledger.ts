@@ -221,6 +221,7 @@ export class PostbackLedger extends DurableObject<LedgerBindings> {
     const left =
       this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM records').one().n +
       this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM memory').one().n;
+    this.sweepScheduled = left > 0;
     if (left > 0) await this.ctx.storage.setAlarm(now + SWEEP_EVERY_MS);
   }
 
@@ -234,7 +235,12 @@ export class PostbackLedger extends DurableObject<LedgerBindings> {
     return { state: 'accepted', accepted_at: now, updated_at: now, lease_until: null, queued: 1 };
   }
 
+  /** Set once this instance knows its sweep alarm is scheduled, so later writes skip the storage read. */
+  private sweepScheduled = false;
+
   private async scheduleSweep(): Promise<void> {
+    if (this.sweepScheduled) return;
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
+    this.sweepScheduled = true;
   }
 }

@@ -9,8 +9,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
-/** Gzip bytes any one file may weigh; `npm test` and CI fail above it. */
+/** Gzip bytes a lazy file may weigh; `npm test` and CI fail above it. */
 export const GZIP_BUDGET = 2048;
+/**
+ * Gzip bytes tap.js, which every page view loads, may weigh. It held 2,048 B
+ * until single-page apps, clicks, references, test mode and writing each event
+ * to the outbox before anything else (so a page left early loses no
+ * conversion) had to be on every page; the README says where its bytes go.
+ */
+export const PAGE_VIEW_BUDGET = 2176;
 /** Gzip bytes every page view should load (tap.js alone); printed, not enforced. */
 export const PAGE_VIEW_GOAL = 1400;
 
@@ -79,10 +86,10 @@ writeIfChanged(
 );
 
 const sum = (values) => values.reduce((total, value) => total + value, 0);
-console.log(`every page view: ${gzips['tap.js']} B gzip (goal ${PAGE_VIEW_GOAL} B)`);
+console.log(`every page view: ${gzips['tap.js']} B gzip (budget ${PAGE_VIEW_BUDGET} B, goal ${PAGE_VIEW_GOAL} B)`);
 // A page may load tap.js and, at most, every lazy file.
 console.log(`worst page:      ${sum(Object.values(gzips))} B gzip (every file)`);
-console.log(`total:           ${sum(Object.values(gzips))} B gzip`);
-const over = Object.entries(gzips).filter(([, gzip]) => gzip > GZIP_BUDGET);
-for (const [name, gzip] of over) console.error(`${name} is ${gzip - GZIP_BUDGET} B over the ${GZIP_BUDGET} B gzip budget per file`);
+const budgetOf = (name) => (name === 'tap.js' ? PAGE_VIEW_BUDGET : GZIP_BUDGET);
+const over = Object.entries(gzips).filter(([name, gzip]) => gzip > budgetOf(name));
+for (const [name, gzip] of over) console.error(`${name} is ${gzip - budgetOf(name)} B over its ${budgetOf(name)} B gzip budget`);
 if (over.length) process.exit(1);

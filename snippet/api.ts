@@ -4,38 +4,69 @@ import { answer, consentAnswer, granted } from './consent';
 import { readCookie } from './cookie';
 import { land, landing } from './landing';
 import { load } from './loader';
-import { attempt, ignore, log } from './log';
-import { EVENTS, OUTBOX_KEY, PENDING_EVENT, REF } from './names';
-import type { ConversionInput, CustomerInput, EventKind, EventsModule, RefModule, TapResult } from './types';
+import { attempt, ignore, log, offline } from './log';
+import { isTest, readOutbox, saveOutbox } from './outbox';
+import { EVENTS, PENDING_EVENT, REF } from './names';
+import type { ConversionInput, CustomerInput, EventKind, EventsModule, TapResult } from './types';
 
 /**
- * Runs `step` with the events code once the landing is stored, so the first
- * event carries its cookie; drops the call when the code cannot load.
+ * The event's id. A signed event carries it inside `signed`, whose fields win
+ * at the proxy, so that is the one the duplicate guard must use.
  */
-const withEvents = <T>(step: (events: EventsModule) => T | Promise<T>): Promise<T | TapResult> =>
-  landing
-    .then(() => load<EventsModule>(EVENTS))
-    .then((events) => (events ? step(events) : ignore('events script not loaded')));
-
-/** Waits for consent, then sends; never rejects: whatever goes wrong resolves as a skipped result. */
-const run = (kind: EventKind, input: unknown): Promise<TapResult> =>
-  consentAnswer
-    .then(() => (granted ? withEvents((events) => events.track(kind, input)) : ignore('no consent')))
-    .catch((error) => {
-      log(error);
-      return ignore('error');
-    });
+const idOf = (event: Record<string, unknown>, field: string) => {
+  let inside;
+  // No `signed`, one that does not parse, or a JSON null throws: the outer field counts.
+  try {
+    inside = JSON.parse(event.signed as string)[field];
+  } catch {}
+  return inside == null ? event[field] : inside;
+};
 
 /**
- * Stores this landing's parameters, decorates links to `data-domains`, then
- * resends what earlier page views left: an outbox entry is checked without
- * parsing it.
+ * Stores an event in the outbox under its key, once per id from this browser,
+ * before anything loads, so neither a failed load nor a page left at once
+ * loses it; then hands it to tap-events.js to send. When that file cannot
+ * load, the event waits for a later page view.
+ */
+const keep = (kind: EventKind, input: unknown, idField: string): TapResult | Promise<TapResult> => {
+  const event = Object(input);
+  const id = idOf(event, idField);
+  if (id == null || !String(id).trim()) return ignore('no-id');
+  const key = kind + ':' + id;
+  // `undefined` is left out of the JSON.
+  const body = JSON.stringify({ ...event, test: isTest() || undefined });
+  const outbox = readOutbox();
+  if (outbox[key]) {
+    ignore('dup');
+    return { ok: true, status: 'duplicate' };
+  }
+  outbox[key] = { b: body, t: Date.now() };
+  saveOutbox(outbox);
+  return load<EventsModule>(EVENTS).then((module) => (module ? module.deliver(key, body) : offline('not-loaded')));
+};
+
+/**
+ * Waits for consent and the landing, then keeps the event.
+ * Never rejects: whatever goes wrong resolves as a skipped result.
+ */
+const run = (kind: EventKind, input: unknown, idField: string): Promise<TapResult> =>
+  consentAnswer
+    .then(() => (granted ? landing.then(() => keep(kind, input, idField)) : ignore('no-consent')))
+    .catch((error) => ignore('error', error));
+
+/**
+ * Stores this landing's parameters, has tap-ref.js decorate links to
+ * `data-domains`, then has tap-events.js resend what earlier page views left,
+ * found in the outbox's JSON without a look at each entry.
  */
 export const start = () => {
   attempt(land);
-  const domains = data.domains;
-  if (domains) load<RefModule>(REF).then((ref) => ref && ref.links(domains));
-  if ((attempt(() => localStorage.getItem(OUTBOX_KEY)) || '').includes(PENDING_EVENT)) withEvents((events) => events.replay());
+  // tap-ref.js decorates the links itself as it loads.
+  if (data.domains) load(REF);
+  if (JSON.stringify(readOutbox()).includes(PENDING_EVENT)) {
+    // After the landing, so resent events carry its cookie. tap-events.js replays them as it registers.
+    landing.then(() => load(EVENTS));
+  }
 };
 
 /** The `tap` API (docs/reference.md); every entry resolves or returns, never throws. */
@@ -46,12 +77,12 @@ export const api = {
    * @example tap.convert({ external_id: 'ORD005', amount: 100, currency: 'EUR' })
    * @example tap.convert({ signed: '{"external_id":"ORD005","amount":100}', signature: '5c9e…' })
    */
-  convert: (conversion: ConversionInput) => run('convert', conversion),
+  convert: (conversion: ConversionInput) => run('convert', conversion, 'external_id'),
   /**
    * Sends a sign-up or lead once per `customer_id`.
    * @example tap.customer({ customer_id: 'USR42' })
    */
-  customer: (customer: CustomerInput) => run('customer', customer),
+  customer: (customer: CustomerInput) => run('customer', customer, 'customer_id'),
   /**
    * Grants or refuses consent when the tag has `data-consent="required"`;
    * calls made while waiting are sent, or dropped.

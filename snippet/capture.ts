@@ -15,18 +15,18 @@ const PARAMETERS = [['refc', 'referral_code', 'ref'], ['aid', 'asset_id', 'a'], 
  * parameter: WordPress uses `?s=` for search.
  */
 export const capture = (query: URLSearchParams, reference?: Attribution | null | void): Attribution | undefined => {
-  const found: Attribution = {};
+  const found: Attribution = { ...reference };
   // A decoded reference always carries at least one identifier.
   let tracked = !!reference;
   REFERENCE_FIELDS.forEach((field, index) => {
     for (const name of PARAMETERS[index]) {
       const value = capturable(query.get(name));
-      if (value && !found[field]) {
+      if (value) {
         found[field] = value;
         if (name.length > 1) tracked = true;
+        break;
       }
     }
-    if (!found[field] && reference && reference[field]) found[field] = reference[field];
   });
   return tracked ? found : undefined;
 };

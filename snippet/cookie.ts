@@ -23,8 +23,7 @@ export const readCookie = (): Attribution | null =>
   attempt(() => {
     const stored = JSON.parse(get()!);
     // Object(): no cookie parses as null, which is not worth a debug line.
-    if (typeof Object(stored).ts != 'number') return null;
-    const valid = REFERENCE_FIELDS.every((field) => stored[field] == null || capturable(stored[field]) === stored[field]);
+    const valid = typeof Object(stored).ts == 'number' && REFERENCE_FIELDS.every((field) => stored[field] == null || capturable(stored[field]) === stored[field]);
     return valid ? stored : null;
   }, null)!;
 

@@ -11,7 +11,7 @@ const stub = page.tap;
 const install = () => {
   const tap = Object.assign((command: string, arg?: unknown) => {
     const run = (api as unknown as Record<string, (arg: unknown) => unknown>)[command];
-    return run ? run(arg) : ignore('unknown command');
+    return run ? run(arg) : ignore('unknown');
   }, api) as Tap;
   tap._ = kernel;
   page.tap = tap;
@@ -20,9 +20,8 @@ const install = () => {
   // request already carries the cookie the proxy attributes by.
   if (granted) start();
   // The stub's queue holds `arguments` objects, replayed in the order they were made.
-  const queue = (stub && stub.q) || [];
-  for (const args of queue) tap(args[0], args[1]);
+  for (const args of Object(stub).q || []) tap(args[0], args[1]);
 };
 
 // A second copy of the script on the page must not capture, wrap or send twice.
-if (!(stub && stub.data)) attempt(install);
+if (!Object(stub).data) attempt(install);

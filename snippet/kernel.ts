@@ -2,7 +2,8 @@ import type { Kernel } from './loader';
 
 /**
  * What tap.js lends its lazy files as `tap._` (snippet/loader.ts): its
- * transport, logging, test mode and consent, so no lazy file carries a second copy.
- * Object(): a page that replaced `window.tap` gets no registration rather than a throw.
+ * logging, the tag's dataset, test mode, consent and the outbox, so no lazy
+ * file carries a second copy. Each lazy file sets its module here under its
+ * name. Object(): a page that replaced `window.tap` gets nothing set rather than a throw.
  */
 export const kernel: Kernel = Object(Object((window as unknown as { tap?: { _?: Kernel } }).tap)._);

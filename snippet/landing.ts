@@ -16,14 +16,6 @@ const MS_PER_SECOND = 1000;
 export let landing: Promise<unknown> = Promise.resolve();
 
 /**
- * Whether a landing carries what is stored already, as on a reload. The proxy
- * adds `click_id` to the cookie, so a stored one counts only when the landing
- * carries one too.
- */
-const isStored = (captured: Attribution, stored: Attribution) =>
-  REFERENCE_FIELDS.every((field) => captured[field] == stored[field] || (field == 'click_id' && !captured[field]));
-
-/**
  * Reads the current URL as a landing, now, before a router can strip it:
  * stores a new attribution, then reports it with a click from tap-events.js.
  * A `tap_ref` needs its decoder from tap-ref.js: the landing's own parameters
@@ -38,22 +30,19 @@ export const land = () => {
 
   const store = (captured: Attribution | undefined, click: boolean) => {
     if (!captured) return;
-    if (stored && (data.attribution == 'first' || isStored(captured, stored))) {
-      log('kept', stored);
-      return;
+    // Kept in first-touch mode, or when the landing carries what is stored already, as on a
+    // reload. The proxy adds `click_id` to the cookie, so a stored one counts only when the landing carries one too.
+    if (
+      stored &&
+      (data.attribution == 'first' || REFERENCE_FIELDS.every((field) => captured[field] == stored[field] || (field == 'click_id' && !captured[field])))
+    ) {
+      return log('kept', stored);
     }
-    const ts = Math.floor(Date.now() / MS_PER_SECOND);
-    const landed = {
-      ...captured,
-      landing_page: landingPage,
-      referrer: document.referrer,
-      cookie_domain: writeCookie({ ...captured, ts }),
-      cookie_days: cookieDays,
-      ts,
-    };
+    const cookie = { ...captured, ts: Math.floor(Date.now() / MS_PER_SECOND) };
+    const landed = { ...cookie, landing_page: landingPage, cookie_domain: writeCookie(cookie), cookie_days: cookieDays };
     if (click) load<EventsModule>(EVENTS).then((events) => events && events.click(landed));
   };
 
   store(capture(query), !reference);
-  if (reference) landing = load<RefModule>(REF).then((ref) => attempt(() => store(capture(query, ref && ref.decode(reference)), true)));
+  if (reference) landing = load<RefModule>(REF).then((ref) => attempt(() => store(capture(query, ref && ref(reference)), true)));
 };

@@ -1,40 +1,38 @@
-import { data, fileUrl, src } from './config';
+import { data, fileUrl } from './config';
 import { granted } from './consent';
-import { attempt, ignore, log } from './log';
+import { log } from './log';
+import { isTest, readOutbox, saveOutbox } from './outbox';
 
 // What only some pages need lives in lazy files next to tap.js, each loaded
 // the first time a page needs it (see build.mjs). This keeps what every page
 // view loads small.
 
-const loading: Record<string, Promise<object | void>> = {};
-const loaded: Record<string, (module: object) => void> = {};
+const loading: Record<string, Promise<unknown>> = {};
 
 /** What tap.js lends its lazy files, as `tap._`: see snippet/kernel.ts. */
 export const kernel = {
   log,
-  ignore,
-  attempt,
   data,
-  src,
+  test: isTest,
+  read: readOutbox,
+  save: saveOutbox,
   granted: () => granted,
-  /** A lazy file hands over its module; one nobody asked for is ignored. */
-  ready: (name: string, module: object) => attempt(() => loaded[name](module)),
 };
-export type Kernel = typeof kernel;
+/** Each lazy file also sets its module on `tap._` under its name (`tap._.events`). */
+export type Kernel = typeof kernel & Record<string, unknown>;
 
 /**
- * The lazy file `tap-<name>.js`, loaded once. Resolves empty when the file
- * fails to load or does not register (an HTML error page), so no call waits
- * forever. Never rejects.
+ * The lazy file `tap-<name>.js`, loaded once: resolves with the module it set
+ * on `tap._`, or empty when the file fails to load or does not register (an
+ * HTML error page), so no call waits forever. Never rejects.
  */
 export const load = <T>(name: string): Promise<T | void> => {
   if (!loading[name]) {
-    loading[name] = new Promise<object | void>((resolve) => {
-      loaded[name] = resolve;
+    loading[name] = new Promise((resolve) => {
       const script = document.createElement('script');
       script.src = fileUrl(name);
-      // After a successful run, the file has already resolved with its module.
-      script.onload = script.onerror = () => resolve();
+      // A script's load event fires after it has run (HTML "execute the script element").
+      script.onload = script.onerror = () => resolve((kernel as Kernel)[name]);
       document.head.appendChild(script);
     }).catch(log);
   }

@@ -20,8 +20,11 @@ export const attempt = <T>(step: () => T, fallback?: T): T | undefined => {
   }
 };
 
-/** Every dropped event passes here, so debug mode shows each one and why. */
-export const ignore = (reason: string): TapResult => {
-  log('ignored:', reason);
+/** Every dropped event passes here, so debug mode shows each one and why (`[tap] skip no-id`). */
+export const ignore = (reason: string, error?: unknown): TapResult => {
+  log('skip', reason, error);
   return { ok: false, status: 'skipped', reason };
 };
+
+/** Nothing reached the proxy; the event waits in the outbox for a later page view. */
+export const offline = (reason: string): TapResult => ({ ok: false, status: 'offline', reason });

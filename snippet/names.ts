@@ -1,7 +1,7 @@
 // Names shared by tap.js and its lazy files. No imports and no statements, so
 // a lazy bundle can take them without pulling in the page-view code.
 
-/** localStorage key of the outbox (see snippet/events/outbox.ts). */
+/** localStorage key of the outbox (see snippet/outbox.ts). */
 export const OUTBOX_KEY = 'tap_events';
 
 /** How a waiting event starts in the outbox's JSON: `{"b":body,"t":ms}`. A sent one is just `1`. */

@@ -40,17 +40,11 @@ export type EventKind = 'convert' | 'customer';
 
 /** What tap-events.js hands back to tap.js once it has loaded. */
 export type EventsModule = {
-  track: (kind: EventKind, input: unknown) => TapResult | Promise<TapResult>;
-  /** Resends what earlier page views left in the outbox. */
-  replay: () => void;
+  /** Sends an event tap.js has stored in the outbox under `key`, and records the answer. */
+  deliver: (key: string, body: string) => Promise<TapResult>;
   /** Reports a new attribution to the proxy's `click` route. */
-  click: (landing: Attribution & { landing_page: string; referrer: string }) => void;
+  click: (landing: Attribution & { landing_page: string }) => void;
 };
 
-/** What tap-ref.js hands back to tap.js once it has loaded. */
-export type RefModule = {
-  /** The identifiers in a `tap_ref`, or null when it is not a reference. */
-  decode: (reference: string) => Attribution | null;
-  /** Adds `tap_ref` to followed links to the hosts of `data-domains`. */
-  links: (domains: string) => void;
-};
+/** What tap-ref.js hands back to tap.js once it has loaded: the decoder of a `tap_ref`, which returns its identifiers, or null when it is not a reference. */
+export type RefModule = (reference: string) => Attribution | null;

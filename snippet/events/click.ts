@@ -1,7 +1,6 @@
 import type { Attribution } from '../types';
 import { kernel } from '../kernel';
 import { post } from './send';
-import { isTest } from './test-mode';
 
 /** The proxy refuses a longer landing page or referrer; the click still sets the cookie. */
 const MAX_URL_LENGTH = 2048;
@@ -13,12 +12,13 @@ const MAX_URL_LENGTH = 2048;
  * The answer needs no handling: its Set-Cookie is the whole point, and a
  * failed click leaves the cookie tap.js wrote in place.
  */
-export const click = (landing: Attribution & { landing_page: string; referrer: string }) => {
+export const click = (landing: Attribution & { landing_page: string }) => {
   const body = {
     ...landing,
     landing_page: landing.landing_page.slice(0, MAX_URL_LENGTH),
-    referrer: landing.referrer.slice(0, MAX_URL_LENGTH),
-    ...(isTest() && { test: true }),
+    // The page's referrer, which no URL change in a single-page app alters.
+    referrer: document.referrer.slice(0, MAX_URL_LENGTH),
+    ...(kernel.test() && { test: true }),
   };
   post('click', JSON.stringify(body)).then((answer) => kernel.log('click', answer));
 };

@@ -1,6 +1,13 @@
 import type { TapResult } from '../types';
 import { kernel } from '../kernel';
 
+/**
+ * The folder this file was loaded from, which is tap.js's (tap.js loads it by
+ * swapping the file name), or `/_tap/`. Read now: `currentScript` is only set
+ * while a script's top level runs.
+ */
+const folder = (document.currentScript as HTMLScriptElement).src.replace(/[^/]*$/, '');
+
 /** The proxy's HTTP status and JSON answer; falsy when no proxy answered. */
 export type Answer = [number, TapResult] | false | void;
 
@@ -15,7 +22,7 @@ export const post = (path: string, body: string): Promise<Answer> =>
   // Inside the executor, a page's throwing fetch or a missing sendBeacon counts as offline.
   new Promise<Answer>((resolve) => {
     // `data-endpoint`, else the folder tap.js was loaded from, ending in one `/`.
-    const url = (kernel.data.endpoint || kernel.src.replace(/[^/]*$/, '') || '/_tap').replace(/\/*$/, '/') + path;
+    const url = (kernel.data.endpoint || folder).replace(/\/*$/, '/') + path;
     if (!(window as Partial<Window>).fetch) {
       // A queued beacon belongs to the browser now; its answer is never visible.
       resolve(navigator.sendBeacon(url, body) && [202, { ok: true, status: 'queued' }]);

@@ -1,77 +1,73 @@
-import type { EventKind, TapResult } from '../types';
+import type { TapResult } from '../types';
 import { kernel } from '../kernel';
 import { post } from './send';
-import { isTest } from './test-mode';
-import { SENT, load, save, type Pending } from './outbox';
+
+// tap.js stores each event in the outbox (snippet/outbox.ts) before this file
+// loads; this file sends it, and resends what earlier page views left.
 
 /** How long an unanswered event may wait for its proxy; then it is dropped. */
 const OUTBOX_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 const HTTP_ERROR = 300;
 const SERVER_ERROR = 500;
 const TOO_MANY_REQUESTS = 429;
+/** Marks an event the proxy has accepted, so the same id is not sent again. */
+const SENT = 1;
+/** How many keys are kept: enough for any shopper, small enough for localStorage. */
+const KEPT_KEYS = 50;
 
-const deliver = (key: string, body: string): Promise<TapResult> =>
+/**
+ * Deliveries under way, by key. An event this page stored before this file
+ * loaded is handed over both by replay, as this file runs, and by tap.js, on
+ * its load event right after: it is sent once. A settled one is forgotten, so
+ * an event the proxy refused may be stored and sent again.
+ */
+const sending: Record<string, Promise<TapResult>> = {};
+
+/** Sends an event stored under `key` and records the proxy's answer in the outbox. */
+export const deliver = (key: string, body: string): Promise<TapResult> => {
+  if (!sending[key]) {
+    sending[key] = send(key, body).finally(() => {
+      delete sending[key];
+    });
+  }
+  return sending[key];
+};
+
+const send = (key: string, body: string): Promise<TapResult> =>
   post(key.split(':')[0], body).then((answer) => {
     kernel.log(key, answer);
-    if (!answer) return { ok: false, status: 'offline', reason: 'no answer' };
+    if (!answer) return { ok: false, status: 'offline', reason: 'no-answer' };
     const [status, result] = answer;
     // A 5xx or a 429 stays in the outbox; any other answer from the proxy is final.
     if (status >= SERVER_ERROR || status == TOO_MANY_REQUESTS) return result;
-    const outbox = load();
+    const outbox = kernel.read();
     if (status >= HTTP_ERROR) {
       delete outbox[key];
-      kernel.ignore('refused ' + key);
+      kernel.log('skip', 'refused ' + key);
     } else if ((result as { status?: string }).status == 'test') {
       // Checked but not sent: the same id may still be sent for real later.
       delete outbox[key];
     } else {
       outbox[key] = SENT;
     }
-    save(outbox);
+    // Only the newest keys; string keys keep insertion order (ECMA-262 OrdinaryOwnPropertyKeys).
+    for (const old of Object.keys(outbox).slice(0, -KEPT_KEYS)) delete outbox[old];
+    kernel.save(outbox);
     return result;
   });
 
-/**
- * The event's id. A signed event carries it inside `signed`, whose fields win
- * at the proxy, so that is the one the duplicate guard must use.
- */
-const idOf = (event: Record<string, unknown>, field: string) => {
-  const signed = typeof event.signed == 'string' && kernel.attempt(() => JSON.parse(event.signed as string));
-  const inside = Object(signed)[field];
-  return inside == null ? event[field] : inside;
-};
-
-/** Sends an event once per id from this browser, keeping it until a proxy answers. */
-export const track = (kind: EventKind, input: unknown): TapResult | Promise<TapResult> => {
-  const event = Object(input);
-  const idField = (kind == 'convert' ? 'external' : kind) + '_id';
-  const id = idOf(event, idField);
-  if (id == null || !String(id).trim()) return kernel.ignore('missing ' + idField);
-  const key = kind + ':' + id;
-  const body = JSON.stringify(isTest() ? { ...event, test: true } : input);
-  const outbox = load();
-  if (outbox[key]) {
-    kernel.ignore('duplicate');
-    return { ok: true, status: 'duplicate' };
-  }
-  // Saved before sending, so a tab closed mid-request resends on the next page view.
-  outbox[key] = { b: body, t: Date.now() };
-  save(outbox);
-  return deliver(key, body);
-};
-
-/** Resends what earlier page views left, and drops what waited too long. */
+/** Resends what earlier page views left (and this one, before this file loaded), and drops what waited too long. */
 export const replay = () => {
-  const outbox = load();
+  const outbox = kernel.read();
   for (const key of Object.keys(outbox)) {
-    const { b: body, t: savedAt } = Object(outbox[key]) as Partial<Pending>;
+    const { b: body, t: savedAt } = Object(outbox[key]);
     if (!body) continue;
-    if (Date.now() - savedAt! < OUTBOX_LIFETIME_MS) {
+    if (Date.now() - savedAt < OUTBOX_LIFETIME_MS) {
       deliver(key, body);
     } else {
       delete outbox[key];
-      save(outbox);
-      kernel.ignore('expired ' + key);
+      kernel.save(outbox);
+      kernel.log('skip', 'expired ' + key);
     }
   }
 };

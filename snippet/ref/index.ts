@@ -25,8 +25,22 @@ const decorate = (event: Event, hosts: string[]) => {
 const links = (domains: string) => {
   const hosts = domains.toLowerCase().split(',').map((host) => host.trim());
   for (const type of ['click', 'auxclick']) {
-    document.addEventListener(type, (event) => kernel.attempt(() => decorate(event, hosts)), true);
+    document.addEventListener(
+      type,
+      (event) => {
+        // Nothing may throw into the page's own click handling.
+        try {
+          decorate(event, hosts);
+        } catch {}
+      },
+      true,
+    );
   }
 };
 
-if (kernel.ready) kernel.ready(REF, { decode: decodeReference, links });
+if (kernel.data) {
+  // The module tap.js gets is the decoder itself.
+  kernel[REF] = decodeReference;
+  // tap.js loads this file only with consent; each click checks it again.
+  if (kernel.data.domains) links(kernel.data.domains);
+}

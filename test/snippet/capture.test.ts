@@ -11,7 +11,7 @@ const landOn = async (query: string, attrs: Record<string, string> = {}) => {
   return stored;
 };
 
-describe('every parameter alias of contract §3 is stored under its field', () => {
+describe('every parameter alias of docs/reference.md is stored under its field', () => {
   it.each([
     ['?refc=anna', { referral_code: 'anna' }],
     ['?referral_code=anna', { referral_code: 'anna' }],

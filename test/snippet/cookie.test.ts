@@ -61,7 +61,7 @@ describe('the cookie lands on the broadest domain the browser accepts', () => {
   });
 });
 
-describe('cookie attributes (contract §4)', () => {
+describe('cookie attributes (docs/reference.md, "The cookie")', () => {
   it.each([
     ['https://www.shop.example/?ref=a', {}, 'max-age=7776000', true],
     ['http://localhost:8787/?ref=a', {}, 'max-age=7776000', false],
@@ -106,7 +106,7 @@ describe('a cookie written by the proxy or tampered with', () => {
   });
 });
 
-// Contract §4 names js-cookie; the snippet writes the same format by hand to stay in its
+// docs/reference.md promises js-cookie's format; the snippet writes the same format by hand to stay in its
 // size budget, so js-cookie itself checks that each side reads what the other wrote.
 describe('the cookie format is the one js-cookie reads and writes', () => {
   afterEach(() => vi.unstubAllGlobals());

@@ -219,7 +219,7 @@ describe('test mode', () => {
     await page.w.tap.customer({ customer_id: 'U1' });
     expect(clickOf(page)[0].test).toBe(true);
     expect(page.sent.map((request) => request.body)).toEqual([{ ...ORDER, test: true }, { customer_id: 'U1', test: true }]);
-    expect(page.logs).toContainEqual(['[tap]', 'test mode is on']);
+    expect(page.logs).toContainEqual(['[tap]', 'test']);
   });
 
   it('?tap_test=1 lasts for the rest of the tab session', async () => {
@@ -279,7 +279,7 @@ describe('signed events', () => {
 
   it('without an id anywhere, nothing is sent', async () => {
     page = await openPage({ attrs: { 'data-debug': '' } });
-    expect(await page.w.tap.convert({ signed: '{"amount":1}', signature: 'x' })).toEqual({ ok: false, status: 'skipped', reason: 'missing external_id' });
+    expect(await page.w.tap.convert({ signed: '{"amount":1}', signature: 'x' })).toEqual({ ok: false, status: 'skipped', reason: 'no-id' });
     expect(page.sent).toEqual([]);
   });
 
@@ -327,13 +327,95 @@ describe('the events file loads only where it is used', () => {
     await page.next('https://www.shop.example/third');
     expect(eventsLoads(page)).toBe(0);
   });
+});
 
-  it('when it cannot load, calls resolve skipped instead of waiting forever', async () => {
-    const BREAK_EVENTS_URL = `document.head.appendChild = function (node) {
-      if (/tap-events/.test(node.src)) node.src = '/_tap/missing-tap-events.js';
-      return Node.prototype.appendChild.call(this, node);
-    }`;
+describe('an event is kept in the outbox before the events file loads', () => {
+  /** Points the events file at a missing URL, as a blocked or broken CDN would. */
+  const BREAK_EVENTS_URL = `document.head.appendChild = function (node) {
+    if (/tap-events/.test(node.src)) node.src = '/_tap/missing-tap-events.js';
+    return Node.prototype.appendChild.call(this, node);
+  }`;
+  /** Holds the events file back, as a slow network would, until the test calls window.releaseEvents(). */
+  const HOLD_EVENTS = `document.head.appendChild = function (node) {
+    if (!/tap-events/.test(node.src)) return Node.prototype.appendChild.call(this, node);
+    window.releaseEvents = () => Node.prototype.appendChild.call(document.head, node);
+    return node;
+  }`;
+  /** The next page view loads the events file normally (the same document carries over in these tests). */
+  const RESTORE = ['delete document.head.appendChild'];
+  const outbox = (page: Page) => JSON.parse(page.w.localStorage.getItem('tap_events') ?? 'null');
+
+  it('when the file cannot load, the call resolves offline and the next page view sends the event', async () => {
     page = await openPage({ before: [BREAK_EVENTS_URL] });
-    expect(await page.w.tap.convert(ORDER)).toEqual({ ok: false, status: 'skipped', reason: 'events script not loaded' });
+    const before = Date.now();
+    expect(await page.w.tap.convert(ORDER)).toEqual({ ok: false, status: 'offline', reason: 'not-loaded' });
+    expect(page.sent).toEqual([]);
+    const entry = outbox(page)['convert:ORD005'];
+    expect(JSON.parse(entry.b)).toEqual(ORDER);
+    expect(entry.t).toBeGreaterThanOrEqual(before);
+    await page.next('https://www.shop.example/other', { before: RESTORE });
+    expect(page.sent.map((request) => request.body)).toEqual([ORDER]);
+    expect(page.sent[0].url).toBe('https://www.shop.example/_tap/convert');
+    expect(outbox(page)).toEqual({ 'convert:ORD005': 1 });
+  });
+
+  it('without the file, a repeat is still a duplicate, an event without id is still skipped, and neither is stored', async () => {
+    page = await openPage({ before: [BREAK_EVENTS_URL], attrs: { 'data-debug': '' } });
+    await page.w.tap.convert(ORDER);
+    expect(await page.w.tap.convert(ORDER)).toEqual({ ok: true, status: 'duplicate' });
+    expect(await page.w.tap.convert({ amount: 5 })).toEqual({ ok: false, status: 'skipped', reason: 'no-id' });
+    expect(await page.w.tap.customer({ signed: '{"amount":1}', signature: 'x' })).toEqual({ ok: false, status: 'skipped', reason: 'no-id' });
+    expect(Object.keys(outbox(page))).toEqual(['convert:ORD005']);
+    expect(page.ignored()).toEqual(['dup', 'no-id', 'no-id']);
+  });
+
+  it('the key of a signed event is the id inside `signed`, as tap-events.js would use', async () => {
+    page = await openPage({ before: [BREAK_EVENTS_URL] });
+    const signed = { signed: '{"external_id":"S1","amount":1}', signature: 'ab', external_id: 'OUTER' };
+    expect(await page.w.tap.convert(signed)).toMatchObject({ status: 'offline' });
+    expect(await page.w.tap.convert({ external_id: 'S1' })).toEqual({ ok: true, status: 'duplicate' });
+    expect(Object.keys(outbox(page))).toEqual(['convert:S1']);
+    expect(JSON.parse(outbox(page)['convert:S1'].b)).toEqual(signed);
+  });
+
+  it('waits for consent: nothing is stored before it, and the event is stored once it is granted', async () => {
+    page = await openPage({ before: [BREAK_EVENTS_URL], attrs: { 'data-consent': 'required' } });
+    const waiting = page.w.tap.convert(ORDER);
+    await settle();
+    expect(outbox(page)).toBeNull();
+    page.w.tap.consent(true);
+    expect(await waiting).toEqual({ ok: false, status: 'offline', reason: 'not-loaded' });
+    expect(Object.keys(outbox(page))).toEqual(['convert:ORD005']);
+  });
+
+  it('a slow file: the event is stored at once, and sent once when the file arrives', async () => {
+    page = await openPage({ before: [HOLD_EVENTS] });
+    const result = page.w.tap.convert(ORDER);
+    await settle();
+    expect(JSON.parse(outbox(page)['convert:ORD005'].b)).toEqual(ORDER);
+    page.run('releaseEvents()');
+    await page.window.happyDOM.waitUntilComplete();
+    expect(await result).toEqual({ ok: true, status: 'sent' });
+    expect(page.sent.map((request) => request.body)).toEqual([ORDER]);
+    expect(outbox(page)).toEqual({ 'convert:ORD005': 1 });
+  });
+
+  it('a page left before the file arrives keeps the event, and the next page view sends it', async () => {
+    page = await openPage({ before: [HOLD_EVENTS] });
+    page.w.tap.convert(ORDER);
+    await settle();
+    await page.next('https://www.shop.example/other', { before: RESTORE });
+    expect(page.sent.map((request) => request.body)).toEqual([ORDER]);
+    expect(outbox(page)).toEqual({ 'convert:ORD005': 1 });
+  });
+
+  it("an earlier page view's event and this page view's are each sent once", async () => {
+    page = await openPage({ before: [BREAK_EVENTS_URL] });
+    await page.w.tap.convert(ORDER);
+    // Queued before tap.js loads, so it is stored before the earlier one is replayed.
+    await page.next('https://www.shop.example/thanks2', { before: [...RESTORE, STUB, "tap('convert', { external_id: 'ORD006' })"] });
+    await settle();
+    expect(page.sent.map((request) => request.body.external_id).sort()).toEqual(['ORD005', 'ORD006']);
+    expect(outbox(page)).toEqual({ 'convert:ORD005': 1, 'convert:ORD006': 1 });
   });
 });

@@ -1,5 +1,5 @@
 // A merchant page in happy-dom that loads the real dist/tap.js through the
-// <script> tag of contract §1, with fetch, sendBeacon and console under test control.
+// <script> tag of the README, with fetch, sendBeacon and console under test control.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Window } from 'happy-dom';
@@ -136,8 +136,8 @@ export const openPage = async (options: PageOptions = {}) => {
     pageErrors,
     fetchMock,
     cookieWrites,
-    /** The `[tap] ignored:` reasons logged in debug mode. */
-    ignored: () => logs.filter((line) => line[0] == '[tap]' && line[1] == 'ignored:').map((line) => line[2]),
+    /** The `[tap] skip <reason>` reasons logged in debug mode. */
+    ignored: () => logs.filter((line) => line[0] == '[tap]' && line[1] == 'skip').map((line) => line[2]),
     /** Runs code in the page, as the merchant's own script would. */
     run: (code: string) => window.eval(code),
     setReplies: (next: Reply[]) => (replies = next),

@@ -20,17 +20,18 @@ const generated = spawnSync(
   [wrangler, 'types', FRESH, '--include-runtime=false', '--strict-vars=false', '--env-file', '.dev.vars.example'],
   { cwd: root, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
 );
+// process.exitCode, not process.exit(): the fresh file must be removed on every path.
 try {
   if (generated.status !== 0) {
     console.error(generated.stdout, generated.stderr);
     console.error('check-types: `wrangler types` failed');
-    process.exit(1);
-  }
-  if (body(FRESH) !== body(CHECKED)) {
+    process.exitCode = 1;
+  } else if (body(FRESH) !== body(CHECKED)) {
     console.error(`check-types: ${CHECKED} is out of date with wrangler.toml or .dev.vars.example: run \`npm run types\` and commit it`);
-    process.exit(1);
+    process.exitCode = 1;
+  } else {
+    console.log(`check-types: ${CHECKED} matches wrangler.toml and .dev.vars.example`);
   }
-  console.log(`check-types: ${CHECKED} matches wrangler.toml and .dev.vars.example`);
 } finally {
   rmSync(`${root}/${FRESH}`, { force: true });
 }

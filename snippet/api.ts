@@ -52,7 +52,10 @@ const keep = (kind: EventKind, input: unknown, idField: string): TapResult | Pro
 const run = (kind: EventKind, input: unknown, idField: string): Promise<TapResult> =>
   consentAnswer
     .then(() => (granted ? landing.then(() => keep(kind, input, idField)) : ignore('no-consent')))
-    .catch((error) => ignore('error', error));
+    .catch((error) => {
+      log(error);
+      return ignore('error');
+    });
 
 /**
  * Stores this landing's parameters, has tap-ref.js decorate links to

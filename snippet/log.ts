@@ -21,8 +21,8 @@ export const attempt = <T>(step: () => T, fallback?: T): T | undefined => {
 };
 
 /** Every dropped event passes here, so debug mode shows each one and why (`[tap] skip no-id`). */
-export const ignore = (reason: string, error?: unknown): TapResult => {
-  log('skip', reason, error);
+export const ignore = (reason: string): TapResult => {
+  log('skip', reason);
   return { ok: false, status: 'skipped', reason };
 };
 

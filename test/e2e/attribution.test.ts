@@ -314,7 +314,9 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
       order,
     );
 
-    expect(offline).toEqual({ ok: false, status: 'offline', reason: 'no answer' });
+    // The worker also serves tap-events.js, so with it down the file cannot load: the event was
+    // written to the outbox first either way.
+    expect(offline).toEqual({ ok: false, status: 'offline', reason: expect.stringMatching(/^(no-answer|not-loaded)$/) });
     expect(await page.evaluate(() => localStorage.getItem('tap_events'))).toContain(order);
     expect(stack.postbacks.received).toEqual([]);
 
@@ -387,8 +389,8 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     expect(logged.filter((line) => line.startsWith('[tap]'))).toEqual([
       `[tap] stored {"referral_code":"bob","ts":${(await tapData())!.ts}} shop.test`,
       '[tap] click [200, Object]',
-      '[tap] ignored: duplicate',
-      '[tap] ignored: missing external_id',
+      '[tap] skip dup',
+      '[tap] skip no-id',
     ]);
   });
 

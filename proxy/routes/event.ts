@@ -100,8 +100,12 @@ export async function deliver(c: AppContext, createDelivery: CreateDelivery, job
   return delivery.submit(job);
 }
 
-/** The caller's answer. Tapfiliate's own words went to the log; the caller only learns that it refused. */
-export function answerDelivery(c: AppContext, result: DeliveryResult): Response {
+/**
+ * The caller's answer. Tapfiliate's own words went to the log; the caller only
+ * learns that it refused: a 422 for a browser or a server, a 200 for a webhook
+ * (a platform retries anything but a 2xx, and asking again changes nothing).
+ */
+export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedStatus: 200 | 422 = 422): Response {
   const log = c.get('log');
   log.result = result.status;
   switch (result.status) {
@@ -112,7 +116,7 @@ export function answerDelivery(c: AppContext, result: DeliveryResult): Response 
       return c.json({ ok: true, status: 'queued' } satisfies TapResult, 202);
     case 'rejected':
       log.upstream_status = result.upstreamStatus;
-      return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, 422);
+      return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, rejectedStatus);
     case 'unavailable':
       return c.json({ ok: false, error: 'temporarily_unavailable', message: 'try again shortly' } satisfies TapResult, 503, {
         'retry-after': '30',

@@ -34,14 +34,14 @@
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../attribution';
 import { apiKeyOf, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
-import { ledgerEntry, type CreateDelivery, type DeliveryResult } from '../delivery';
+import { ledgerEntry, type CreateDelivery } from '../delivery';
 import { cleanVisitor, jsonError, parseJson, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
 import { conversionJob, type Visitor } from '../tapfiliate';
 import { verifyShopifyWebhook, shopifyAction } from '../webhooks/shopify';
 import { stripeAction, verifyStripeEvent, type StripeEvent } from '../webhooks/stripe';
-import { deliver, refuseUnlessConfigured } from './event';
+import { answerDelivery, deliver, refuseUnlessConfigured } from './event';
 
 export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleStripe(c) {
@@ -140,29 +140,12 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, order: obj
   const conversion = parsed.data;
   log.external_id = conversion.external_id;
   if (!hasIdentifier(identifiers)) return unattributed(c);
-  return answerWebhook(c, await deliver(c, createDelivery, conversionJob(conversion, identifiers, visitor)));
+  return answerDelivery(c, await deliver(c, createDelivery, conversionJob(conversion, identifiers, visitor)), 200);
 }
 
 function unattributed(c: AppContext): Response {
   c.get('log').result = 'unattributed';
   return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
-}
-
-/** Like a browser's answer, except that a refusal Tapfiliate gave is final for the platform too (a 2xx): retrying it changes nothing. */
-function answerWebhook(c: AppContext, result: DeliveryResult): Response {
-  c.get('log').result = result.status;
-  switch (result.status) {
-    case 'sent':
-    case 'duplicate':
-      return c.json({ ok: true, status: result.status } satisfies TapResult, 200);
-    case 'queued':
-      return c.json({ ok: true, status: 'queued' } satisfies TapResult, 202);
-    case 'rejected':
-      c.get('log').upstream_status = result.upstreamStatus;
-      return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, 200);
-    case 'unavailable':
-      return c.json({ ok: false, error: 'temporarily_unavailable' } satisfies TapResult, 503);
-  }
 }
 
 const subscriptionKey = (stripeCustomer: string) => `sub:${stripeCustomer}`;

@@ -44,7 +44,7 @@ export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Han
       log.result = 'unattributed';
       return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
     }
-    const job = kind === 'conversion' ? conversionJob(event as never, identifiers, visitor) : customerJob(event as never, identifiers, visitor);
+    const job = 'external_id' in event ? conversionJob(event, identifiers, visitor) : customerJob(event, identifiers, visitor);
     if (event.test) {
       log.result = 'test';
       return c.json(testAnswer(c, job), 200);

@@ -23,8 +23,9 @@ export const workerSettings = (upstream) => ({
   POSTBACK_CONVERSION_URL: upstream.conversionUrl,
   POSTBACK_CUSTOMER_URL: upstream.customerUrl,
   TAPFILIATE_CLICKS_URL: upstream.clicksUrl ?? `${upstream.url}/1.7/clicks/`,
-  // Left unset on purpose: the bench posts unsigned browser events, as a shop in open trust does.
-  // TAPLINE_SIGNING_SECRET: 'bench-signing-secret',
+  // Blank on purpose (blank means unset): the bench posts unsigned browser events, as a shop in
+  // open trust does, and a developer's .dev.vars (npm start writes one) must not change that.
+  TAPLINE_SIGNING_SECRET: '',
   TAPLINE_SERVER_TOKEN: 'bench-server-token',
   STRIPE_WEBHOOK_SECRET: 'whsec_bench',
   SHOPIFY_WEBHOOK_SECRET: 'bench-shopify-secret',

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { html, raw } from 'hono/html';
+import { hmacSign } from '../proxy/hmac';
 
 /** The install from the README: the stub, then the snippet from the shop's own domain. */
 const TAP_TAGS = raw(
@@ -111,8 +112,5 @@ export function createDemoShop() {
 
 /** The lowercase hex HMAC-SHA256 of `text`: PHP's hash_hmac('sha256', $text, $secret). */
 async function hmacHex(secret: string, text: string): Promise<string> {
-  const encoder = new TextEncoder();
-  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const signature = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(text)));
-  return Array.from(signature, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return Array.from(new Uint8Array(await hmacSign(secret, text)), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

@@ -47,7 +47,8 @@ export function identifiersFromReference(reference: string | undefined): Identif
 
 /**
  * Layers of identifiers, later ones winning field by field: a coupon typed at
- * checkout beats the one stored at landing.
+ * checkout beats the one stored at landing. Only identifier fields are read,
+ * so a whole event may be a layer.
  */
 export function mergeIdentifiers(...layers: Identifiers[]): Identifiers {
   const merged: Identifiers = {};
@@ -57,11 +58,6 @@ export function mergeIdentifiers(...layers: Identifiers[]): Identifiers {
     }
   }
   return merged;
-}
-
-/** Only the identifier fields of a parsed event, in Tapfiliate's order of precedence. */
-export function pickIdentifiers(event: Identifiers): Identifiers {
-  return mergeIdentifiers(event);
 }
 
 /**

@@ -47,8 +47,9 @@ export function trustOf(env: Partial<Env>): 'signed' | 'open' {
 }
 
 export function maxAmountOf(env: Partial<Env>): number {
-  const value = Number(setting(env.MAX_AMOUNT));
-  return Number.isFinite(value) && value >= 0 && setting(env.MAX_AMOUNT) ? value : DEFAULT_MAX_AMOUNT;
+  const raw = setting(env.MAX_AMOUNT);
+  const value = Number(raw);
+  return raw && Number.isFinite(value) && value >= 0 ? value : DEFAULT_MAX_AMOUNT;
 }
 
 export function subscriptionMemoryMsOf(env: Partial<Env>): number {

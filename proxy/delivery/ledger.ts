@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { hmacSign } from '../hmac';
 import type { PostbackJob } from '../tapfiliate';
 
 /**
@@ -54,9 +55,7 @@ export const customerLedgerKey = (customerId: string) => `cus:${customerId}`;
  * to other shards (docs/operations.md says what that means).
  */
 export async function shardOf(key: string, secret: string): Promise<number> {
-  const hmacKey = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const digest = new DataView(await crypto.subtle.sign('HMAC', hmacKey, new TextEncoder().encode(key)));
-  return digest.getUint32(0) % LEDGER_SHARDS;
+  return new DataView(await hmacSign(secret, key)).getUint32(0) % LEDGER_SHARDS;
 }
 
 /**

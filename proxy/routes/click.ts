@@ -4,6 +4,7 @@
 // written by script does not apply (docs/reference.md, "The cookie").
 import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
+import { REFERENCE_FIELDS } from '../../common/attribution';
 import { COOKIE_NAME } from '../attribution';
 import { apiKeyOf, upstreamUrlsOf } from '../config';
 import { ledgerEntry } from '../delivery';
@@ -75,7 +76,7 @@ async function clickOnce(c: AppContext, click: Click, visitor: { ip?: string; us
 /** The snippet's cookie, byte for byte in its format: same name, domain, path and lifetime, now with click_id. */
 function writeCookie(c: AppContext, click: Click, domain: string | undefined, clickId: string | undefined): void {
   const data: Record<string, string | number> = {};
-  for (const field of ['referral_code', 'asset_id', 'source_id', 'coupon', 'click_id'] as const) {
+  for (const field of REFERENCE_FIELDS) {
     const value = field === 'click_id' ? clickId : click[field];
     if (value !== undefined) data[field] = value;
   }

@@ -1,7 +1,7 @@
 // POST /convert and POST /customer: one event, from the browser or from the
 // merchant's server, checked, attributed, and handed to delivery.
 import type { Handler } from 'hono';
-import { cookieIdentifiers, hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers, pickIdentifiers } from '../attribution';
+import { cookieIdentifiers, hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers } from '../attribution';
 import { configProblems, maxAmountOf, signingSecretOf, upstreamUrlsOf } from '../config';
 import type { CreateDelivery, DeliveryResult } from '../delivery';
 import { cleanVisitor, invalidRequest, jsonError, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
@@ -26,8 +26,9 @@ export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Han
     const event = kind === 'conversion' ? parseWith(conversionSchema, fields) : parseWith(customerSchema, fields);
     if ('external_id' in event) log.external_id = event.external_id;
     else log.customer_id = event.customer_id;
-    if ('amount' in event && event.amount !== undefined && !signed && !isServerEvent(c) && event.amount > maxAmountOf(c.env)) {
-      throw invalidRequest([{ path: 'amount', message: `must be at most ${maxAmountOf(c.env)} unless the event is signed (MAX_AMOUNT)` }]);
+    const maxAmount = maxAmountOf(c.env);
+    if ('amount' in event && event.amount !== undefined && !signed && !isServerEvent(c) && event.amount > maxAmount) {
+      throw invalidRequest([{ path: 'amount', message: `must be at most ${maxAmount} unless the event is signed (MAX_AMOUNT)` }]);
     }
 
     // Attribution: the cookie (or a server event's copy of it, or a reference), then the body's identifiers.
@@ -37,7 +38,7 @@ export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Han
         ? identifiersFromCookieValue(extras.tap_data)
         : identifiersFromReference(extras.reference)
       : cookieIdentifiers(c);
-    const identifiers = mergeIdentifiers(stored, pickIdentifiers(event));
+    const identifiers = mergeIdentifiers(stored, event);
     const visitor = extras ? cleanVisitor(extras.ip, extras.user_agent) : visitorOf(c);
 
     if (!hasIdentifier(identifiers)) {

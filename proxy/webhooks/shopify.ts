@@ -27,6 +27,7 @@
 //   off: `current_total_tax` minus the tax on shipping (`shipping_lines[].tax_lines[].price`).
 //   Never below 0; rounded to 3 decimals (no currency has more).
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
+import { hmacVerify } from '../hmac';
 
 export interface ShopifyConversion {
   external_id: string;
@@ -47,10 +48,9 @@ export async function verifyShopifyWebhook(rawBody: Uint8Array, hmacHeader: stri
   if (typeof hmacHeader !== 'string' || !secret) return false;
   const signature = base64Bytes(hmacHeader.trim());
   if (!signature || signature.length !== 32) return false;
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   // A copy when the bytes do not sit in a plain ArrayBuffer (Web Crypto's BufferSource).
   const data = rawBody.buffer instanceof ArrayBuffer ? (rawBody as Uint8Array<ArrayBuffer>) : new Uint8Array(rawBody);
-  return crypto.subtle.verify('HMAC', key, signature, data);
+  return hmacVerify(secret, signature, data);
 }
 
 function base64Bytes(value: string): Uint8Array<ArrayBuffer> | null {

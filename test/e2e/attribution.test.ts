@@ -303,6 +303,8 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
 
   it('when the proxy is down on the thank-you page, the conversion waits in the browser and the next page view delivers it once', async () => {
     await visit(page, www('/?ref=anna'));
+    // The click goes once tap-events.js has loaded; a shopper who stays a moment lets it finish.
+    await waitFor('the landing\'s click and its answer', () => stack.postbacks.acceptedClicks().some((click) => click.fields.referral_code === 'anna') && stack.merchant.inFlight === 0);
     // The cart page caches tap.js on checkout.shop.test, as any page before the thank-you page would.
     await visit(page, checkout('/cart'));
     stack.merchant.workerUp = false;

@@ -38,8 +38,10 @@ export const land = () => {
     ) {
       return log('kept', stored);
     }
-    const cookie = { ...captured, ts: Math.floor(Date.now() / MS_PER_SECOND) };
-    const landed = { ...cookie, landing_page: landingPage, cookie_domain: writeCookie(cookie), cookie_days: cookieDays };
+    const now = Date.now();
+    const cookie = { ...captured, ts: Math.floor(now / MS_PER_SECOND) };
+    // landed_at tells this landing from another one in the same second, so the proxy creates one click for each.
+    const landed = { ...cookie, landed_at: now, landing_page: landingPage, cookie_domain: writeCookie(cookie), cookie_days: cookieDays };
     if (click) load<EventsModule>(EVENTS).then((events) => events && events.click(landed));
   };
 

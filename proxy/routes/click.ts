@@ -48,14 +48,14 @@ export function clickRoute(): Handler<AppEnv> {
 }
 
 /**
- * Creates the click unless this landing (same referral code, capture time and
+ * Creates the click unless this landing (same referral code, landing time and
  * IP) already has one. Clicks cost Tapfiliate API calls, and a browser may
  * send the same landing twice.
  */
 async function clickOnce(c: AppContext, click: Click, visitor: { ip?: string; user_agent?: string }, url: string): Promise<string | undefined> {
   const apiKey = apiKeyOf(c.env);
   if (!apiKey || !c.env.POSTBACK_LEDGER) return undefined;
-  const memory = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKey, `clk:${click.referral_code}|${click.ts ?? ''}|${visitor.ip ?? ''}`);
+  const memory = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKey, `clk:${click.referral_code}|${click.landed_at ?? click.ts ?? ''}|${visitor.ip ?? ''}`);
   const known = await memory.recall();
   if (known !== undefined) return known || undefined;
   const created = await createClick(

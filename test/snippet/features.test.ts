@@ -24,7 +24,9 @@ describe('a new attribution is reported to POST /click', () => {
       cookie_domain: 'shop.example',
       cookie_days: 30,
       ts: page.stored().ts,
+      landed_at: expect.any(Number),
     });
+    expect(Math.floor(click.body.landed_at / 1000)).toBe(page.stored().ts);
     expect(click.cookie).toMatch(/tap_data=[^;]*anna/);
   });
 

@@ -1,0 +1,77 @@
+// POST /_tap/click in workerd, with the real ledger and the local Tapfiliate
+// stand-in's clicks endpoint (the project binds TAPFILIATE_CLICKS_URL to it).
+import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { postbackControl } from '../postback/control';
+import { call, post } from './helpers';
+
+const upstream = postbackControl(inject('proxyPostbackServers').worker);
+let landedAt = Date.now();
+/** A landing as the snippet reports it; each call is a new landing unless `landed_at` is passed. */
+const landing = (fields: Record<string, unknown> = {}) => ({
+  referral_code: 'anna',
+  landing_page: 'https://www.shop.example/?ref=anna',
+  referrer: 'https://affiliate.example/',
+  cookie_domain: 'shop.example',
+  cookie_days: 30,
+  ts: Math.floor(landedAt / 1000),
+  landed_at: ++landedAt,
+  ...fields,
+});
+const browser = { 'cf-connecting-ip': '203.0.113.7', 'user-agent': 'Mozilla/5.0 (click test)' };
+const click = (body: unknown, env = {}) => call({ path: 'https://www.shop.example/_tap/click', init: post(body, { ...browser, origin: 'https://www.shop.example' }), env });
+
+beforeEach(() => upstream.reset());
+
+describe('POST /_tap/click', () => {
+  it('creates a Tapfiliate click with the visitor and landing, and sets the snippet’s cookie again with its click_id', async () => {
+    const { response, json } = await click(landing());
+    const [created] = await upstream.acceptedClicks();
+    expect(created.fields).toMatchObject({
+      referral_code: 'anna',
+      ip: '203.0.113.7',
+      user_agent: 'Mozilla/5.0 (click test)',
+      landing_page: 'https://www.shop.example/?ref=anna',
+      referrer: 'https://affiliate.example/',
+    });
+    expect(json()).toEqual({ ok: true, status: 'stored', click_id: created.id });
+    const cookie = response.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^tap_data=[^;]+; Max-Age=2592000; Domain=shop\.example; Path=\/; Secure; SameSite=Lax$/);
+    const value = JSON.parse(decodeURIComponent(/^tap_data=([^;]+)/.exec(cookie)![1]));
+    expect(value).toEqual({ referral_code: 'anna', click_id: created.id, ts: expect.any(Number) });
+  });
+
+  it('creates the click once for a landing the browser sends twice, and again for a new landing in the same second', async () => {
+    const once = landing();
+    const first = await click(once);
+    const again = await click(once);
+    expect(again.json()).toEqual(first.json());
+    expect(await upstream.clicks()).toHaveLength(1);
+    await click(landing({ ts: once.ts }));
+    expect(await upstream.clicks()).toHaveLength(2);
+  });
+
+  it('still sets the cookie, without a click_id, when Tapfiliate refuses the click', async () => {
+    await upstream.setFaults({ clicks: { always: { status: 422, message: 'Referral code does not exist' } } });
+    const { response, json } = await click(landing());
+    expect(json()).toEqual({ ok: true, status: 'stored' });
+    expect(response.headers.get('set-cookie')).toMatch(/^tap_data=/);
+    expect(decodeURIComponent(response.headers.get('set-cookie')!)).not.toContain('click_id');
+  });
+
+  it('in test mode answers what it would send and creates no click', async () => {
+    const { json } = await click(landing({ test: true }));
+    expect(json()).toMatchObject({ ok: true, status: 'test', postbacks: [{ kind: 'click', body: { referral_code: 'anna' } }] });
+    expect(await upstream.clicks()).toEqual([]);
+  });
+
+  it.each([
+    ['a cookie domain that is not the host or a parent of it', { cookie_domain: 'elsewhere.example' }, 'cookie_domain'],
+    ['an identifier a URL could not have carried', { referral_code: '<script>' }, 'referral_code'],
+    ['a cookie lifetime over 365 days', { cookie_days: 400 }, 'cookie_days'],
+  ])('refuses %s with a 400 naming the field, and creates no click', async (_name, fields, path) => {
+    const { response, json } = await click(landing(fields));
+    expect(response.status).toBe(400);
+    expect(json()).toMatchObject({ ok: false, error: 'invalid_request', issues: [expect.objectContaining({ path })] });
+    expect(await upstream.clicks()).toEqual([]);
+  });
+});

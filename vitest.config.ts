@@ -21,6 +21,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             POSTBACK_CONVERSION_URL: `${postbackServer(inject)}/1.7/pb/con/c/`,
             POSTBACK_CUSTOMER_URL: `${postbackServer(inject)}/1.7/pb/cus/c/`,
             TAPFILIATE_CLICKS_URL: `${postbackServer(inject)}/1.6/clicks/`,
+            TAPFILIATE_REST_URL: `${postbackServer(inject)}/1.6/`,
             // Blank, not missing: a developer's .dev.vars (npm start writes one) must not
             // put the tests in signed trust. A test that needs a secret passes it itself.
             TAPLINE_SIGNING_SECRET: '',
@@ -91,6 +92,9 @@ export default defineConfig({
       },
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
+      // Refunds (proxy/refunds.ts): runRefund against the stand-in's REST API, and the refund
+      // route and webhooks through the production worker, queue and ledger.
+      workerdProject('refunds', ['test/refunds/**/*.test.ts'], (inject) => inject('refundPostbackServers').worker),
       // Delivery (proxy/delivery): postbacks, queue consumer and ledger, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(

@@ -97,6 +97,8 @@ run(
     `POSTBACK_CUSTOMER_URL:${postbackUrl}/1.7/pb/cus/c/`,
     '--var',
     `TAPFILIATE_CLICKS_URL:${postbackUrl}/1.6/clicks/`,
+    '--var',
+    `TAPFILIATE_REST_URL:${postbackUrl}/1.6/`,
   ],
   (line) => {
     console.log(`\x1b[36m[worker]\x1b[0m ${line}`);

@@ -21,15 +21,15 @@ async function clickWith(fields: Record<string, unknown>) {
 
 describe('landing_page', () => {
   it.each([
-    ['javascript:alert(document.cookie)'],
-    ['data:text/html,<script>alert(1)</script>'],
-    ['https://shop.example/\r\nSet-Cookie: x=1'],
-    ['https://shop.example/<img src=x onerror=alert(1)>\u0000'],
-    ['https://evil.example/?ref=anna'],
-    ['https://shop.example.evil.example/'],
-    [`https://shop.example/?q=${'a'.repeat(3000)}`],
-    ['/relative/path'],
-  ])('leaves out %s', async (landing_page) => {
+    ['a javascript: URL', 'javascript:alert(document.cookie)'],
+    ['a data: URL', 'data:text/html,<script>alert(1)</script>'],
+    ['CR/LF', 'https://shop.example/\r\nSet-Cookie: x=1'],
+    ['a NUL', 'https://shop.example/<img src=x onerror=alert(1)>\u0000'],
+    ['another host', 'https://evil.example/?ref=anna'],
+    ['a host that only starts like the shop', 'https://shop.example.evil.example/'],
+    ['3,000 characters', `https://shop.example/?q=${'a'.repeat(3000)}`],
+    ['a relative path', '/relative/path'],
+  ])('leaves out %s', async (_name, landing_page) => {
     expect(await clickWith({ landing_page })).not.toHaveProperty('landing_page');
   });
 
@@ -39,9 +39,14 @@ describe('landing_page', () => {
 });
 
 describe('referrer', () => {
-  it.each([['javascript:alert(1)'], ['https://affiliate.example/\n<b>'], [`https://affiliate.example/${'a'.repeat(2100)}`], ['not a url']])(
+  it.each([
+    ['a javascript: URL', 'javascript:alert(1)'],
+    ['a LF', 'https://affiliate.example/\n<b>'],
+    ['2,100 characters', `https://affiliate.example/${'a'.repeat(2100)}`],
+    ['not a URL', 'not a url'],
+  ])(
     'leaves out %s',
-    async (referrer) => {
+    async (_name, referrer) => {
       expect(await clickWith({ referrer })).not.toHaveProperty('referrer');
     },
   );

@@ -49,6 +49,34 @@ export async function hmacMatchesAny(secret: string, candidates: Uint8Array[], d
   return matched === 1;
 }
 
+export type WebhookSignatureCheck = 'ok' | 'invalid_signature' | 'expired';
+
+/**
+ * A platform's webhook signature, in the order that keeps an unauthenticated
+ * request cheap (docs/security.md, "Signature cost"): more than
+ * MAX_SIGNATURE_CANDIDATES candidates is `invalid_signature` and a timestamp
+ * outside the tolerance (either side of now) is `expired`, both before any
+ * HMAC; then one HMAC of `data`, compared with every candidate. `candidates`
+ * counts what the header listed, including entries that did not parse.
+ */
+export async function checkWebhookSignature(options: {
+  secret: string;
+  data: string | Uint8Array<ArrayBuffer>;
+  signatures: Uint8Array[];
+  candidates?: number;
+  timestamp?: number;
+  toleranceSeconds?: number;
+  nowSeconds?: number;
+}): Promise<WebhookSignatureCheck> {
+  const { secret, data, signatures, candidates = signatures.length, timestamp, toleranceSeconds = 300 } = options;
+  if (candidates > MAX_SIGNATURE_CANDIDATES) return 'invalid_signature';
+  if (timestamp !== undefined) {
+    const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
+    if (!(Math.abs(now - timestamp) <= toleranceSeconds)) return 'expired';
+  }
+  return (await hmacMatchesAny(secret, signatures, data)) ? 'ok' : 'invalid_signature';
+}
+
 /** Byte equality that reads every byte, so the time taken does not say where two MACs differ. */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -12,7 +12,7 @@
 //   those), so anything we accept, stripe-node accepts.
 // - Cost (our rule, docs/security.md "Signature cost"): the timestamp is checked before any
 //   HMAC, at most 8 v1 entries are read (more is invalid_signature), and the HMAC is computed
-//   once and compared with each v1 in constant time (proxy/hmac.ts hmacMatchesAny).
+//   once and compared with each v1 in constant time (proxy/hmac.ts checkWebhookSignature).
 // - Verdicts: no header → missing_signature; a header without t or v1, with more than 8 v1,
 //   or no v1 that matches → invalid_signature; a timestamp outside the tolerance → expired
 //   (whether or not a v1 matches: it is not computed); a correctly signed body that is not a
@@ -51,7 +51,7 @@
 // - charge.refunded: ignored with log `refund_received` (refunds are out of scope; the merchant
 //   declines the commission in Tapfiliate). Every other type: ignored.
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
-import { hexBytes, hmacMatchesAny, MAX_SIGNATURE_CANDIDATES } from '../hmac';
+import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
 
 export type Verdict<T> =
   | { ok: true; event: T }
@@ -99,12 +99,16 @@ export async function verifyStripeEvent(
   const parsed = parseSignatureHeader(header);
   if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
 
-  // Both checks that cost nothing come before the one HMAC.
-  if (parsed.candidates > MAX_SIGNATURE_CANDIDATES) return { ok: false, reason: 'invalid_signature' };
-  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
-  const tolerance = options.toleranceSeconds ?? STRIPE_TOLERANCE_SECONDS;
-  if (Math.abs(now - parsed.timestamp) > tolerance) return { ok: false, reason: 'expired' };
-  if (!(await hmacMatchesAny(secret, parsed.signatures, `${parsed.timestamp}.${rawBody}`))) return { ok: false, reason: 'invalid_signature' };
+  const check = await checkWebhookSignature({
+    secret,
+    data: `${parsed.timestamp}.${rawBody}`,
+    signatures: parsed.signatures,
+    candidates: parsed.candidates,
+    timestamp: parsed.timestamp,
+    toleranceSeconds: options.toleranceSeconds ?? STRIPE_TOLERANCE_SECONDS,
+    nowSeconds: options.nowSeconds,
+  });
+  if (check !== 'ok') return { ok: false, reason: check };
 
   let event: unknown;
   try {

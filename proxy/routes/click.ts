@@ -4,9 +4,8 @@
 // written by script does not apply (docs/reference.md, "The cookie").
 import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
-import { REFERENCE_FIELDS } from '../../common/attribution';
+import { FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
 import { COOKIE_NAME } from '../attribution';
-import { FORBIDDEN_ID_CHARACTERS } from '../../common/attribution';
 import { allowedOriginsOf, apiKeyOf, upstreamUrlsOf } from '../config';
 import { ledgerEntry } from '../delivery';
 import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
@@ -18,7 +17,7 @@ import { refuseUnlessConfigured } from './event';
 
 /**
  * One click per referral code and client network in this window, whatever the
- * body says about its landing (docs/security.md, "Click inflation"): a click
+ * body says about its landing (docs/security.md, "Clicks"): a click
  * costs an API call with the merchant's key, and the body is the attacker's.
  */
 export const CLICK_MEMORY_MS = 30 * 60 * 1000;
@@ -93,7 +92,7 @@ function landingHosts(c: AppContext): Set<string> {
 /**
  * A URL Tapfiliate may show the merchant and affiliates: http(s), at most
  * 2,048 characters, no control characters, and, when `hosts` is given, on one
- * of them. Anything else is left out of the click (docs/security.md, "Landing URLs").
+ * of them. Anything else is left out of the click (docs/security.md, "Clicks").
  */
 function forwardableUrl(value: string | undefined, hosts?: Set<string>): string | undefined {
   if (!value || value.length > MAX_URL_LENGTH || FORBIDDEN_ID_CHARACTERS.test(value)) return undefined;

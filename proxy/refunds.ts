@@ -1,9 +1,9 @@
 // A refund takes the affiliate's commission back (docs/reference.md, "Refunds"):
 // a full refund disapproves each commission of the conversion at Tapfiliate, a
 // partial one sets each to its share of what is left of the order. The ledger
-// runs this once per refund id, under its lease, and retries a `retry` like a
-// postback; everything Tapline assumes about Tapfiliate's REST API is in
-// proxy/tapfiliate.ts.
+// runs this once per refund id, beside the refund's conversion, and retries a
+// `retry` like a postback; everything Tapline assumes about Tapfiliate's REST API
+// is in proxy/tapfiliate.ts.
 import { apiKeyOf, refundsModeOf, upstreamUrlsOf } from './config';
 import {
   disapproveCommission,

@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
  * own postback URLs point at one of them, so a bound queue consumer running for
  * real never reaches Tapfiliate.
  */
-function workerdProject(name: string, include: string[], postbackServer: (inject: typeof vitestInject) => string) {
+function workerdProject(name: string, include: string[], postbackServer: (inject: typeof vitestInject) => string, options: { fileParallelism?: boolean } = {}) {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
@@ -31,7 +31,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
         },
       })),
     ],
-    test: { name, include, globalSetup: [`test/${name}/global-setup.ts`] },
+    test: { name, include, globalSetup: [`test/${name}/global-setup.ts`], ...options },
   };
 }
 
@@ -91,12 +91,14 @@ export default defineConfig({
       },
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
-      // Delivery (proxy/delivery): postbacks, queue consumer and ledger, in workerd.
+      // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(
         'delivery',
         ['test/delivery/**/*.test.ts', ...(process.env.TAPLINE_MEASURE ? ['test/delivery/**/*.measure.ts'] : [])],
         (inject) => inject('postbackServers').queue,
+        // Files point the shared ledger objects at their own stand-in (test/ledger-control.ts): one at a time.
+        { fileParallelism: false },
       ),
     ],
   },

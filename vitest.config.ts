@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
  * own postback URLs point at one of them, so a bound queue consumer running for
  * real never reaches Tapfiliate.
  */
-function workerdProject(name: string, include: string[], postbackServer: (inject: typeof vitestInject) => string, options: { fileParallelism?: boolean } = {}) {
+function workerdProject(name: string, include: string[], postbackServer: (inject: typeof vitestInject) => string) {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
@@ -31,7 +31,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
         },
       })),
     ],
-    test: { name, include, globalSetup: [`test/${name}/global-setup.ts`], ...options },
+    test: { name, include, globalSetup: [`test/${name}/global-setup.ts`] },
   };
 }
 
@@ -97,8 +97,6 @@ export default defineConfig({
         'delivery',
         ['test/delivery/**/*.test.ts', ...(process.env.TAPLINE_MEASURE ? ['test/delivery/**/*.measure.ts'] : [])],
         (inject) => inject('postbackServers').queue,
-        // Files point the shared ledger objects at their own stand-in (test/ledger-control.ts): one at a time.
-        { fileParallelism: false },
       ),
     ],
   },

@@ -55,6 +55,14 @@ export default defineConfig({
         },
       },
       {
+        // The ledger record's state machine, pure, in Node.
+        test: {
+          name: 'lifecycle',
+          environment: 'node',
+          include: ['test/lifecycle/**/*.test.ts'],
+        },
+      },
+      {
         test: {
           name: 'postback',
           environment: 'node',
@@ -95,7 +103,7 @@ export default defineConfig({
       // Refunds (proxy/refunds.ts): runRefund against the stand-in's REST API, and the refund
       // route and webhooks through the production worker, queue and ledger.
       workerdProject('refunds', ['test/refunds/**/*.test.ts'], (inject) => inject('refundPostbackServers').worker),
-      // Delivery (proxy/delivery): postbacks, queue consumer and ledger, in workerd.
+      // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(
         'delivery',

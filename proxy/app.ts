@@ -7,6 +7,7 @@ import { handleError, jsonBody, jsonError, requestLog, type AppEnv } from './htt
 import { clickRoute } from './routes/click';
 import { eventRoute } from './routes/event';
 import { healthRoute } from './routes/health';
+import { refundRoute } from './routes/refund';
 import { snippetRoute, type SnippetFile } from './routes/snippet';
 import { shopifyWebhookRoute, stripeWebhookRoute } from './routes/webhooks';
 import { originPolicy, rateLimit, serverAuth } from './trust';
@@ -40,7 +41,7 @@ function internalPath(request: Request, env: Env | undefined): string {
  *
  * @example
  * const app = createApp({ createDelivery });
- * export default { fetch: app.fetch, queue: createConsumer() } satisfies ExportedHandler<Env>;
+ * export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
  */
 export function createApp({ createDelivery, fetchOrigin = (request) => fetch(request), snippets = SNIPPETS }: AppOptions) {
   const app = new Hono<AppEnv>({ getPath: (request, { env } = {}) => internalPath(request, env) });
@@ -59,6 +60,7 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   app.post(`${INSIDE}/click`, originPolicy(), rateLimit(), jsonBody(MAX_EVENT_BYTES), clickRoute());
   app.post(`${INSIDE}/convert`, ...event, eventRoute('conversion', createDelivery));
   app.post(`${INSIDE}/customer`, ...event, eventRoute('customer', createDelivery));
+  app.post(`${INSIDE}/refund`, ...refundRoute(createDelivery));
 
   // Webhooks: the platform's signature is their only credential.
   app.post(`${INSIDE}/webhooks/stripe`, jsonBody(MAX_WEBHOOK_BYTES), stripeWebhookRoute(createDelivery));
@@ -66,7 +68,7 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
 
   // Also matches the base itself.
   app.all(`${INSIDE}/*`, () => {
-    throw jsonError(404, { ok: false, error: 'not_found', message: 'Tapline serves tap.js, click, convert, customer, webhooks and health here' });
+    throw jsonError(404, { ok: false, error: 'not_found', message: 'Tapline serves tap.js, click, convert, customer, refund, webhooks and health here' });
   });
 
   return app;

@@ -5,6 +5,7 @@
 // `retry` like a postback; everything Tapline assumes about Tapfiliate's REST API
 // is in proxy/tapfiliate.ts.
 import { apiKeyOf, refundsModeOf, upstreamUrlsOf } from './config';
+import type { RecordStatus, RefundJob } from './delivery';
 import {
   disapproveCommission,
   findTapfiliateConversion,
@@ -13,12 +14,6 @@ import {
   type RestOutcome,
   type TapfiliateCommission,
 } from './tapfiliate';
-
-// Until the ledger lands these mirror proxy/delivery/index.ts's own types.
-export type RecordStatus = 'pending' | 'sent' | 'dead' | 'reversed' | 'adjusted' | 'ignored';
-export interface RefundJob {
-  refund: { refund_id: string; external_id: string; amount?: number; currency?: string };
-}
 
 /** A commission as the conversion's record keeps it: its amount before any refund. */
 export interface OriginalCommission {

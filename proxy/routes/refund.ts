@@ -1,33 +1,20 @@
-// POST /refund: a refund from the merchant's server (WooCommerce's
-// woocommerce_order_refunded hook, any backend), with the server token. Handed
-// to delivery as a refund job, which runs it once per refund_id (proxy/refunds.ts).
+// Refunds into delivery: POST /refund from the merchant's server (WooCommerce's
+// woocommerce_order_refunded hook, any backend), with the server token, and the
+// refunds a platform's webhook reads (proxy/webhooks/refund-events.ts). Each is a
+// refund job, run once per refund_id by the ledger (proxy/refunds.ts).
 // docs/reference.md, "Refunds", lists every answer.
 import type { Handler, MiddlewareHandler } from 'hono';
-import { MAX_EVENT_BYTES, upstreamUrlsOf } from '../config';
+import { apiKeyOf, MAX_EVENT_BYTES, upstreamUrlsOf, webhookTestEventsOf } from '../config';
+import type { CreateDelivery, DeliveryResult, EventSource, RefundJob } from '../delivery';
 import { jsonBody, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
-import { logLine } from '../log';
-import type { RefundJob } from '../refunds';
+import { logLine, scrub } from '../log';
+import type { PlatformRefund } from '../webhooks/refund-events';
 import { refundSchema, type TapResult } from '../schema';
 import { isServerEvent, serverAuth } from '../trust';
-import { refuseUnlessConfigured } from './event';
-
-/** What delivery answers for a refund job (proxy/delivery). */
-export type RefundDeliveryResult =
-  | { status: 'sent' | 'queued' | 'duplicate' | 'reversed' | 'adjusted' | 'unattributed' | 'ignored' }
-  | { status: 'rejected'; upstreamStatus: number; message: string }
-  | { status: 'unavailable' };
-
-export interface RefundSubmission {
-  job: RefundJob;
-  source: 'server' | 'stripe' | 'shopify';
-  signed: boolean;
-}
-
-/** The part of delivery a refund route needs. */
-export type CreateRefundDelivery = (env: Env, ctx: ExecutionContext) => { submit(submission: RefundSubmission): Promise<RefundDeliveryResult> } | undefined;
+import { answerDelivery, deliver, refuseUnlessConfigured } from './event';
 
 /** The middleware and handler of `POST /refund`, in order: the server token before anything is read. */
-export function refundRoute(createDelivery: CreateRefundDelivery): [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>, Handler<AppEnv>] {
+export function refundRoute(createDelivery: CreateDelivery): [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>, Handler<AppEnv>] {
   return [serverAuth(), serverOnly, jsonBody(MAX_EVENT_BYTES), handleRefund];
 
   async function handleRefund(c: AppContext) {
@@ -37,9 +24,9 @@ export function refundRoute(createDelivery: CreateRefundDelivery): [MiddlewareHa
     const job: RefundJob = { refund: { refund_id, external_id, ...(amount === undefined ? {} : { amount }), ...(currency ? { currency } : {}) } };
     if (test) {
       c.get('log').result = 'test';
-      return c.json(refundTestAnswer(c, job), 200);
+      return c.json(refundTestAnswer(c, [job]), 200);
     }
-    return answerRefund(c, await submitRefund(c, createDelivery, { job, source: 'server', signed: false }));
+    return answerDelivery(c, await deliver(c, createDelivery, { job, source: 'server', signed: false }));
   }
 }
 
@@ -51,38 +38,63 @@ async function serverOnly(c: AppContext, next: () => Promise<void>) {
   await next();
 }
 
-/** What a test-mode refund would do, without the key: nothing goes upstream, nothing is recorded. */
-export function refundTestAnswer(c: AppContext, job: RefundJob): TapResult {
-  return { ok: true, status: 'test', postbacks: [{ kind: 'refund', url: upstreamUrlsOf(c.env).rest, body: job.refund }] };
-}
-
-/** Hands the refund to delivery; a deployment without the ledger has no delivery at all. */
-export async function submitRefund(c: AppContext, createDelivery: CreateRefundDelivery, submission: RefundSubmission): Promise<RefundDeliveryResult> {
-  const delivery = createDelivery(c.env, c.executionCtx);
-  if (!delivery) {
-    logLine('not_configured', { hints: ['POSTBACK_QUEUE and POSTBACK_LEDGER must be bound (wrangler.toml)'] });
-    throw jsonError(503, { ok: false, error: 'not_configured' });
-  }
-  return delivery.submit(submission);
+/** What test-mode refunds would do, without the key: nothing goes upstream, nothing is recorded. */
+export function refundTestAnswer(c: AppContext, jobs: RefundJob[]): TapResult {
+  const url = upstreamUrlsOf(c.env).rest;
+  return { ok: true, status: 'test', postbacks: jobs.map((job) => ({ kind: 'refund', url, body: job.refund })) };
 }
 
 /**
- * The caller's answer (docs/reference.md, "Refunds"): Tapfiliate's own words
- * went to the log. A refusal is a 422 for a server, a 200 for a webhook (a
- * platform retries anything but a 2xx, and asking again changes nothing).
+ * A platform's refunds: the conversion found through the ids its record kept
+ * (else the platform's own order id), then each refund handed to delivery,
+ * oldest first. A platform event is answered 200 even when Tapfiliate refuses
+ * (asking again changes nothing); a test event is answered without anything
+ * recorded or sent, unless WEBHOOK_TEST_EVENTS=send.
  */
-export function answerRefund(c: AppContext, result: RefundDeliveryResult, rejectedStatus: 200 | 422 = 422): Response {
+export async function platformRefund(c: AppContext, createDelivery: CreateDelivery, refund: PlatformRefund, source: EventSource): Promise<Response> {
+  refuseUnlessConfigured(c);
+  const external_id = await conversionOf(c, createDelivery, refund);
   const log = c.get('log');
-  log.result = result.status;
-  switch (result.status) {
-    case 'queued':
-      return c.json({ ok: true, status: 'queued' } satisfies TapResult, 202);
-    case 'rejected':
-      log.upstream_status = result.upstreamStatus;
-      return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, rejectedStatus);
-    case 'unavailable':
-      return c.json({ ok: false, error: 'temporarily_unavailable', message: 'try again shortly' } satisfies TapResult, 503, { 'retry-after': '30' });
-    default:
-      return c.json({ ok: true, status: result.status } satisfies TapResult, 200);
+  if (external_id) log.external_id = external_id;
+  const jobs: RefundJob[] = refund.refunds.map(({ refund_id, amount }) => ({
+    refund: { refund_id, external_id: external_id ?? '', ...(amount === undefined ? {} : { amount }), ...(refund.currency ? { currency: refund.currency } : {}) },
+  }));
+  if (refund.test && webhookTestEventsOf(c.env) === 'test') {
+    log.result = 'test';
+    return c.json(refundTestAnswer(c, jobs), 200);
   }
+  if (!external_id) {
+    log.result = 'unattributed';
+    return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
+  }
+  let answer: DeliveryResult | undefined;
+  for (const job of jobs) {
+    const result = await deliver(c, createDelivery, { job, source, signed: true });
+    answer = answer === undefined || weight(result) > weight(answer) ? result : answer;
+  }
+  return answerDelivery(c, answer!, 200);
+}
+
+/** Which of several refunds' results a platform is answered: one it must send again, then a refusal, then a wait. */
+function weight(result: DeliveryResult): number {
+  return result.status === 'unavailable' ? 3 : result.status === 'rejected' ? 2 : result.status === 'queued' ? 1 : 0;
+}
+
+/** The refunded conversion's external_id, or undefined when nothing names it. */
+async function conversionOf(c: AppContext, createDelivery: CreateDelivery, refund: PlatformRefund): Promise<string | undefined> {
+  const delivery = createDelivery(c.env);
+  if (!delivery) {
+    logLine('not_configured', { hints: ['POSTBACK_LEDGER must be bound (wrangler.toml)'] });
+    throw jsonError(503, { ok: false, error: 'not_configured' });
+  }
+  try {
+    for (const id of refund.platformIds) {
+      const key = await delivery.findConversion(id);
+      if (key?.startsWith('con:')) return key.slice('con:'.length);
+    }
+  } catch (error) {
+    logLine('delivery_unavailable', { level: 'error', error: scrub(error instanceof Error ? error.message : 'unknown', [apiKeyOf(c.env)]) });
+    throw jsonError(503, { ok: false, error: 'temporarily_unavailable', message: 'try again shortly' }, { 'retry-after': '30' });
+  }
+  return refund.fallbackExternalId;
 }

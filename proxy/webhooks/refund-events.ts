@@ -23,7 +23,8 @@
 //   `amount_set.shop_money.amount` (the shop's currency, as the conversion's amount is) when
 //   present, else `amount`.
 // - keyed by the refund's `id`; the conversion is the order (`order_id`), whose id is also
-//   the conversion's external_id.
+//   the conversion's external_id. Ids can pass 2^53, where JSON.parse loses digits: the
+//   refund's id is read from its `admin_graphql_api_id`, the order's from the raw body.
 // - a test refund: `test: true` on the refund or on any of its transactions.
 import { fromMinorUnits, type StripeEvent } from './stripe';
 
@@ -91,10 +92,12 @@ export function stripeRefunds(event: StripeEvent): RefundReading {
   return { ...reading, refunds: [whole ? { refund_id } : { refund_id, amount: fromMinorUnits(step, currency) }] };
 }
 
-export function shopifyRefund(refund: unknown): RefundReading {
+/** `raw` is the body as received, for ids beyond 2^53. */
+export function shopifyRefund(refund: unknown, raw = ''): RefundReading {
   if (!isRecord(refund)) return { action: 'ignore', reason: 'malformed_refund' };
-  const id = numericId(refund.id);
-  const orderId = numericId(refund.order_id);
+  const gid = /^gid:\/\/shopify\/Refund\/(\d+)$/.exec(text(refund.admin_graphql_api_id) ?? '');
+  const id = gid ? gid[1] : numericId(refund.id);
+  const orderId = /"order_id"\s*:\s*"?(\d{1,30})\b/.exec(raw)?.[1] ?? numericId(refund.order_id);
   if (!id || !orderId) return { action: 'ignore', reason: 'malformed_refund' };
   const transactions = Array.isArray(refund.transactions) ? refund.transactions.filter(isRecord) : [];
   const test = refund.test === true || transactions.some((transaction) => transaction.test === true);

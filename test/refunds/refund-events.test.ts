@@ -138,6 +138,11 @@ describe('Shopify refunds/create', () => {
     expect(shopifyRefund(refund({ transactions }))).toMatchObject({ test: true });
   });
 
+  it('reads ids beyond 2^53 exactly: the refund from its gid, the order from the raw body', () => {
+    const raw = '{"id":920982911946154511,"admin_graphql_api_id":"gid://shopify/Refund/920982911946154511","order_id":820982911946154508,"transactions":[{"order_id":820982911946154508,"kind":"refund","status":"success","amount":"5.00","currency":"USD"}]}';
+    expect(shopifyRefund(JSON.parse(raw), raw)).toMatchObject({ platformIds: ['820982911946154508'], refunds: [{ refund_id: '920982911946154511', amount: 5 }] });
+  });
+
   it.each([null, [], { id: 'x', order_id: 1 }, { id: 1 }])('%j is ignored as malformed', (body) => {
     expect(shopifyRefund(body)).toEqual({ action: 'ignore', reason: 'malformed_refund' });
   });

@@ -1,29 +1,24 @@
-// POST /_tap/refund (proxy/routes/refund.ts) with a recording delivery: who may
+// POST /_tap/refund (proxy/routes/refund.ts) through the app, with a recording delivery: who may
 // send a refund, what it must carry, and what each delivery result answers.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env as workerEnv } from 'cloudflare:workers';
-import { Hono } from 'hono';
 import { describe, expect, it, vi } from 'vitest';
-import { handleError, requestLog, type AppEnv } from '../../proxy/http';
-import { refundRoute, type RefundDeliveryResult, type RefundSubmission } from '../../proxy/routes/refund';
+import { createApp } from '../../proxy/app';
+import type { DeliveryResult, Submission } from '../../proxy/delivery';
+import { fakeDelivery } from '../fake-delivery';
 
 const TOKEN = 'server-token-for-refunds';
 const ORIGIN = 'https://shop.example';
 
-async function refund(body: unknown, { token = TOKEN as string | null, answer = { status: 'reversed' } as RefundDeliveryResult, env = {} as Partial<Env>, contentType = 'application/json' } = {}) {
-  const submissions: RefundSubmission[] = [];
-  const app = new Hono<AppEnv>();
-  app.onError(handleError);
-  app.use('*', requestLog(() => 'refund'));
-  app.post(
-    '/_tap/refund',
-    ...refundRoute(() => ({
-      async submit(submission) {
+async function refund(body: unknown, { token = TOKEN as string | null, answer = { status: 'reversed' } as DeliveryResult, env = {} as Partial<Env>, contentType = 'application/json' } = {}) {
+  const submissions: Submission[] = [];
+  const app = createApp({
+    createDelivery: () =>
+      fakeDelivery(async (submission) => {
         submissions.push(structuredClone(submission));
         return answer;
-      },
-    })),
-  );
+      }),
+  });
   const headers: Record<string, string> = { 'content-type': contentType };
   if (token !== null) headers.authorization = `Bearer ${token}`;
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
@@ -59,7 +54,7 @@ describe('POST /refund', () => {
     [{ status: 'ignored' }, 200, { ok: true, status: 'ignored' }],
     [{ status: 'rejected', upstreamStatus: 422, message: 'Commission test-key already paid' }, 422, { ok: false, error: 'upstream_rejected' }],
     [{ status: 'unavailable' }, 503, { ok: false, error: 'temporarily_unavailable', message: 'try again shortly' }],
-  ] as [RefundDeliveryResult, number, unknown][])('delivery %j → %i', async (answer, status, json) => {
+  ] as [DeliveryResult, number, unknown][])('delivery %j → %i', async (answer, status, json) => {
     const result = await refund({ external_id: 'WC-1', refund_id: 'r1', amount: 5 }, { answer });
     expect([result.status, result.json]).toEqual([status, json]);
     // Tapfiliate's words never reach the caller.

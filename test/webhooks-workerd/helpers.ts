@@ -7,6 +7,7 @@ import { vi } from 'vitest';
 import { encodeReference } from '../../common/attribution';
 import { createApp } from '../../proxy/app';
 import { createDelivery } from '../../proxy/delivery';
+import { ledgersFollow } from '../ledger-control';
 import { postbackControl } from '../postback/control';
 
 import chargeRefundedText from '../webhooks/fixtures/stripe-charge-refunded.json?raw';
@@ -33,6 +34,9 @@ export function webhookEnv(upstream: Upstream, extra: Partial<Record<keyof Env, 
     POSTBACK_CUSTOMER_URL: upstream.customerUrl,
     STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
     SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET,
+    // The fixtures are Stripe test-mode events (livemode: false) and a Shopify test order, which
+    // these tests deliver; test mode itself is tested in test/refunds/webhooks.test.ts.
+    WEBHOOK_TEST_EVENTS: 'send',
     ...extra,
   } as Env;
 }
@@ -40,6 +44,7 @@ export function webhookEnv(upstream: Upstream, extra: Partial<Record<keyof Env, 
 /** One request through the production app with the real createDelivery; every log line is captured. */
 export async function request(env: Env, path: string, init: RequestInit) {
   const app = createApp({ createDelivery });
+  await ledgersFollow(env);
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   const ctx = createExecutionContext();
   try {

@@ -5,6 +5,7 @@
 // `retry` like a postback; everything Tapline assumes about Tapfiliate's REST API
 // is in proxy/tapfiliate.ts.
 import { apiKeyOf, refundsModeOf, upstreamUrlsOf } from './config';
+import { logLine } from './log';
 import type { RecordStatus, RefundJob } from './delivery';
 import {
   disapproveCommission,
@@ -80,14 +81,35 @@ const fromCents = (cents: number) => cents / 100;
  * kept. Every call is safe to repeat: a retry skips commissions already
  * disapproved and sets the same amounts again.
  */
-export async function runRefund({ job, conversion, env, timeoutMs }: RefundContext): Promise<RefundOutcome> {
-  if (refundsModeOf(env) === 'ignore') return { result: 'ignored' };
+export async function runRefund(context: RefundContext): Promise<RefundOutcome> {
+  const started = Date.now();
+  const { outcome, changed } = await tryRefund(context);
+  const { refund_id, external_id, amount } = context.job;
+  logLine('refund_attempt', {
+    refund_id,
+    external_id,
+    amount,
+    result: outcome.result,
+    upstream_status: 'status' in outcome ? outcome.status : undefined,
+    reason: outcome.result === 'retry' ? outcome.reason : undefined,
+    message: outcome.result === 'rejected' ? outcome.message : undefined,
+    commissions: changed,
+    ms: Date.now() - started,
+  });
+  return outcome;
+}
+
+/** The refund itself, and how many commissions it changed at Tapfiliate (for the log). */
+async function tryRefund({ job, conversion, env, timeoutMs }: RefundContext): Promise<{ outcome: RefundOutcome; changed: number }> {
+  let changed = 0;
+  const done = (outcome: RefundOutcome) => ({ outcome, changed });
+  if (refundsModeOf(env) === 'ignore') return done({ result: 'ignored' });
   const options: RestOptions = { baseUrl: upstreamUrlsOf(env).rest, apiKey: apiKeyOf(env) ?? '', timeoutMs };
 
   const lookup = await findTapfiliateConversion(job.external_id, options);
-  if (lookup.result !== 'ok') return failed(lookup);
+  if (lookup.result !== 'ok') return done(failed(lookup));
   const found = lookup.value;
-  if (!found) return { result: 'unattributed' };
+  if (!found) return done({ result: 'unattributed' });
 
   const originals: OriginalCommission[] = conversion?.commissions ?? found.commissions.map(({ id, amount }) => ({ id, amount }));
   const orderAmount = conversion?.amount ?? found.amount;
@@ -95,7 +117,7 @@ export async function runRefund({ job, conversion, env, timeoutMs }: RefundConte
 
   if (job.amount !== undefined && orderAmount === undefined) {
     // A share of an unknown whole cannot be worked out; taking everything back would be wrong too.
-    return { result: 'rejected', status: 422, message: 'a partial refund of a conversion without an amount (neither the ledger nor Tapfiliate holds one)' };
+    return done({ result: 'rejected', status: 422, message: 'a partial refund of a conversion without an amount (neither the ledger nor Tapfiliate holds one)' });
   }
   const plan =
     job.amount === undefined || orderAmount === undefined
@@ -108,19 +130,21 @@ export async function runRefund({ job, conversion, env, timeoutMs }: RefundConte
       for (const { id } of originals) {
         if (approval.get(id) === false) continue;
         const outcome = await disapproveCommission(id, options);
-        if (outcome.result !== 'ok') return failed(outcome);
+        if (outcome.result !== 'ok') return done(failed(outcome));
+        changed++;
       }
-      return { result: 'reversed', refunded_amount: plan.refunded, commissions: originals };
+      return done({ result: 'reversed', refunded_amount: plan.refunded, commissions: originals });
     }
     const comment = `Refund ${job.refund_id}: ${plan.refunded} of ${orderAmount} refunded`;
     for (const { id, amount } of plan.amounts) {
       const outcome = await setCommissionAmount(id, amount, comment, options);
-      if (outcome.result !== 'ok') return failed(outcome);
+      if (outcome.result !== 'ok') return done(failed(outcome));
+      changed++;
     }
-    return { result: 'adjusted', refunded_amount: plan.refunded, commissions: originals };
+    return done({ result: 'adjusted', refunded_amount: plan.refunded, commissions: originals });
   } catch (error) {
     // Only a kept commission id that cannot go into a path gets here: asking again changes nothing.
-    return { result: 'rejected', status: 0, message: error instanceof Error ? error.message : 'refund failed' };
+    return done({ result: 'rejected', status: 0, message: error instanceof Error ? error.message : 'refund failed' });
   }
 }
 

@@ -2,7 +2,7 @@
 // what each refund does to the commissions, and how each answer of Tapfiliate ends.
 import { env as workerEnv } from 'cloudflare:workers';
 import fc from 'fast-check';
-import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { refundPlan, runRefund, type RefundContext, type RefundOutcome } from '../../proxy/refunds';
 import { postbackControl } from '../postback/control';
 
@@ -270,6 +270,24 @@ describe('runRefund at Tapfiliate', () => {
       status: 404,
       message: 'Tapfiliate answered 404',
     });
+  });
+
+  it('logs one refund_attempt line per try: ids, result, how many commissions changed; never the key', async () => {
+    await upstream.seedConversion({ external_id: 'G1', amount: 100, commissions: [10, 5] });
+    await upstream.setFaults({ rest: { next: ['slow', 'slow', { status: 422, message: 'test-key refused' }], slowMs: 0 } });
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    let lines: unknown[];
+    try {
+      await refund('G1', sent(100), 10, 're_log');
+      await refund('G1', sent(100), 10, 're_log');
+      lines = log.mock.calls.map((args) => JSON.parse(String(args[0])));
+    } finally {
+      log.mockRestore();
+    }
+    expect(lines).toEqual([
+      { event: 'refund_attempt', refund_id: 're_log', external_id: 'G1', amount: 10, result: 'rejected', upstream_status: 422, message: '*** refused', commissions: 1, ms: expect.any(Number) },
+      { event: 'refund_attempt', refund_id: 're_log', external_id: 'G1', amount: 10, result: 'adjusted', commissions: 2, ms: expect.any(Number) },
+    ]);
   });
 
   it('REFUNDS=ignore touches nothing at Tapfiliate', async () => {

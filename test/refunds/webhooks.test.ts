@@ -1,7 +1,8 @@
 // Refunds from Stripe and Shopify webhooks through the production app, the real
 // ledger and runRefund, against the Tapfiliate stand-in. Stripe payloads are
-// signed by the `stripe` package's own helper, Shopify's with its documented HMAC
-// (base64 HMAC-SHA256 of the raw body, X-Shopify-Hmac-Sha256).
+// signed by the `stripe` package's own helper (its async form: in workerd the
+// package signs with Web Crypto, which has no synchronous HMAC), Shopify's with its
+// documented HMAC (base64 HMAC-SHA256 of the raw body, X-Shopify-Hmac-Sha256).
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env as workerEnv } from 'cloudflare:workers';
 import Stripe from 'stripe';

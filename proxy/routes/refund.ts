@@ -41,7 +41,9 @@ async function serverOnly(c: AppContext, next: () => Promise<void>) {
 /** What test-mode refunds would do, without the key: nothing goes upstream, nothing is recorded. */
 export function refundTestAnswer(c: AppContext, jobs: RefundJob[]): TapResult {
   const url = upstreamUrlsOf(c.env).rest;
-  return { ok: true, status: 'test', postbacks: jobs.map((job) => ({ kind: 'refund', url, body: job.refund })) };
+  // A platform refund whose conversion is unknown has no external_id to show.
+  const body = ({ external_id, ...rest }: RefundJob['refund']) => (external_id ? { external_id, ...rest } : rest);
+  return { ok: true, status: 'test', postbacks: jobs.map((job) => ({ kind: 'refund', url, body: body(job.refund) })) };
 }
 
 /**

@@ -27,6 +27,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             TAPLINE_SERVER_TOKEN: '',
             STRIPE_WEBHOOK_SECRET: '',
             SHOPIFY_WEBHOOK_SECRET: '',
+            TAPLINE_ADMIN_TOKEN: '',
           },
         },
       })),
@@ -91,6 +92,8 @@ export default defineConfig({
       },
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
+      // The operator API and console page (proxy/routes/admin.ts, console.ts), against a fake and the real ledger.
+      workerdProject('admin', ['test/admin/**/*.test.ts'], (inject) => inject('adminPostbackServers').worker),
       // Delivery (proxy/delivery): postbacks, queue consumer and ledger, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(

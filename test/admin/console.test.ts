@@ -59,3 +59,13 @@ describe('the console page', () => {
     }
   });
 });
+
+describe('the demo shop', () => {
+  it('links its thank-you page to the order in the console', async () => {
+    const { default: demoWorker } = await import('../../demo/worker');
+    const { createExecutionContext } = await import('cloudflare:test');
+    const { env } = await import('cloudflare:workers');
+    const response = await demoWorker.fetch(new Request('http://localhost:8787/thank-you?order=ORD-42'), env as never, createExecutionContext());
+    expect(await response.text()).toContain('<a href="/_tap/admin/#event=con%3AORD-42">');
+  });
+});

@@ -42,7 +42,7 @@ function internalPath(request: Request, env: Env | undefined): string {
  *
  * @example
  * const app = createApp({ createDelivery });
- * export default { fetch: app.fetch, queue: createConsumer() } satisfies ExportedHandler<Env>;
+ * export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
  */
 export function createApp({ createDelivery, fetchOrigin = (request) => fetch(request), snippets = SNIPPETS }: AppOptions) {
   const app = new Hono<AppEnv>({ getPath: (request, { env } = {}) => internalPath(request, env) });
@@ -70,7 +70,7 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   app.get(`${INSIDE}/admin`, (c) => c.redirect(`${new URL(c.req.url).pathname}/`, 308));
   app.get(`${INSIDE}/admin/`, etag(), consoleRoute());
   app.get(`${INSIDE}/admin/:file{console\\.(?:js|css)}`, etag(), consoleRoute());
-  app.route(`${INSIDE}/admin/api`, adminApi(createDelivery as never));
+  app.route(`${INSIDE}/admin/api`, adminApi(createDelivery));
 
   // Also matches the base itself.
   app.all(`${INSIDE}/*`, () => {

@@ -4,28 +4,12 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import * as z from 'zod/mini';
+import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery';
 import { adminTokenOf, apiKeyOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
-import { jsonError, parseWith, type AppContext, type AppEnv } from '../http';
+import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http';
 import { truncateIp } from '../log';
 import { isIp } from '../schema';
 import { enforceRateLimit } from '../trust';
-
-// Until the ledger lands on main: the operator half of proxy/delivery's Delivery.
-type RecordStatus = (typeof STATUSES)[number];
-export interface LedgerEvent {
-  key: string;
-  status: RecordStatus;
-  [field: string]: unknown;
-}
-type DeliveryResult = { status: 'sent' | 'queued' | 'duplicate' | 'reversed' | 'adjusted' | 'unattributed' | 'ignored' } | { status: 'rejected'; upstreamStatus: number; message: string };
-type Counts = Record<'sent' | 'pending' | 'dead' | 'reversed' | 'adjusted', number>;
-export interface OperatorDelivery {
-  get(key: string): Promise<LedgerEvent | null>;
-  list(query: { status?: RecordStatus; kind?: (typeof KINDS)[number]; source?: (typeof SOURCES)[number]; q?: string; limit?: number; cursor?: string }): Promise<{ events: LedgerEvent[]; next_cursor: string | null }>;
-  summary(): Promise<{ last_24h: Counts; last_7d: Counts }>;
-  retry(key: string): Promise<DeliveryResult | { status: 'already_sent' } | { status: 'not_found' }>;
-}
-type CreateDelivery = (env: Env) => OperatorDelivery | undefined;
 
 const STATUSES = ['pending', 'sent', 'dead', 'reversed', 'adjusted', 'ignored'] as const;
 const KINDS = ['conversion', 'customer', 'refund'] as const;
@@ -90,7 +74,12 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
   });
 
   api.get('/events', async (c) => {
-    const query = parseWith(listQuerySchema, c.req.query());
+    const query: EventQuery = parseWith(listQuerySchema, c.req.query());
+    try {
+      decodeCursor(query.cursor);
+    } catch {
+      throw invalidRequest([{ path: 'cursor', message: 'is not a cursor this API gave' }]);
+    }
     const page = await deliveryOf(c, createDelivery).list(query);
     return c.json(redact({ ok: true, events: page.events, next_cursor: page.next_cursor }, c.env));
   });
@@ -116,6 +105,8 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
         return c.json({ ok: false, error: 'upstream_rejected', upstream_status: result.upstreamStatus }, 422);
       case 'queued':
         return c.json({ ok: true, status: 'queued' }, 202);
+      case 'unavailable':
+        throw jsonError(503, { ok: false, error: 'temporarily_unavailable', message: 'the ledger could not be reached; try again shortly' }, { 'retry-after': '30' });
       default:
         return c.json({ ok: true, status: result.status }, 200);
     }

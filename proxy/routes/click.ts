@@ -6,12 +6,10 @@ import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
 import { REFERENCE_FIELDS } from '../../common/attribution';
 import { COOKIE_NAME } from '../attribution';
-import { apiKeyOf, upstreamUrlsOf } from '../config';
-import { ledgerEntry } from '../delivery';
+import { upstreamUrlsOf } from '../config';
+import { clickFor } from '../memory';
 import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
-import { logLine } from '../log';
 import { clickSchema, cookieSafe, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
-import { createClick } from '../tapfiliate';
 
 /** A browser retrying the same landing within a day gets the same click. */
 const CLICK_MEMORY_MS = 24 * 60 * 60 * 1000;
@@ -48,29 +46,19 @@ export function clickRoute(): Handler<AppEnv> {
 }
 
 /**
- * Creates the click unless this landing (same referral code, landing time and
- * IP) already has one. Clicks cost Tapfiliate API calls, and a browser may
- * send the same landing twice.
+ * The click for this landing, made at most once per referral code and client
+ * address within the memory window (one ledger request): clicks cost Tapfiliate
+ * API calls, and a browser may send the same landing twice.
  */
-async function clickOnce(c: AppContext, click: Click, visitor: { ip?: string; user_agent?: string }, url: string): Promise<string | undefined> {
-  const apiKey = apiKeyOf(c.env);
-  if (!apiKey || !c.env.POSTBACK_LEDGER) return undefined;
-  const memory = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKey, `clk:${click.referral_code}|${click.landed_at ?? click.ts ?? ''}|${visitor.ip ?? ''}`);
-  const known = await memory.recall();
-  if (known !== undefined) return known || undefined;
-  const created = await createClick(
-    {
-      referral_code: click.referral_code!,
-      source_id: click.source_id,
-      ...visitor,
-      landing_page: click.landing_page,
-      referrer: click.referrer || undefined,
-    },
-    { url, apiKey },
-  );
-  if (!created.id) logLine('click_not_created', { level: 'warn', upstream_status: created.status, message: created.message });
-  // A failure is remembered too (as ''), so a retried landing does not try again.
-  return (await memory.remember(created.id ?? '', CLICK_MEMORY_MS)) || undefined;
+async function clickOnce(c: AppContext, click: Click, visitor: { ip?: string; user_agent?: string }, _url: string): Promise<string | undefined> {
+  if (!c.env.POSTBACK_LEDGER) return undefined;
+  return clickFor(c.env, visitor.ip ?? '', {
+    referral_code: click.referral_code!,
+    source_id: click.source_id,
+    ...visitor,
+    landing_page: click.landing_page,
+    referrer: click.referrer || undefined,
+  });
 }
 
 /** The snippet's cookie, byte for byte in its format: same name, domain, path and lifetime, now with click_id. */

@@ -3,6 +3,7 @@
 import { env as workerEnv } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { redact } from '../../proxy/routes/admin';
+import type { LedgerEvent } from '../../proxy/delivery';
 import { ADMIN_TOKEN, API_KEY, bearer, call, conversion, countingLimit, fakeDelivery } from './helpers';
 
 const ROUTES: [string, string][] = [
@@ -25,7 +26,7 @@ describe('the admin token', () => {
   it.each(ROUTES)('%s %s answers 401 without the header, with another scheme, and with a wrong token', async (method, path) => {
     const fake = fakeDelivery([conversion('ORD-1')]);
     for (const headers of [{}, { authorization: ADMIN_TOKEN }, { authorization: `Basic ${ADMIN_TOKEN}` }, bearer('wrong'), bearer(`${ADMIN_TOKEN}x`), bearer(ADMIN_TOKEN.slice(0, -1))]) {
-      const { status, json } = await call(path, { method, headers }, {}, { createDelivery: fake.create as never });
+      const { status, json } = await call(path, { method, headers }, {}, { createDelivery: fake.create });
       expect(status, JSON.stringify(headers)).toBe(401);
       expect(json()).toMatchObject({ ok: false, error: 'unauthorized' });
     }
@@ -35,7 +36,7 @@ describe('the admin token', () => {
 
   it.each(ROUTES)('%s %s answers with the right token', async (method, path) => {
     const fake = fakeDelivery([conversion('ORD-1', { status: 'dead' })]);
-    const { status, json } = await call(path, { method, headers: { authorization: `bearer   ${ADMIN_TOKEN} ` } }, {}, { createDelivery: fake.create as never });
+    const { status, json } = await call(path, { method, headers: { authorization: `bearer   ${ADMIN_TOKEN} ` } }, {}, { createDelivery: fake.create });
     expect(status).toBe(200);
     expect(json()).toMatchObject({ ok: true });
     expect(fake.calls).toHaveLength(1);
@@ -90,7 +91,7 @@ describe('every answer', () => {
   });
 
   it('answers 503 when the ledger is not bound', async () => {
-    const { status, json } = await call('/_tap/admin/api/summary', { headers: bearer() }, {}, { createDelivery: (() => undefined) as never });
+    const { status, json } = await call('/_tap/admin/api/summary', { headers: bearer() }, {}, { createDelivery: () => undefined });
     expect(status).toBe(503);
     expect(json()).toMatchObject({ ok: false, error: 'not_configured' });
   });
@@ -99,19 +100,20 @@ describe('every answer', () => {
 describe('GET events', () => {
   it('hands each filter to the ledger, limit as a number', async () => {
     const fake = fakeDelivery();
+    const cursor = btoa(JSON.stringify([1764756000000, 'con:ORD-8'])).replace(/=+$/, '');
     const { status } = await call(
-      '/_tap/admin/api/events?status=dead&kind=conversion&source=stripe&q=%20ORD-9%20&limit=7&cursor=abc.DEF_1-2',
+      `/_tap/admin/api/events?status=dead&kind=conversion&source=stripe&q=%20ORD-9%20&limit=7&cursor=${encodeURIComponent(cursor)}`,
       { headers: bearer() },
       {},
-      { createDelivery: fake.create as never },
+      { createDelivery: fake.create },
     );
     expect(status).toBe(200);
-    expect(fake.calls).toEqual([{ method: 'list', arg: { status: 'dead', kind: 'conversion', source: 'stripe', q: 'ORD-9', limit: 7, cursor: 'abc.DEF_1-2' } }]);
+    expect(fake.calls).toEqual([{ method: 'list', arg: { status: 'dead', kind: 'conversion', source: 'stripe', q: 'ORD-9', limit: 7, cursor } }]);
   });
 
   it('passes no filter when none is given (the ledger defaults the limit to 50)', async () => {
     const fake = fakeDelivery([conversion('A'), conversion('B')]);
-    const { json } = await call('/_tap/admin/api/events', { headers: bearer() }, {}, { createDelivery: fake.create as never });
+    const { json } = await call('/_tap/admin/api/events', { headers: bearer() }, {}, { createDelivery: fake.create });
     expect(fake.calls).toEqual([{ method: 'list', arg: {} }]);
     expect(json()).toMatchObject({ ok: true, events: [{ key: 'con:A' }, { key: 'con:B' }], next_cursor: null });
   });
@@ -130,9 +132,11 @@ describe('GET events', () => {
     ['limit=-1', 'limit'],
     ['cursor=', 'cursor'],
     ['cursor=%3Cscript%3E', 'cursor'],
+    [`cursor=${btoa('not json')}`, 'cursor'],
+    [`cursor=${btoa('["soon","con:x"]')}`, 'cursor'],
   ])('refuses %s with a 400 naming %s', async (query, field) => {
     const fake = fakeDelivery();
-    const { status, json } = await call(`/_tap/admin/api/events?${query}`, { headers: bearer() }, {}, { createDelivery: fake.create as never });
+    const { status, json } = await call(`/_tap/admin/api/events?${query}`, { headers: bearer() }, {}, { createDelivery: fake.create });
     expect(status).toBe(400);
     expect(json()).toMatchObject({ ok: false, error: 'invalid_request', issues: [{ path: field, message: expect.any(String) }] });
     expect(fake.calls).toEqual([]);
@@ -140,7 +144,7 @@ describe('GET events', () => {
 
   it.each(['1', '100'])('takes limit=%s', async (limit) => {
     const fake = fakeDelivery();
-    expect((await call(`/_tap/admin/api/events?limit=${limit}`, { headers: bearer() }, {}, { createDelivery: fake.create as never })).status).toBe(200);
+    expect((await call(`/_tap/admin/api/events?limit=${limit}`, { headers: bearer() }, {}, { createDelivery: fake.create })).status).toBe(200);
     expect(fake.calls[0].arg).toEqual({ limit: Number(limit) });
   });
 });
@@ -148,10 +152,10 @@ describe('GET events', () => {
 describe('GET events/:key and POST events/:key/retry', () => {
   it('decodes the key, and answers 404 not_found for a key the ledger lacks', async () => {
     const fake = fakeDelivery([conversion('ORD/5 ü')]);
-    const found = await call(`/_tap/admin/api/events/${encodeURIComponent('con:ORD/5 ü')}`, { headers: bearer() }, {}, { createDelivery: fake.create as never });
+    const found = await call(`/_tap/admin/api/events/${encodeURIComponent('con:ORD/5 ü')}`, { headers: bearer() }, {}, { createDelivery: fake.create });
     expect(found.status).toBe(200);
     expect(found.json()).toMatchObject({ ok: true, event: { key: 'con:ORD/5 ü', history: [{ outcome: 'sent' }] } });
-    const missing = await call('/_tap/admin/api/events/con%3AORD-404', { headers: bearer() }, {}, { createDelivery: fake.create as never });
+    const missing = await call('/_tap/admin/api/events/con%3AORD-404', { headers: bearer() }, {}, { createDelivery: fake.create });
     expect(missing.status).toBe(404);
     expect(missing.json()).toMatchObject({ ok: false, error: 'not_found' });
     expect(fake.calls.map((c) => c.arg)).toEqual(['con:ORD/5 ü', 'con:ORD-404']);
@@ -172,7 +176,7 @@ describe('GET events/:key and POST events/:key/retry', () => {
     [{ status: 'not_found' }, 404, { ok: false, error: 'not_found' }],
   ] as const)('answers a retry that ends %j with %i', async (answer, status, body) => {
     const fake = fakeDelivery([], answer as never);
-    const result = await call('/_tap/admin/api/events/con%3AORD-7/retry', { method: 'POST', headers: bearer() }, {}, { createDelivery: fake.create as never });
+    const result = await call('/_tap/admin/api/events/con%3AORD-7/retry', { method: 'POST', headers: bearer() }, {}, { createDelivery: fake.create });
     expect(result.status).toBe(status);
     expect(result.json()).toMatchObject(body);
     // Tapfiliate's own words stay in the event's history, never in this answer.
@@ -189,24 +193,25 @@ describe('nothing secret in an answer', () => {
   const secrets = { TAPLINE_SIGNING_SECRET: 'signing-secret-1', TAPLINE_SERVER_TOKEN: 'server-token-2', STRIPE_WEBHOOK_SECRET: 'whsec_3', SHOPIFY_WEBHOOK_SECRET: 'shopify-4' };
 
   // The ledger keeps no IP and no secret; a record that somehow held them must still not show them.
+  // `ip` and `visitor` are fields a LedgerEvent never has.
   const leaky = conversion('ORD-LEAK', {
     status: 'dead',
     ip: '203.0.113.7',
     visitor: { ip: '2001:db8:1:2::5', user_agent: 'Mozilla/5.0' },
     last: { at: '2026-12-03T10:00:01.000Z', outcome: 'rejected', upstream_status: 401, message: `key ${API_KEY} refused for 198.51.100.23 (token ${ADMIN_TOKEN})` },
     history: [{ at: '2026-12-03T10:00:01.000Z', outcome: 'rejected', message: `signing-secret-1 server-token-2 whsec_3 shopify-4 10.1.2.3` }],
-  });
+  } as Partial<LedgerEvent>);
 
   it.each(['/_tap/admin/api/events', '/_tap/admin/api/events/con%3AORD-LEAK', '/_tap/admin/api/summary'])('%s holds no key, token, secret or full IP', async (path) => {
     const fake = fakeDelivery([leaky]);
-    const { status, text } = await call(path, { headers: bearer() }, secrets, { createDelivery: fake.create as never });
+    const { status, text } = await call(path, { headers: bearer() }, secrets, { createDelivery: fake.create });
     expect(status).toBe(200);
     for (const secret of [API_KEY, ADMIN_TOKEN, ...Object.values(secrets), '203.0.113.7', '2001:db8:1:2::5', '198.51.100.23', '10.1.2.3']) expect(text).not.toContain(secret);
   });
 
   it('masks IPv4 to its /24 and IPv6 to its /48, in fields and in text', async () => {
     const fake = fakeDelivery([leaky]);
-    const { json } = await call('/_tap/admin/api/events/con%3AORD-LEAK', { headers: bearer() }, secrets, { createDelivery: fake.create as never });
+    const { json } = await call('/_tap/admin/api/events/con%3AORD-LEAK', { headers: bearer() }, secrets, { createDelivery: fake.create });
     const event = json().event as Record<string, any>;
     expect(event.ip).toBe('203.0.113.x');
     expect(event.visitor).toEqual({ ip: '2001:db8:1::x', user_agent: 'Mozilla/5.0' });

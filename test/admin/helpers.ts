@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env as workerEnv } from 'cloudflare:workers';
 import { vi } from 'vitest';
 import { createApp, type AppOptions } from '../../proxy/app';
-import type { LedgerEvent, OperatorDelivery } from '../../proxy/routes/admin';
+import type { Delivery, LedgerEvent } from '../../proxy/delivery';
 
 export const ORIGIN = 'https://shop.example';
 export const ADMIN_TOKEN = 'admin-token-7c1e9f';
@@ -41,12 +41,15 @@ export function conversion(id: string, fields: Partial<LedgerEvent> = {}): Ledge
   };
 }
 
-type Retry = Awaited<ReturnType<OperatorDelivery['retry']>>;
+type Retry = Awaited<ReturnType<Delivery['retry']>>;
 
 /** A ledger in memory, recording every call, so the API is tested alone. */
 export function fakeDelivery(events: LedgerEvent[] = [], retryAnswer: Retry = { status: 'sent' }) {
   const calls: { method: string; arg: unknown }[] = [];
-  const delivery: OperatorDelivery = {
+  const unused = () => Promise.reject(new Error('not used by the operator API'));
+  const delivery: Delivery = {
+    submit: unused,
+    findConversion: unused,
     async get(key) {
       calls.push({ method: 'get', arg: key });
       return structuredClone(events.find((event) => event.key === key) ?? null);
@@ -83,7 +86,7 @@ export const bearer = (token = ADMIN_TOKEN) => ({ authorization: `Bearer ${token
 
 /** One request through a fresh app with the given delivery, its log captured. */
 export async function call(path: string, init: RequestInit = {}, env: Partial<Env> = {}, options: Partial<AppOptions> = {}) {
-  const app = createApp({ createDelivery: fakeDelivery().create as never, fetchOrigin: () => new Response('origin'), ...options });
+  const app = createApp({ createDelivery: fakeDelivery().create, fetchOrigin: () => new Response('origin'), ...options });
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   const ctx = createExecutionContext();
   try {

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { IDENTIFIER_FIELDS, FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH, encodeReference } from '../../common/attribution';
 import { createApp } from '../../proxy/app';
 import type { CreateDelivery, DeliveryResult } from '../../proxy/delivery';
+import { fakeDelivery } from '../fake-delivery';
 import type { PostbackJob } from '../../proxy/tapfiliate';
 
 export const ORIGIN = 'https://shop.example';
@@ -289,12 +290,11 @@ const ANSWERS: Record<DeliveryResult['status'], DeliveryResult> = {
 };
 /** The request being run: what the recording delivery answers, and where it records. */
 let current: { answer: DeliveryResult; jobs: PostbackJob[] } = { answer: ANSWERS.sent, jobs: [] };
-const recordingDelivery: CreateDelivery = () => ({
-  async submit(job) {
-    current.jobs.push(structuredClone(job));
+const recordingDelivery: CreateDelivery = () =>
+  fakeDelivery(async (submission) => {
+    current.jobs.push(structuredClone(submission.job as PostbackJob));
     return current.answer;
-  },
-});
+  });
 /** One app for every run, as one isolate serves many requests (Hono compiles its router on the first). */
 const app = createApp({ createDelivery: recordingDelivery, fetchOrigin: () => new Response('origin') });
 

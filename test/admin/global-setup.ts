@@ -2,20 +2,18 @@ import type { TestProject } from 'vitest/node';
 import { startPostbackServer } from '../postback/server.mjs';
 
 /**
- * Local postback servers for the admin tests: `ledger` for requests run through
- * createApp with the real delivery, `worker` for the worker's own bindings (so
- * nothing bound ever reaches Tapfiliate). Tests drive them through /__control/.
+ * The local Tapfiliate stand-in for the admin tests. The worker's bindings
+ * point at it, so the ledger objects (which post with the worker's own env)
+ * deliver there. Tests drive it through /__control/.
  */
 declare module 'vitest' {
   export interface ProvidedContext {
-    adminPostbackServers: { ledger: string; worker: string };
+    adminPostbackServer: string;
   }
 }
 
 export default async function setup(project: TestProject) {
-  const [ledger, worker] = await Promise.all([startPostbackServer({ apiKey: 'test-key' }), startPostbackServer({ apiKey: 'test-key' })]);
-  project.provide('adminPostbackServers', { ledger: ledger.url, worker: worker.url });
-  return async () => {
-    await Promise.all([ledger.close(), worker.close()]);
-  };
+  const server = await startPostbackServer({ apiKey: 'test-key' });
+  project.provide('adminPostbackServer', server.url);
+  return () => server.close();
 }

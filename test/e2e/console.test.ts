@@ -134,6 +134,10 @@ describe.skipIf(chromiumMissing)('the operator console', () => {
     expect(await page.$('#retry')).toBeNull();
     expect(stack.postbacks.accepted('conversion').filter((r) => r.fields.external_id === order)).toHaveLength(1);
 
+    const shown = await events('--show', `con:${order}`);
+    expect(shown.stdout).toMatch(/^status\s+sent$/m);
+    expect(shown.stdout).toMatch(/rejected 422 Referral code demo is not active\.\n.*retry_requested\n.*sent 200/);
+
     // Sent is final: a second retry from the terminal is refused, and nothing more reaches Tapfiliate.
     const again = await events('--retry', `con:${order}`);
     expect(again.stdout.trim()).toBe(`con:${order}: 409 already_sent: Tapfiliate has it already; it is never sent twice`);

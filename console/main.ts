@@ -105,7 +105,8 @@ function signOut(): void {
 }
 
 const when = (iso?: string) => (iso ? new Date(iso).toLocaleString() : '');
-const idOf = (event: LedgerEvent) => event.external_id ?? event.customer_id ?? event.refund_id ?? event.key;
+/** A refund also names its order (external_id); its own id is the refund's. */
+const idOf = (event: LedgerEvent) => event.refund_id ?? event.external_id ?? event.customer_id ?? event.key;
 const money = (event: LedgerEvent) => (event.amount === undefined ? '' : `${event.amount} ${event.currency ?? ''}`.trim());
 const affiliate = (event: LedgerEvent) => IDENTIFIERS.map((name) => event.identifiers?.[name]).find(Boolean) ?? 'no identifier';
 const answer = (last?: Last) =>
@@ -154,7 +155,9 @@ async function showEvent(key: string): Promise<void> {
     ['Source', `${event.source}${event.signed ? ', signed' : ''}${event.test ? ', test' : ''}`],
     ['Amount', money(event)],
     ['Refunded', event.refunded_amount ? String(event.refunded_amount) : undefined],
+    ['Order', event.external_id],
     ['Customer', event.customer_id],
+    ['Refund', event.refund_id],
     ...IDENTIFIERS.map((name): [string, string | undefined] => [name, event.identifiers?.[name]]),
     ['Accepted', when(event.accepted_at)],
     ['Updated', when(event.updated_at)],

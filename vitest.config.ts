@@ -94,7 +94,7 @@ export default defineConfig({
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
       // The operator API and console page (proxy/routes/admin.ts, console.ts), against a fake and the real ledger.
       workerdProject('admin', ['test/admin/**/*.test.ts'], (inject) => inject('adminPostbackServer')),
-      // Delivery (proxy/delivery): postbacks, queue consumer and ledger, in workerd.
+      // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(
         'delivery',

@@ -42,10 +42,31 @@ export const stripeSecretOf = (env: Partial<Env>) => setting(env.STRIPE_WEBHOOK_
 export const shopifySecretOf = (env: Partial<Env>) => setting(env.SHOPIFY_WEBHOOK_SECRET);
 /** The operator API's bearer token (docs/operations.md, "Console"); unset, the API answers 503. */
 export const adminTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_ADMIN_TOKEN);
+/** Read loosely: a deployment's Env may not declare the platforms it does not use. */
+const looseSetting = (env: Partial<Env>, name: string) => {
+  const value: unknown = (env as Record<string, unknown>)[name];
+  return typeof value === 'string' ? setting(value) : undefined;
+};
+export const paddleSecretOf = (env: Partial<Env>) => looseSetting(env, 'PADDLE_WEBHOOK_SECRET');
+export const lemonSqueezySecretOf = (env: Partial<Env>) => looseSetting(env, 'LEMONSQUEEZY_WEBHOOK_SECRET');
 
-/** "signed" when browser events must carry the merchant's signature, "open" otherwise. */
-export function trustOf(env: Partial<Env>): 'signed' | 'open' {
-  return signingSecretOf(env) ? 'signed' : 'open';
+/**
+ * Whether a payment platform's webhook reports the orders. Then it owns them:
+ * an unsigned browser event could only take an order's id, or a customer's,
+ * before the platform's signed one arrives (docs/security.md, "Webhooks own the orders").
+ */
+export function webhooksOwnOrders(env: Partial<Env>): boolean {
+  return Boolean(stripeSecretOf(env) || shopifySecretOf(env) || paddleSecretOf(env) || lemonSqueezySecretOf(env));
+}
+
+/**
+ * "signed" when browser events must carry the merchant's signature,
+ * "webhooks" when they must because a webhook owns the orders and there is no
+ * signing secret (so browser orders are refused), "open" otherwise.
+ */
+export function trustOf(env: Partial<Env>): 'signed' | 'webhooks' | 'open' {
+  if (signingSecretOf(env)) return 'signed';
+  return webhooksOwnOrders(env) ? 'webhooks' : 'open';
 }
 
 export function maxAmountOf(env: Partial<Env>): number {

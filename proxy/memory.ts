@@ -5,7 +5,11 @@ import { apiKeyOf } from './config';
 import { ledgerOf } from './delivery/shards';
 import type { ClickBody } from './tapfiliate';
 
-/** One Tapfiliate click per (referral code, client network) in this window (shared/contract.md 5a). */
+/**
+ * One Tapfiliate click per referral code and client network in this window,
+ * whatever the body says about its landing (docs/security.md, "Clicks"): a
+ * click costs an API call with the merchant's key, and the body is the attacker's.
+ */
 export const CLICK_MEMORY_MS = 30 * 60 * 1000;
 
 /** The click id for this landing: made once per referral code and client network, or remembered. Undefined when none could be made. */

@@ -86,3 +86,19 @@ export async function pointLedgersAt(overrides: Partial<Env> & { timeoutMs?: num
 export async function forgetMemory(): Promise<void> {
   await Promise.all(allLedgers(ledgers()).map((stub) => runInDurableObject(stub, (_instance, state) => void state.storage.sql.exec('DELETE FROM memory'))));
 }
+
+const DELIVERY_SETTINGS = ['TAPFILIATE_API_KEY', 'POSTBACK_CONVERSION_URL', 'POSTBACK_CUSTOMER_URL', 'TAPFILIATE_CLICKS_URL', 'REFUNDS', 'TAPFILIATE_REST_URL', 'RETENTION_DAYS'] as const;
+let applied = '';
+
+/**
+ * For suites that run the app with an env of their own: the ledger objects
+ * take the delivery settings of that env (each test file has its own workerd
+ * and its own objects, so files never see each other's). Cheap when nothing changed.
+ */
+export async function ledgersFollow(env: Partial<Env>): Promise<void> {
+  const settings = Object.fromEntries(DELIVERY_SETTINGS.map((name) => [name, (env as Record<string, unknown>)[name]]));
+  const wanted = JSON.stringify(settings);
+  if (wanted === applied) return;
+  applied = wanted;
+  await pointLedgersAt(settings as Partial<Env>);
+}

@@ -22,6 +22,7 @@ import { runRefund } from '../refunds';
 import { createClick, type ClickBody } from '../tapfiliate';
 import {
   accepted,
+  BASE_DELAY_MS,
   keyOf,
   refundApplied,
   retryRequested,
@@ -82,6 +83,8 @@ export class PostbackLedger extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
   /** Per request to Tapfiliate; tests shorten it. */
   timeoutMs: number | undefined;
+  /** The first retry's delay, doubling after; the end-to-end suite shortens it (test/e2e/fast-retry-worker.ts). */
+  protected retryBaseMs = BASE_DELAY_MS;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -243,6 +246,7 @@ export class PostbackLedger extends DurableObject<Env> {
       .map((row) => String(row.key));
     // If this batch is cut short, the next alarm finds what is left (each started try has pushed its own next_try_at).
     await this.scheduleAlarm(due.length === ALARM_BATCH ? now : now + SWEEP_EVERY_MS);
+    if (due.length > 0) logLine('alarm_batch', { due: due.length });
     for (let i = 0; i < due.length; i += BATCH_CONCURRENCY) {
       await Promise.all(due.slice(i, i + BATCH_CONCURRENCY).map((key) => this.attempt(key)));
     }
@@ -275,7 +279,7 @@ export class PostbackLedger extends DurableObject<Env> {
     } finally {
       this.inFlight.delete(key);
     }
-    record = tryFinished(record, outcome, Date.now());
+    record = tryFinished(record, outcome, Date.now(), Math.random, this.retryBaseMs);
     this.write(record);
     if (record.status === 'dead') logLine('postback_dead', { level: 'error', key, ...idsOf(record), attempts: record.attempts, last: record.history.at(-1) });
     else if (record.status === 'pending') logLine('postback_retry_scheduled', { key, ...idsOf(record), attempt: record.attempts, next_try_at: record.next_try_at });

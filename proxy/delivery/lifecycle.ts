@@ -90,7 +90,7 @@ export type TryOutcome =
 
 /** Tries per series, the first included: 12 retries from 30 s doubling to an hour ride out 3 to 6 hours of outage. */
 export const MAX_TRIES = 13;
-const BASE_DELAY_MS = 30_000;
+export const BASE_DELAY_MS = 30_000;
 const MAX_DELAY_MS = 3_600_000;
 /** The history keeps the first entry and the latest ones, this many in all. */
 export const MAX_HISTORY = 20;
@@ -153,7 +153,7 @@ export function stepDone(record: LedgerRecord, step: Step, now: number): LedgerR
 }
 
 /** The record after a try, given how it ended. */
-export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: number, random = Math.random): LedgerRecord {
+export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: number, random = Math.random, baseDelayMs = BASE_DELAY_MS): LedgerRecord {
   const base = { ...record, updated_at: now };
   switch (outcome.result) {
     case 'sent':
@@ -168,7 +168,7 @@ export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: numb
       if (record.series_tries >= MAX_TRIES) {
         return withHistory({ ...base, status: 'dead', next_try_at: null }, { ...entry, outcome: 'out_of_tries' });
       }
-      const delay = Math.max(backoffMs(record.series_tries, random), (outcome.retryAfterSeconds ?? 0) * 1000);
+      const delay = Math.max(backoffMs(record.series_tries, random, baseDelayMs), (outcome.retryAfterSeconds ?? 0) * 1000);
       return withHistory({ ...base, status: 'pending', next_try_at: now + Math.ceil(delay) }, entry);
     }
     default:
@@ -223,7 +223,7 @@ function stripUndefined<T extends object>(value: T): T {
  * random, so a fleet of failed jobs spreads out instead of hitting a
  * recovering Tapfiliate together.
  */
-export function backoffMs(retry: number, random = Math.random): number {
-  const step = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, retry - 1));
+export function backoffMs(retry: number, random = Math.random, baseDelayMs = BASE_DELAY_MS): number {
+  const step = Math.min(MAX_DELAY_MS, baseDelayMs * 2 ** Math.max(0, retry - 1));
   return step / 2 + random() * (step / 2);
 }

@@ -228,8 +228,8 @@ describe('health', () => {
       body: { ...base, configured: false, delivery: { durable: false } },
     },
     { name: 'no rate limit binding', env: { TAPLINE_RATE_LIMIT: undefined }, body: { ...base, rate_limit: 'none' } },
-    { name: 'a Stripe secret', env: { STRIPE_WEBHOOK_SECRET: 'whsec_x' }, body: { ...base, webhooks: { stripe: true, shopify: false } } },
-    { name: 'a Shopify secret', env: { SHOPIFY_WEBHOOK_SECRET: 'shp' }, body: { ...base, webhooks: { stripe: false, shopify: true } } },
+    { name: 'a Stripe secret', env: { STRIPE_WEBHOOK_SECRET: 'whsec_x' }, body: { ...base, trust: 'webhooks', webhooks: { stripe: true, shopify: false } } },
+    { name: 'a Shopify secret', env: { SHOPIFY_WEBHOOK_SECRET: 'shp' }, body: { ...base, trust: 'webhooks', webhooks: { stripe: false, shopify: true } } },
     {
       name: 'a postback URL that is plain http to another host',
       env: { POSTBACK_CONVERSION_URL: 'http://evil.example/1.7/pb/con/c/' },

@@ -92,7 +92,7 @@ function explain(error: unknown): string {
 
 /** Any failure: a refused token sends the operator back to the token form. */
 function fail(error: unknown): void {
-  if (error instanceof ApiError && (error.status === 401 || error.status === 503)) signOut();
+  if (error instanceof ApiError && ['unauthorized', 'rate_limited', 'not_configured'].includes(error.body.error ?? '')) signOut();
   notice(explain(error));
 }
 

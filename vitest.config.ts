@@ -55,6 +55,14 @@ export default defineConfig({
         },
       },
       {
+        // The ledger record's state machine, pure, in Node.
+        test: {
+          name: 'lifecycle',
+          environment: 'node',
+          include: ['test/lifecycle/**/*.test.ts'],
+        },
+      },
+      {
         test: {
           name: 'postback',
           environment: 'node',

@@ -119,12 +119,12 @@ export class PostbackLedger extends DurableObject<Env> {
    */
   async submit(submission: Submission): Promise<DeliveryResult> {
     const key = keyOf(submission.job);
-    if (this.read(key)) {
-      logLine('duplicate_suppressed', { key });
-      return { status: 'duplicate' };
-    }
     const now = Date.now();
     const record = accepted(submission, now);
+    if (this.read(key)) {
+      logLine('duplicate_suppressed', { key, ...idsOf(record) });
+      return { status: 'duplicate' };
+    }
     this.write(record);
     for (const id of record.platform_ids) this.sql.exec('INSERT OR REPLACE INTO platform_ids (id, key, accepted_at) VALUES (?, ?, ?)', id, key, now);
     await this.scheduleAlarm(record.next_try_at!);

@@ -55,6 +55,10 @@ export default defineConfig({
         },
       },
       {
+        // The docs name real files (ARCHITECTURE.md's code map, every relative link).
+        test: { name: 'docs', environment: 'node', include: ['test/docs/**/*.test.ts'] },
+      },
+      {
         // The ledger record's state machine, pure, in Node.
         test: {
           name: 'lifecycle',
@@ -84,7 +88,7 @@ export default defineConfig({
       },
       // The proxy's HTTP surface and its forwarding path, in workerd.
       workerdProject('proxy', ['test/proxy/**/*.test.ts'], (inject) => inject('proxyPostbackServers').worker),
-      // Every attack of the trust issue, in workerd with the real delivery, ledger and rate limit binding,
+      // One test file per known attack (docs/security.md), in workerd with the real delivery, ledger and rate limit binding,
       // against the local postback server; and a 1,000-request fuzz subset.
       workerdProject('attack', ['test/attack/**/*.test.ts'], (inject) => inject('attackPostbackServers').worker),
       {

@@ -28,6 +28,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             TAPLINE_SERVER_TOKEN: '',
             STRIPE_WEBHOOK_SECRET: '',
             SHOPIFY_WEBHOOK_SECRET: '',
+            TAPLINE_ADMIN_TOKEN: '',
           },
         },
       })),
@@ -53,6 +54,10 @@ export default defineConfig({
           environment: 'node',
           include: ['test/webhooks/**/*.test.ts'],
         },
+      },
+      {
+        // The docs name real files (ARCHITECTURE.md's code map, every relative link).
+        test: { name: 'docs', environment: 'node', include: ['test/docs/**/*.test.ts'] },
       },
       {
         // The ledger record's state machine, pure, in Node.
@@ -84,7 +89,7 @@ export default defineConfig({
       },
       // The proxy's HTTP surface and its forwarding path, in workerd.
       workerdProject('proxy', ['test/proxy/**/*.test.ts'], (inject) => inject('proxyPostbackServers').worker),
-      // Every attack of the trust issue, in workerd with the real delivery, ledger and rate limit binding,
+      // One test file per known attack (docs/security.md), in workerd with the real delivery, ledger and rate limit binding,
       // against the local postback server; and a 1,000-request fuzz subset.
       workerdProject('attack', ['test/attack/**/*.test.ts'], (inject) => inject('attackPostbackServers').worker),
       {
@@ -101,8 +106,10 @@ export default defineConfig({
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
       // Refunds (proxy/refunds.ts): runRefund against the stand-in's REST API, and the refund
-      // route and webhooks through the production worker, queue and ledger.
+      // route and webhooks through the production worker, and ledger.
       workerdProject('refunds', ['test/refunds/**/*.test.ts'], (inject) => inject('refundPostbackServers').worker),
+      // The operator API and console page (proxy/routes/admin.ts, console.ts), against a fake and the real ledger.
+      workerdProject('admin', ['test/admin/**/*.test.ts'], (inject) => inject('adminPostbackServer')),
       // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(

@@ -4,7 +4,9 @@ import { basePathOf, MAX_EVENT_BYTES, MAX_WEBHOOK_BYTES } from './config';
 import type { CreateDelivery } from './delivery';
 import { SNIPPETS } from './generated/snippet';
 import { handleError, jsonBody, jsonError, requestLog, type AppEnv } from './http';
+import { adminApi } from './routes/admin';
 import { clickRoute } from './routes/click';
+import { consoleRoute } from './routes/console';
 import { eventRoute } from './routes/event';
 import { healthRoute } from './routes/health';
 import { refundRoute } from './routes/refund';
@@ -65,6 +67,12 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   // Webhooks: the platform's signature is their only credential.
   app.post(`${INSIDE}/webhooks/stripe`, jsonBody(MAX_WEBHOOK_BYTES), stripeWebhookRoute(createDelivery));
   app.post(`${INSIDE}/webhooks/shopify`, jsonBody(MAX_WEBHOOK_BYTES), shopifyWebhookRoute(createDelivery));
+
+  // The operator console and its API (docs/operations.md, "Console"); the page's relative URLs need the slash.
+  app.get(`${INSIDE}/admin`, (c) => c.redirect(`${new URL(c.req.url).pathname}/`, 308));
+  app.get(`${INSIDE}/admin/`, etag(), consoleRoute());
+  app.get(`${INSIDE}/admin/:file{console\\.(?:js|css)}`, etag(), consoleRoute());
+  app.route(`${INSIDE}/admin/api`, adminApi(createDelivery));
 
   // Also matches the base itself.
   app.all(`${INSIDE}/*`, () => {

@@ -3,6 +3,7 @@
 // server events carry the server token; webhooks are checked by their routes.
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
+import { timingSafeEqual } from 'hono/utils/buffer';
 import { getConnInfo } from 'hono/cloudflare-workers';
 import { allowedOriginsOf, serverTokenOf } from './config';
 import { hexBytes, hmacVerify } from './hmac';
@@ -27,7 +28,7 @@ export function serverAuth(): MiddlewareHandler<AppEnv> {
     if (header === undefined) return next();
     const token = serverTokenOf(c.env);
     const presented = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    if (token && presented && (await constantTimeEqual(presented, token))) {
+    if (token && presented && (await timingSafeEqual(presented, token))) {
       c.set('server', true);
       return next();
     }
@@ -113,7 +114,8 @@ function ipv6Groups(value: string): number[] | null {
 /** A minute: the period of the TAPLINE_RATE_LIMIT binding in wrangler.toml. */
 const RATE_LIMIT_PERIOD_SECONDS = 60;
 
-async function enforceRateLimit(c: AppContext): Promise<void> {
+/** Counts one request against the client's limit; 429 once it is spent. */
+export async function enforceRateLimit(c: AppContext): Promise<void> {
   const limiter = c.env.TAPLINE_RATE_LIMIT;
   if (!limiter) return;
   const { success } = await limiter.limit({ key: clientKey(c) });
@@ -167,17 +169,3 @@ function refuse(error: SignatureFailure | 'signature_required') {
 }
 
 export const signatureRequired = () => refuse('signature_required');
-
-/** Compares two secrets without leaking where they differ: both are hashed first, then every byte is compared. */
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const encoder = new TextEncoder();
-  const [left, right] = await Promise.all([
-    crypto.subtle.digest('SHA-256', encoder.encode(a)),
-    crypto.subtle.digest('SHA-256', encoder.encode(b)),
-  ]);
-  const x = new Uint8Array(left);
-  const y = new Uint8Array(right);
-  let difference = 0;
-  for (let index = 0; index < x.length; index++) difference |= x[index] ^ y[index];
-  return difference === 0;
-}

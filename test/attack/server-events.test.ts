@@ -1,7 +1,7 @@
-// Issue "Money-grade trust", "Server events": the merchant's backend posts with
+// Server events: the merchant's backend posts with
 // `Authorization: Bearer $TAPLINE_SERVER_TOKEN`, as Tapfiliate's CMS guide does
-// from a WooCommerce order hook. A wrong token must not open that door: on the
-// old code the header was ignored and every one of these was forwarded.
+// from a WooCommerce order hook. A wrong token must not open that door: if the header were
+// ignored, every one of these would be forwarded.
 import { describe, expect, it } from 'vitest';
 import { encodeReference } from '../../common/attribution';
 import { attackEnv, receivedFor, send, signedTrust, TOKEN, uniqueId, withServerToken } from './harness';

@@ -25,6 +25,22 @@ function appEnv(extra: Partial<Env> = {}): Env {
   } as Env;
 }
 
+const ADMIN_TOKEN = 'refund-route-admin-token';
+
+/** What the operator API (GET /_tap/admin/api/events/:key) shows of a record. */
+async function operatorView(key: string) {
+  const app = createApp({ createDelivery });
+  const ctx = createExecutionContext();
+  const response = await app.request(
+    `https://shop.example/_tap/admin/api/events/${encodeURIComponent(key)}`,
+    { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } },
+    appEnv({ TAPLINE_ADMIN_TOKEN: ADMIN_TOKEN } as Partial<Env>),
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return { status: response.status, json: (await response.json()) as { event?: Record<string, unknown> } & Record<string, unknown> };
+}
+
 async function send(path: string, body: unknown, env = appEnv()) {
   const app = createApp({ createDelivery });
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
@@ -86,6 +102,21 @@ describe('refunds through the ledger', () => {
     expect(await refund({ external_id, refund_id: nextId('re'), amount: 25 })).toMatchObject({ status: 200, json: { ok: true, status: 'adjusted' } });
     expect(await commissions(external_id)).toEqual([{ amount: 7.5, approved: null }]);
     expect(await recordOf(`con:${external_id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 25, commissions: [{ amount: 10 }] });
+  });
+
+  it('the operator API shows the refund as a refund record, and its conversion with refunded_amount', async () => {
+    const external_id = nextId('OPS');
+    await convert(external_id, 100);
+    const refund_id = nextId('re');
+    await refund({ external_id, refund_id, amount: 40 });
+    const refundView = await operatorView(`ref:${refund_id}`);
+    expect(refundView.status).toBe(200);
+    expect(JSON.stringify(refundView.json)).toContain('"kind":"refund"');
+    expect(JSON.stringify(refundView.json)).toMatch(/"status":"adjusted"/);
+    const conversionView = await operatorView(`con:${external_id}`);
+    expect(JSON.stringify(conversionView.json)).toMatch(/"refunded_amount":40/);
+    expect(JSON.stringify(conversionView.json)).toMatch(/"status":"adjusted"/);
+    expect(JSON.stringify([refundView, conversionView])).not.toContain(KEY);
   });
 
   it('two partial refunds do not compound: 30 and 20 of 100 leave 5 of a 10 commission', async () => {

@@ -111,7 +111,8 @@ async function tryRefund({ job, conversion, env, timeoutMs }: RefundContext): Pr
   const found = lookup.value;
   if (!found) return done({ result: 'unattributed' });
 
-  const originals: OriginalCommission[] = conversion?.commissions ?? found.commissions.map(({ id, amount }) => ({ id, amount }));
+  // An empty list kept by an earlier refund (Tapfiliate had made no commission yet) is looked at again.
+  const originals: OriginalCommission[] = conversion?.commissions?.length ? conversion.commissions : found.commissions.map(({ id, amount }) => ({ id, amount }));
   const orderAmount = conversion?.amount ?? found.amount;
   const before = conversion?.refunded_amount ?? 0;
 

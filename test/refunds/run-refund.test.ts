@@ -179,6 +179,12 @@ describe('runRefund at Tapfiliate', () => {
     expect(await commissionState('N2')).toEqual([{ amount: 3, approved: null }]);
   });
 
+  it('an empty list of originals kept by an earlier refund is looked up again', async () => {
+    await upstream.seedConversion({ external_id: 'N4', amount: 100, commissions: [10] });
+    expect(await refund('N4', sent(100, 10, []), 10)).toMatchObject({ result: 'adjusted', refunded_amount: 20, commissions: [{ amount: 10 }] });
+    expect(await commissionState('N4')).toEqual([{ amount: 8, approved: null }]);
+  });
+
   it('a partial refund of a conversion nobody knows the amount of is refused, and nothing changes', async () => {
     await upstream.seedConversion({ external_id: 'N3', commissions: [5] });
     expect(await refund('N3', sent(undefined), 10)).toEqual({ result: 'rejected', status: 422, message: expect.stringContaining('without an amount') });

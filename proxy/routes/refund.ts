@@ -55,11 +55,18 @@ export function refundTestAnswer(c: AppContext, jobs: RefundJob[]): TapResult {
  */
 export async function platformRefund(c: AppContext, createDelivery: CreateDelivery, refund: PlatformRefund, source: EventSource): Promise<Response> {
   refuseUnlessConfigured(c);
-  const external_id = await conversionOf(c, createDelivery, refund);
+  const { external_id, base } = await conversionOf(c, createDelivery, refund);
   const log = c.get('log');
   if (external_id) log.external_id = external_id;
+  // A part of what the buyer paid (tax and shipping included) is that share of the commission base.
+  const share = refund.gross !== undefined && base !== undefined && base < refund.gross ? base / refund.gross : 1;
   const jobs: RefundJob[] = refund.refunds.map(({ refund_id, amount }) => ({
-    refund: { refund_id, external_id: external_id ?? '', ...(amount === undefined ? {} : { amount }), ...(refund.currency ? { currency: refund.currency } : {}) },
+    refund: {
+      refund_id,
+      external_id: external_id ?? '',
+      ...(amount === undefined ? {} : { amount: Math.round(amount * share * 100) / 100 }),
+      ...(refund.currency ? { currency: refund.currency } : {}),
+    },
   }));
   if (refund.test && webhookTestEventsOf(c.env) === 'test') {
     log.result = 'test';
@@ -82,8 +89,11 @@ function weight(result: DeliveryResult): number {
   return result.status === 'unavailable' ? 3 : result.status === 'rejected' ? 2 : result.status === 'queued' ? 1 : 0;
 }
 
-/** The refunded conversion's external_id, or undefined when nothing names it. */
-async function conversionOf(c: AppContext, createDelivery: CreateDelivery, refund: PlatformRefund): Promise<string | undefined> {
+/**
+ * The refunded conversion's external_id (undefined when nothing names it) and,
+ * when a refund's amount must be scaled to it, the amount the ledger sent it with.
+ */
+async function conversionOf(c: AppContext, createDelivery: CreateDelivery, refund: PlatformRefund): Promise<{ external_id?: string; base?: number }> {
   const delivery = createDelivery(c.env);
   if (!delivery) {
     logLine('not_configured', { hints: ['POSTBACK_LEDGER must be bound (wrangler.toml)'] });
@@ -92,11 +102,13 @@ async function conversionOf(c: AppContext, createDelivery: CreateDelivery, refun
   try {
     for (const id of refund.platformIds) {
       const key = await delivery.findConversion(id);
-      if (key?.startsWith('con:')) return key.slice('con:'.length);
+      if (!key?.startsWith('con:')) continue;
+      const base = refund.gross === undefined ? undefined : (await delivery.get(key))?.amount;
+      return { external_id: key.slice('con:'.length), base };
     }
   } catch (error) {
     logLine('delivery_unavailable', { level: 'error', error: scrub(error instanceof Error ? error.message : 'unknown', [apiKeyOf(c.env)]) });
     throw jsonError(503, { ok: false, error: 'temporarily_unavailable', message: 'try again shortly' }, { 'retry-after': '30' });
   }
-  return refund.fallbackExternalId;
+  return { external_id: refund.fallbackExternalId };
 }

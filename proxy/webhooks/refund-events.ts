@@ -10,7 +10,10 @@
 //   from 2022-11-15 leave `refunds` out of the charge: the refund is then the step from
 //   `previous_attributes.amount_refunded` to `amount_refunded`, keyed `<charge id>/<running total>`.
 //   A whole refund is sent without an amount, so the commission is disapproved even when
-//   the conversion's amount differs from the charge's (tax, shipping).
+//   the conversion's amount differs from the charge's (tax, shipping). The charge's
+//   `amount` goes along as `gross`: the route scales a partial refund to the conversion's
+//   amount (the commission base, without tax and shipping) by the share of the charge it
+//   refunded. refund.created carries no charge amount, so its refund is taken as it is.
 // - refund.created: one refund, by its id and `amount`, unless `failed` or `canceled`.
 // - The conversion is looked up by `payment_intent`, then `invoice`, then the charge id:
 //   the ids the conversion's record kept. An invoice is also a conversion's own
@@ -36,6 +39,8 @@ export interface PlatformRefund {
   fallbackExternalId?: string;
   refunds: { refund_id: string; amount?: number }[];
   currency?: string;
+  /** What the buyer paid in all (Stripe's charge amount), which the refunds' amounts are part of. */
+  gross?: number;
   test: boolean;
 }
 
@@ -65,11 +70,13 @@ export function stripeRefunds(event: StripeEvent): RefundReading {
   if (!chargeId || !currency || !Number.isSafeInteger(total)) return { action: 'ignore', reason: 'malformed_charge' };
   const whole = object.refunded === true;
   const invoice = idOf(object.invoice);
+  const gross = Number.isSafeInteger(object.amount) && (object.amount as number) > 0 ? fromMinorUnits(object.amount as number, currency) : undefined;
   const reading = {
     action: 'refund' as const,
     platformIds: ids(object.payment_intent, object.invoice, chargeId),
     ...(invoice ? { fallbackExternalId: invoice } : {}),
     currency: currency.toUpperCase(),
+    ...(gross === undefined ? {} : { gross }),
     test,
   };
 

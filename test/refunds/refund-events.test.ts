@@ -21,6 +21,7 @@ describe('Stripe charge.refunded', () => {
       platformIds: ['pi_3QmPaymentIntent0000001', 'ch_3QmCharge000000000001'],
       refunds: [{ refund_id: 'ch_3QmCharge000000000001/5350' }],
       currency: 'USD',
+      gross: 53.5,
       test: true,
     });
   });
@@ -55,6 +56,7 @@ describe('Stripe charge.refunded', () => {
       fallbackExternalId: 'in_1Renewal',
       refunds: [{ refund_id: 're_1', amount: 10 }, { refund_id: 're_3' }],
       currency: 'USD',
+      gross: 53.5,
       test: false,
     });
   });

@@ -108,15 +108,17 @@ describe('Stripe refunds', () => {
     expect(await recordOf(`con:${session.id}`)).toMatchObject({ status: 'reversed' });
   });
 
-  it('a partial charge.refunded reduces it; the next one is worked out from the original', async () => {
+  it('a partial charge.refunded reduces it by the share of the charge refunded; the next one is worked out from the original', async () => {
     const { session } = await checkout();
+    // 10.00 of a 53.50 charge (tax and shipping included) is 7.48 of the 40.00 commission base.
     const first = chargeRefunded(session.payment_intent, { amount_refunded: 1000, refunded: false }, { amount_refunded: 0 });
     expect((await postStripe(first)).json).toEqual({ ok: true, status: 'adjusted' });
-    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 3 }]);
+    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 3.25 }]);
+    expect(await recordOf(`con:${session.id}`)).toMatchObject({ refunded_amount: 7.48 });
     const second = chargeRefunded(session.payment_intent, { id: first.data.object.id, amount_refunded: 2000, refunded: false }, { amount_refunded: 1000 });
     expect((await postStripe(second)).json).toEqual({ ok: true, status: 'adjusted' });
-    // 4 × (40 − 20) / 40, not 3 × (40 − 10) / 40 … compounded.
-    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 2 }]);
+    // 4 × (40 − 14.96) / 40 from the original 4, where compounding from 3.25 would give 2.03.
+    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 2.5 }]);
     // The same event again (Stripe retries): one change only.
     expect((await postStripe(second)).json).toEqual({ ok: true, status: 'duplicate' });
     expect((await upstream.rest()).filter((r) => r.method === 'PATCH')).toHaveLength(2);

@@ -10,6 +10,7 @@ import { apiKeyOf, serverTokenOf, signingSecretOf } from './config';
 import { logLine, scrub, truncateIp } from './log';
 import { isIp } from './schema';
 import type { Visitor } from './tapfiliate';
+import { isPlainObject } from './plain';
 
 /** Fields a handler adds to the request's log line. */
 export interface LogFields {
@@ -101,7 +102,7 @@ export function parseJson(text: string | undefined | null): unknown {
 export function jsonObject(text: string): Record<string, unknown> {
   const data = parseJson(text);
   if (data === undefined) throw invalidRequest([{ path: '', message: 'the body is not valid JSON' }]);
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw invalidRequest([{ path: '', message: 'must be a JSON object' }]);
+  if (!isPlainObject(data)) throw invalidRequest([{ path: '', message: 'must be a JSON object' }]);
   return data as Record<string, unknown>;
 }
 

@@ -17,7 +17,7 @@ export const GZIP_BUDGET = 2048;
  * to the outbox before anything else (so a page left early loses no
  * conversion) had to be on every page; the README says where its bytes go.
  */
-export const PAGE_VIEW_BUDGET = 2176;
+export const PAGE_VIEW_BUDGET = 2400;
 /** Gzip bytes every page view should load (tap.js alone); printed, not enforced. */
 export const PAGE_VIEW_GOAL = 1400;
 

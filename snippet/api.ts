@@ -5,8 +5,8 @@ import { readCookie } from './cookie';
 import { land, landing } from './landing';
 import { load } from './loader';
 import { attempt, ignore, log, offline } from './log';
-import { isTest, readOutbox, saveOutbox } from './outbox';
-import { EVENTS, PENDING_EVENT, REF } from './names';
+import { isTest, pending, readOutbox, saveOutbox } from './outbox';
+import { EVENTS, REF } from './names';
 import type { ConversionInput, CustomerInput, EventKind, EventsModule, TapResult } from './types';
 
 /**
@@ -60,13 +60,13 @@ const run = (kind: EventKind, input: unknown, idField: string): Promise<TapResul
 /**
  * Stores this landing's parameters, has tap-ref.js decorate links to
  * `data-domains`, then has tap-events.js resend what earlier page views left,
- * found in the outbox's JSON without a look at each entry.
+ * told by the pending cookie (snippet/outbox.ts).
  */
 export const start = () => {
   attempt(land);
   // tap-ref.js decorates the links itself as it loads.
   if (data.domains) load(REF);
-  if (JSON.stringify(readOutbox()).includes(PENDING_EVENT)) {
+  if (pending()) {
     // After the landing, so resent events carry its cookie. tap-events.js replays them as it registers.
     landing.then(() => load(EVENTS));
   }

@@ -21,4 +21,3 @@ const days = Number(data.cookieDays);
 /** A whole number of days from 1 to 365; anything else is the default, as the proxy refuses it. */
 export const cookieDays = days % 1 == 0 && days >= 1 && days <= MAX_COOKIE_DAYS ? days : DEFAULT_COOKIE_DAYS;
 
-export const debug = 'debug' in data || /[?&]tap_debug=1/.test(location.search);

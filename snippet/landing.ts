@@ -1,5 +1,5 @@
 import { REFERENCE_FIELDS } from '../common/attribution';
-import { capture } from './capture';
+import { TRACKING, capture } from './capture';
 import { cookieDays, data } from './config';
 import { readCookie, writeCookie } from './cookie';
 import { load } from './loader';
@@ -16,17 +16,44 @@ const MS_PER_SECOND = 1000;
 export let landing: Promise<unknown> = Promise.resolve();
 
 /**
+ * In a frame, nothing is captured: a page that frames the shop must not make
+ * clicks out of its own visitors (docs/security.md). Reading `top` of a
+ * cross-origin parent is allowed, but a hostile page may make it throw.
+ */
+const framed = attempt(() => window.top !== window, true);
+
+/**
+ * Test mode from a URL (docs/reference.md, "Test mode"): `?tap_test=1` counts
+ * only while no real attribution is stored (nothing stored, or what this tab
+ * stored in test mode), and a landing without it ends it, so nobody's link can
+ * turn another affiliate's shopper into a test.
+ */
+const testFromUrl = (query: URLSearchParams, stored: Attribution | null, tracked: boolean) =>
+  attempt(() => {
+    const session = sessionStorage.getItem(TEST_KEY) == '1';
+    if (query.get(TEST_KEY) != '1') {
+      if (tracked && session) sessionStorage.removeItem(TEST_KEY);
+    } else if (!stored || session) {
+      sessionStorage.setItem(TEST_KEY, '1');
+    } else {
+      log('skip', 'test-over-real');
+    }
+  });
+
+/**
  * Reads the current URL as a landing, now, before a router can strip it:
  * stores a new attribution, then reports it with a click from tap-events.js.
  * A `tap_ref` needs its decoder from tap-ref.js: the landing's own parameters
  * are stored at once, and the click waits for the decoder, or for its failure.
  */
 export const land = () => {
+  if (framed || !TRACKING.test(location.search)) return;
   const query = new URLSearchParams(location.search);
   const landingPage = location.href;
   const reference = query.get(REFERENCE_PARAMETER);
   const stored = readCookie();
-  if (query.get(TEST_KEY) == '1') attempt(() => sessionStorage.setItem(TEST_KEY, '1'));
+  const own = capture(query);
+  testFromUrl(query, stored, !!(own || reference));
 
   const store = (captured: Attribution | undefined, click: boolean) => {
     if (!captured) return;
@@ -45,6 +72,6 @@ export const land = () => {
     if (click) load<EventsModule>(EVENTS).then((events) => events && events.click(landed));
   };
 
-  store(capture(query), !reference);
+  store(own, !reference);
   if (reference) landing = load<RefModule>(REF).then((ref) => attempt(() => store(capture(query, ref && ref(reference)), true)));
 };

@@ -16,3 +16,13 @@ export const REF = 'ref';
 
 /** sessionStorage key: `?tap_test=1` keeps test mode on for the rest of the tab's session. */
 export const TEST_KEY = 'tap_test';
+
+/** sessionStorage key: `?tap_debug=1` keeps debug mode on for the rest of the tab's session. */
+export const DEBUG_KEY = 'tap_debug';
+
+/**
+ * A cookie set while the outbox holds an event no proxy has answered: a page
+ * view reads it with the document's other cookies, and opens localStorage (a
+ * slow first access in Chromium) only when something waits to be resent.
+ */
+export const PENDING_COOKIE = 'tap_p';

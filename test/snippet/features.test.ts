@@ -231,6 +231,33 @@ describe('test mode', () => {
     expect(page.sent[0].body.test).toBe(true);
   });
 
+  it('?tap_test=1 is ignored when a real attribution is stored, so a stranger\'s link cannot make a shopper a test', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna', attrs: { 'data-debug': '' } });
+    await page.next('https://www.shop.example/p?ref=mallory&tap_test=1');
+    await page.next('https://www.shop.example/thanks');
+    await page.w.tap.convert(ORDER);
+    expect(page.sent[0].body).not.toHaveProperty('test');
+    expect(clickOf(page).map((click) => click.test)).toEqual([undefined, undefined]);
+    expect(page.ignored()).toContain('test-over-real');
+  });
+
+  it('a later landing with tracking parameters and no tap_test ends the session\'s test mode', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna&tap_test=1' });
+    await page.next('https://www.shop.example/p?ref=bob');
+    await page.next('https://www.shop.example/thanks');
+    await page.w.tap.convert(ORDER);
+    expect(clickOf(page).map((click) => click.test)).toEqual([true, undefined]);
+    expect(page.sent[0].body).not.toHaveProperty('test');
+  });
+
+  it('a reload of the test landing stays a test, and a page without tracking parameters keeps it', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna&tap_test=1' });
+    await page.next('https://www.shop.example/?ref=anna&tap_test=1');
+    await page.next('https://www.shop.example/cart?utm_source=x');
+    await page.w.tap.convert(ORDER);
+    expect(page.sent[0].body.test).toBe(true);
+  });
+
   it('is off otherwise: no test field at all', async () => {
     page = await openPage({ url: 'https://www.shop.example/?ref=anna' });
     await page.w.tap.convert(ORDER);
@@ -419,5 +446,52 @@ describe('an event is kept in the outbox before the events file loads', () => {
     await settle();
     expect(page.sent.map((request) => request.body.external_id).sort()).toEqual(['ORD005', 'ORD006']);
     expect(outbox(page)).toEqual({ 'convert:ORD005': 1, 'convert:ORD006': 1 });
+  });
+});
+
+describe('a plain page view', () => {
+  // Chromium's first localStorage or sessionStorage access in a page is a slow
+  // synchronous call: a page view with nothing to do makes none (npm run bench).
+  const COUNT_STORAGE = `for (const name of ['getItem', 'setItem', 'removeItem']) {
+    const original = Storage.prototype[name];
+    Storage.prototype[name] = function (...args) { (window.storageCalls = window.storageCalls || []).push(name + ' ' + args[0]); return original.apply(this, args); };
+  }`;
+
+  it('opens no storage and writes no cookie when the URL has no tracking parameter and nothing waits', async () => {
+    page = await openPage({ url: 'https://www.shop.example/product?s=shoes&utm_source=news', before: [COUNT_STORAGE] });
+    expect(page.w.storageCalls).toBeUndefined();
+    expect(page.cookieWrites).toEqual([]);
+    expect(page.clicks).toEqual([]);
+    expect(typeof page.w.tap.reference).toBe('function');
+  });
+
+  it('resends an event an earlier page view left, told by the pending cookie', async () => {
+    page = await openPage({ replies: ['network-error'] });
+    expect(await page.w.tap.convert(ORDER)).toMatchObject({ ok: false, status: 'offline' });
+    expect(page.cookie()).toMatch(/(^|; )tap_p=1/);
+    page.setReplies([{ status: 200, body: { ok: true, status: 'sent' } }]);
+    await page.next('https://www.shop.example/other');
+    await settle();
+    expect(page.sent.map((request) => request.body)).toEqual([ORDER, ORDER]);
+    // Nothing waits any more: the cookie is gone, and the next page view opens no storage.
+    expect(page.cookie()).not.toMatch(/tap_p=/);
+  });
+});
+
+describe('debug mode', () => {
+  it('?tap_debug=1 lasts for the rest of the tab session, so the thank-you page logs', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna&tap_debug=1' });
+    await page.next('https://www.shop.example/thanks');
+    page.logs.length = 0;
+    await page.w.tap.convert(ORDER);
+    expect(page.logs.filter((line) => line[0] == '[tap]').length).toBeGreaterThan(0);
+  });
+
+  it('says a blocked send is offline and kept, not `undefined`', async () => {
+    page = await openPage({ attrs: { 'data-debug': '' }, replies: ['network-error'] });
+    await page.w.tap.convert(ORDER);
+    const lines = page.logs.filter((line) => line[0] == '[tap]').map((line) => line.slice(1).join(' '));
+    expect(lines).toContain('convert:ORD005 offline, kept for the next page view');
+    expect(lines.join('\n')).not.toMatch(/undefined/);
   });
 });

@@ -10,10 +10,10 @@ const PARAMETERS = [['refc', 'referral_code', 'ref'], ['aid', 'asset_id', 'a'], 
 
 /**
  * Whether a query may carry a landing: any parameter above but the one-letter
- * ones, `tap_ref` or `tap_test`. A page view without one reads no cookie and no
- * storage at all.
+ * ones, or any `tap_` one (`tap_ref`, `tap_test`). A page view without one
+ * reads no storage at all.
  */
-export const TRACKING = /[?&](refc|referral_code|ref|aid|asset_id|sid|source_id|coupon|click_id|tap_click_id|tap_ref|tap_test)=/;
+export const TRACKING = /[?&](refc?|referral_code|aid|asset_id|sid|source_id|coupon|click_id|tap_\w+)=/;
 
 /**
  * The tracking parameters of a landing's query, or undefined when it has none.

@@ -10,6 +10,14 @@ export const PENDING_EVENT = '{"b":';
 /** The URL parameter carrying a reference from `tap.reference()`, added to links by `data-domains`. */
 export const REFERENCE_PARAMETER = 'tap_ref';
 
+/**
+ * A cookie holding a landing's time (ms) and URL, written the moment the page
+ * loads (snippet/landing.ts), until tap-events.js stores it as `tap_data`
+ * (snippet/events/landing.ts): a page left before that file has run loses no
+ * landing, as the next page view stores it.
+ */
+export const LANDING_COOKIE = 'tap_l';
+
 /** Lazy files, each `tap-<name>.js` next to tap.js; build.mjs writes them. */
 export const EVENTS = 'events';
 export const REF = 'ref';

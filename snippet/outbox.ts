@@ -4,7 +4,6 @@
 // fails to load cannot lose it: a later page view resends it; tap-events.js sends it and records the answer.
 import { data } from './config';
 import { attempt } from './log';
-// `tap_p` in pending() below is PENDING_COOKIE, spelled out so the regular expression is a literal.
 import { OUTBOX_KEY, PENDING_COOKIE, PENDING_EVENT, TEST_KEY } from './names';
 
 /** How long the pending cookie lasts: as long as an unanswered event is kept (snippet/events/track.ts). */
@@ -40,9 +39,6 @@ export const saveOutbox = (outbox: Outbox) => {
     document.cookie = PENDING_COOKIE + '=1; path=/; samesite=lax; max-age=' + (memory.includes(PENDING_EVENT) ? PENDING_SECONDS : 0);
   });
 };
-
-/** Whether an earlier page view left an event to resend: one look at the cookies, none at localStorage. */
-export const pending = () => attempt(() => /(^|; )tap_p=1/.test(document.cookie));
 
 /** Test mode (docs/reference.md): `data-test`, or `?tap_test=1` earlier in this tab. Every body then carries `test: true`. */
 export const isTest = () => 'test' in data || attempt(() => sessionStorage.getItem(TEST_KEY)) == '1';

@@ -161,6 +161,7 @@ describe('references', () => {
   it.each(['t1', 'nope', 't1!!!', 't1PD4-Pj4-'])('an invalid tap_ref %s is no landing', async (reference) => {
     page = await openPage({ url: 'https://shop.co.uk/?tap_ref=' + reference });
     expect(page.cookieWrites).toEqual([]);
+    expect(page.clicks).toEqual([]);
   });
 });
 
@@ -329,14 +330,32 @@ describe('the events file loads only where it is used', () => {
     return scripts.length;
   };
 
-  it('a page view without events or a new landing does not load it; a new landing loads it for its click', async () => {
+  it('a page view without events or a tracking parameter does not load it; a landing loads it to store the landing and send its click', async () => {
     page = await openPage({ url: 'https://www.shop.example/' });
     expect(eventsLoads(page)).toBe(0);
     await page.next('https://www.shop.example/?ref=anna');
     expect(eventsLoads(page)).toBe(1);
+    // A reload of the landing is read again, and keeps what is stored: no second click.
     await page.next('https://www.shop.example/?ref=anna');
+    expect(eventsLoads(page)).toBe(1);
+    await page.next('https://www.shop.example/other');
     expect(eventsLoads(page)).toBe(0);
     expect(page.clicks).toHaveLength(1);
+  });
+
+  it('a landing left before tap-events.js ran is stored by the next page view, with its own time and URL', async () => {
+    // The events file fails to load on the landing (blocked, or the tab closed first).
+    const BLOCK_EVENTS = `document.head.appendChild = function (node) {
+      if (/tap-events/.test(node.src)) { setTimeout(() => node.onerror && node.onerror()); return node; }
+      return Node.prototype.appendChild.call(this, node);
+    }`;
+    page = await openPage({ url: 'https://www.shop.example/p?ref=anna', before: [BLOCK_EVENTS] });
+    expect(page.stored()).toBeNull();
+    expect(page.cookie()).toMatch(/(^|; )tap_l=/);
+    await page.next('https://www.shop.example/other', { before: ['delete document.head.appendChild'] });
+    expect(page.stored()).toMatchObject({ referral_code: 'anna' });
+    expect(page.clicks.map((click) => click.body.landing_page)).toEqual(['https://www.shop.example/p?ref=anna']);
+    expect(page.cookie()).not.toMatch(/tap_l=/);
   });
 
   it('the first tap.convert loads it once, from the folder of tap.js with its query', async () => {
@@ -460,7 +479,7 @@ describe('a plain page view', () => {
   it('opens no storage and writes no cookie when the URL has no tracking parameter and nothing waits', async () => {
     page = await openPage({ url: 'https://www.shop.example/product?s=shoes&utm_source=news', before: [COUNT_STORAGE] });
     expect(page.w.storageCalls).toBeUndefined();
-    expect(page.cookieWrites).toEqual([]);
+    expect(page.allCookieWrites).toEqual([]);
     expect(page.clicks).toEqual([]);
     expect(typeof page.w.tap.reference).toBe('function');
   });

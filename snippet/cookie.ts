@@ -5,11 +5,15 @@ import { REFERENCE_FIELDS, capturable } from '../common/attribution';
 import { attempt } from './log';
 import type { Attribution } from './types';
 
-/** `document.cookie` lists cookies as `name=value` joined by "; " (RFC 6265 §5.4 step 4). */
-export const cookieValue = (name: string) => {
-  const match = document.cookie.match('(^|; )' + name + '=([^;]*)');
-  return match && decodeURIComponent(match[2]);
-};
+/**
+ * A cookie's value, or null, also when the page makes `document.cookie` throw.
+ * `document.cookie` lists cookies as `name=value` joined by "; " (RFC 6265 §5.4 step 4).
+ */
+export const cookieValue = (name: string): string | null =>
+  attempt(() => {
+    const match = document.cookie.match('(^|; )' + name + '=([^;]*)');
+    return match && decodeURIComponent(match[2]);
+  }, null)!;
 
 /**
  * The stored attribution, or null. The proxy writes the same JSON with

@@ -25,6 +25,13 @@ export const REF = 'ref';
 /** sessionStorage key: `?tap_test=1` keeps test mode on for the rest of the tab's session. */
 export const TEST_KEY = 'tap_test';
 
+/**
+ * A session cookie set with the first `?tap_test=1` of a browser session and
+ * never removed in it: only while it is set is sessionStorage read for test
+ * mode, so a landing or event of a shopper who never tested opens no sessionStorage.
+ */
+export const TEST_COOKIE = 'tap_t';
+
 /** sessionStorage key: `?tap_debug=1` keeps debug mode on for the rest of the tab's session. */
 export const DEBUG_KEY = 'tap_debug';
 

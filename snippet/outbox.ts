@@ -40,5 +40,9 @@ export const saveOutbox = (outbox: Outbox) => {
   });
 };
 
-/** Test mode (docs/reference.md): `data-test`, or `?tap_test=1` earlier in this tab. Every body then carries `test: true`. */
-export const isTest = () => 'test' in data || attempt(() => sessionStorage.getItem(TEST_KEY)) == '1';
+/**
+ * Test mode (docs/reference.md): `data-test`, or `?tap_test=1` earlier in this
+ * tab, looked up only when TEST_COOKIE (`tap_t`, spelled out for a literal
+ * expression) says this browser session has used it. Every body then carries `test: true`.
+ */
+export const isTest = () => 'test' in data || attempt(() => /(^|; )tap_t=1/.test(document.cookie) && sessionStorage.getItem(TEST_KEY) == '1');

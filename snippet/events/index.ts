@@ -1,7 +1,7 @@
 // Entry of tap-events.js: everything that stores a landing or sends (clicks,
 // conversions, customers), registered with the tap.js that loaded it.
 import { kernel } from '../kernel';
-import { EVENTS } from '../names';
+import { EVENTS, PENDING_COOKIE } from '../names';
 import { land as store } from './landing';
 import { deliver, replay } from './track';
 
@@ -21,5 +21,6 @@ if (kernel.data) {
   // The landing first, so resent events carry its cookie.
   land();
   if (kernel.test()) kernel.log('test');
-  replay();
+  // localStorage only when an event waits (snippet/outbox.ts): a landing opens none.
+  if (kernel.cookie(PENDING_COOKIE)) replay();
 }

@@ -5,7 +5,7 @@ import { REFERENCE_FIELDS, decodeReference } from '../../common/attribution';
 import { capture } from '../capture';
 import { cookieDaysOf } from '../days';
 import { kernel } from '../kernel';
-import { LANDING_COOKIE, REFERENCE_PARAMETER, TEST_KEY } from '../names';
+import { LANDING_COOKIE, REFERENCE_PARAMETER, TEST_COOKIE, TEST_KEY } from '../names';
 import type { Attribution } from '../types';
 import { click } from './click';
 
@@ -43,11 +43,15 @@ const writeCookie = (attribution: Attribution, days: number): string => {
  * turn another affiliate's shopper into a test.
  */
 const testFromUrl = (query: URLSearchParams, stored: Attribution | null, tracked: boolean) => {
+  const asked = query.get(TEST_KEY) == '1';
+  // No tab of this browser session has used `?tap_test=1`: nothing to end, so no sessionStorage.
+  if (!asked && !kernel.cookie(TEST_COOKIE)) return;
   const session = sessionStorage.getItem(TEST_KEY) == '1';
-  if (query.get(TEST_KEY) != '1') {
+  if (!asked) {
     if (tracked && session) sessionStorage.removeItem(TEST_KEY);
   } else if (!stored || session) {
     sessionStorage.setItem(TEST_KEY, '1');
+    document.cookie = TEST_COOKIE + '=1; path=/; samesite=lax';
   } else {
     kernel.log('skip', 'test-over-real');
   }

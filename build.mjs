@@ -17,7 +17,7 @@ export const GZIP_BUDGET = 2048;
  * landing cookie, snippet/landing.ts). The README states this figure, and
  * docs/reference.md#sizes every file's.
  */
-export const PAGE_VIEW_BUDGET = 1860;
+export const PAGE_VIEW_BUDGET = 1890;
 /** Gzip bytes every page view should load (tap.js alone); printed, not enforced. */
 export const PAGE_VIEW_GOAL = 1700;
 

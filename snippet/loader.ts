@@ -1,6 +1,6 @@
 import { data, fileUrl } from './config';
 import { granted } from './consent';
-import { cookieValue, readCookie } from './cookie';
+import { cookieValue, parseAttribution } from './cookie';
 import { log } from './log';
 import { isTest, readOutbox, saveOutbox } from './outbox';
 
@@ -19,7 +19,7 @@ export const kernel = {
   save: saveOutbox,
   granted: () => granted,
   cookie: cookieValue,
-  stored: readCookie,
+  attribution: parseAttribution,
 };
 /** Each lazy file also sets its module on `tap._` under its name (`tap._.events`). */
 export type Kernel = typeof kernel & Record<string, unknown>;

@@ -12,7 +12,8 @@ let debug: boolean | undefined;
 export const log = (...args: unknown[]) => {
   // A page may replace console methods or refuse storage; logging must never be what breaks it.
   try {
-    if (debug == null) debug = 'debug' in data || /[?&]tap_debug=1/.test(location.search) || sessionStorage.getItem(DEBUG_KEY) == '1';
+    // SESSION_COOKIE (`tap_s`, snippet/names.ts) first, so a shopper's page opens no sessionStorage.
+    if (debug == null) debug = 'debug' in data || /[?&]tap_debug=1/.test(location.search) || (/(^|; )tap_s=1/.test(document.cookie) && sessionStorage.getItem(DEBUG_KEY) == '1');
     if (debug) console.log('[tap]', ...args);
   } catch {}
 };

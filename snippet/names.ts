@@ -26,11 +26,12 @@ export const REF = 'ref';
 export const TEST_KEY = 'tap_test';
 
 /**
- * A session cookie set with the first `?tap_test=1` of a browser session and
- * never removed in it: only while it is set is sessionStorage read for test
- * mode, so a landing or event of a shopper who never tested opens no sessionStorage.
+ * A session cookie set with the first `?tap_test=1` or `?tap_debug=1` of a
+ * browser session and never removed in it: only while it is set is
+ * sessionStorage read for test or debug mode, so the landings and events of a
+ * shopper who never tested open no sessionStorage.
  */
-export const TEST_COOKIE = 'tap_t';
+export const SESSION_COOKIE = 'tap_s';
 
 /** sessionStorage key: `?tap_debug=1` keeps debug mode on for the rest of the tab's session. */
 export const DEBUG_KEY = 'tap_debug';

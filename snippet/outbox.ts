@@ -42,7 +42,7 @@ export const saveOutbox = (outbox: Outbox) => {
 
 /**
  * Test mode (docs/reference.md): `data-test`, or `?tap_test=1` earlier in this
- * tab, looked up only when TEST_COOKIE (`tap_t`, spelled out for a literal
+ * tab, looked up only when SESSION_COOKIE (`tap_s`, spelled out for a literal
  * expression) says this browser session has used it. Every body then carries `test: true`.
  */
-export const isTest = () => 'test' in data || attempt(() => /(^|; )tap_t=1/.test(document.cookie) && sessionStorage.getItem(TEST_KEY) == '1');
+export const isTest = () => 'test' in data || attempt(() => /(^|; )tap_s=1/.test(document.cookie) && sessionStorage.getItem(TEST_KEY) == '1');

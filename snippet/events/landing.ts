@@ -5,7 +5,7 @@ import { REFERENCE_FIELDS, decodeReference } from '../../common/attribution';
 import { capture } from '../capture';
 import { cookieDaysOf } from '../days';
 import { kernel } from '../kernel';
-import { LANDING_COOKIE, REFERENCE_PARAMETER, TEST_COOKIE, TEST_KEY } from '../names';
+import { LANDING_COOKIE, REFERENCE_PARAMETER, SESSION_COOKIE, TEST_KEY } from '../names';
 import type { Attribution } from '../types';
 import { click } from './click';
 
@@ -40,30 +40,35 @@ const writeCookie = (attribution: Attribution, days: number): string => {
  * Test mode from a URL (docs/reference.md, "Test mode"): `?tap_test=1` counts
  * only while no real attribution is stored (nothing stored, or what this tab
  * stored in test mode), and a landing without it ends it, so nobody's link can
- * turn another affiliate's shopper into a test.
+ * turn another affiliate's shopper into a test. Returns whether the tab is in
+ * test mode from a URL now.
  */
-const testFromUrl = (query: URLSearchParams, stored: Attribution | null, tracked: boolean) => {
+const testFromUrl = (query: URLSearchParams, stored: Attribution | null, tracked: boolean, jar: string): boolean => {
   const asked = query.get(TEST_KEY) == '1';
   // No tab of this browser session has used `?tap_test=1`: nothing to end, so no sessionStorage.
-  if (!asked && !kernel.cookie(TEST_COOKIE)) return;
+  if (!asked && !kernel.cookie(SESSION_COOKIE, jar)) return false;
   const session = sessionStorage.getItem(TEST_KEY) == '1';
   if (!asked) {
     if (tracked && session) sessionStorage.removeItem(TEST_KEY);
-  } else if (!stored || session) {
-    sessionStorage.setItem(TEST_KEY, '1');
-    document.cookie = TEST_COOKIE + '=1; path=/; samesite=lax';
-  } else {
-    kernel.log('skip', 'test-over-real');
+    return session && !tracked;
   }
+  if (!stored || session) {
+    sessionStorage.setItem(TEST_KEY, '1');
+    document.cookie = SESSION_COOKIE + '=1; path=/; samesite=lax';
+    return true;
+  }
+  kernel.log('skip', 'test-over-real');
+  return false;
 };
 
 /**
  * Stores the landing the landing cookie holds, if any, and reports a new
  * attribution with a click. Kept instead in first-touch mode, or when the
- * landing carries what is stored already, as on a reload.
+ * landing carries what is stored already, as on a reload. `jar` is the
+ * document's cookies, read once by the caller.
  */
-export const land = () => {
-  const raw = kernel.cookie(LANDING_COOKIE);
+export const land = (jar: string) => {
+  const raw = kernel.cookie(LANDING_COOKIE, jar);
   if (!raw) return;
   // Read once: whatever happens next, a landing is never stored twice.
   document.cookie = LANDING_COOKIE + '=; path=/; max-age=0';
@@ -75,11 +80,13 @@ export const land = () => {
   if (!(Date.now() - landedAt < days * SECONDS_PER_DAY * MS_PER_SECOND)) return kernel.log('skip', 'expired landing');
   const query = new URL(landingPage).searchParams;
   const reference = query.get(REFERENCE_PARAMETER);
-  const stored = kernel.stored();
+  const stored = kernel.attribution(kernel.cookie('tap_data', jar));
   const captured = capture(query, reference ? decodeReference(reference) : null);
+  let test = 'test' in kernel.data;
   try {
-    testFromUrl(query, stored, !!captured);
+    test = testFromUrl(query, stored, !!captured, jar) || test;
   } catch {} // storage refused: no test mode from the URL
+  if (test) kernel.log('test');
   if (!captured) return;
   // The proxy adds `click_id` to the cookie, so a stored one counts only when the landing carries one too.
   if (
@@ -90,5 +97,5 @@ export const land = () => {
   }
   const cookie = { ...captured, ts: Math.floor(landedAt / MS_PER_SECOND) };
   // landed_at tells this landing from another one in the same second, so the proxy creates one click for each.
-  click({ ...cookie, landed_at: landedAt, landing_page: landingPage, cookie_domain: writeCookie(cookie, days), cookie_days: days });
+  click({ ...cookie, landed_at: landedAt, landing_page: landingPage, cookie_domain: writeCookie(cookie, days), cookie_days: days }, test);
 };

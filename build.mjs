@@ -6,7 +6,7 @@
 // an earlier one waits to be resent; tap-ref.js where the tag has `data-domains`.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 /** Gzip bytes a lazy file may weigh; `npm test` and CI fail above it. */
@@ -26,6 +26,28 @@ const FILES = {
   'tap-events.js': 'snippet/events/index.ts',
   'tap-ref.js': 'snippet/ref/index.ts',
 };
+
+/**
+ * TAPLINE_BUILD_QUIET=1 (npm start, scripts/start.mjs): one line per build, and
+ * none at all when nothing the snippet is built from changed since the last
+ * build, so wrangler's own [build] runs after npm start's cost nothing.
+ */
+const QUIET = process.env.TAPLINE_BUILD_QUIET === '1';
+const FINGERPRINT_FILE = 'dist/.fingerprint';
+/** Every input of the build: this file and the sources in snippet/ and common/. */
+function fingerprint() {
+  const hash = createHash('sha256').update(readFileSync('build.mjs'));
+  for (const folder of ['snippet', 'common']) {
+    for (const file of readdirSync(folder, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile())) {
+      const path = `${file.parentPath}/${file.name}`;
+      hash.update(path).update(readFileSync(path));
+    }
+  }
+  return hash.digest('hex');
+}
+const inputs = fingerprint();
+const built = [...Object.keys(FILES).map((name) => `dist/${name}`), 'proxy/generated/snippet.ts'].every((path) => existsSync(path));
+if (QUIET && built && existsSync(FINGERPRINT_FILE) && readFileSync(FINGERPRINT_FILE, 'utf8') === inputs) process.exit(0);
 
 async function bundle(entryPoint) {
   const result = await build({
@@ -67,7 +89,7 @@ for (const [name, entryPoint] of Object.entries(FILES)) {
   writeIfChanged(`dist/${name}`, code);
   const size = sizes(code);
   gzips[name] = size.gzip;
-  console.log(`dist/${name.padEnd(14)} ${size.raw} B raw  ${size.gzip} B gzip  ${size.brotli} B brotli`);
+  if (!QUIET) console.log(`dist/${name.padEnd(14)} ${size.raw} B raw  ${size.gzip} B gzip  ${size.brotli} B brotli`);
   snippets[name] = {
     source: Buffer.from(code).toString('utf8'),
     etag: `"${createHash('sha256').update(code).digest('base64url').slice(0, 16)}"`,
@@ -86,10 +108,15 @@ writeIfChanged(
 );
 
 const sum = (values) => values.reduce((total, value) => total + value, 0);
-console.log(`every page view: ${gzips['tap.js']} B gzip (budget ${PAGE_VIEW_BUDGET} B, goal ${PAGE_VIEW_GOAL} B)`);
-// A page may load tap.js and, at most, every lazy file.
-console.log(`worst page:      ${sum(Object.values(gzips))} B gzip (every file)`);
+if (QUIET) {
+  console.log(`snippet built: tap.js ${gzips['tap.js']} B gzip (budget ${PAGE_VIEW_BUDGET} B); the rest load where used (npm run build for every figure)`);
+} else {
+  console.log(`every page view: ${gzips['tap.js']} B gzip (budget ${PAGE_VIEW_BUDGET} B, goal ${PAGE_VIEW_GOAL} B)`);
+  // A page may load tap.js and, at most, every lazy file.
+  console.log(`worst page:      ${sum(Object.values(gzips))} B gzip (every file)`);
+}
 const budgetOf = (name) => (name === 'tap.js' ? PAGE_VIEW_BUDGET : GZIP_BUDGET);
 const over = Object.entries(gzips).filter(([name, gzip]) => gzip > budgetOf(name));
 for (const [name, gzip] of over) console.error(`${name} is ${gzip - budgetOf(name)} B over its ${budgetOf(name)} B gzip budget`);
 if (over.length) process.exit(1);
+writeIfChanged(FINGERPRINT_FILE, inputs);

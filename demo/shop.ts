@@ -54,7 +54,7 @@ export function createDemoShop() {
               var data = window.tap && tap.data ? tap.data() : null;
               var arrived = document.getElementById('arrived');
               if (!data) {
-                arrived.innerHTML = 'No affiliate attribution is stored in this browser: open <a href="/?ref=demo">/?ref=demo</a>, as an affiliate\'s link would.';
+                arrived.innerHTML = 'No affiliate attribution is stored in this browser: open <a href="/?ref=demo">/?ref=demo</a>, as an affiliate&rsquo;s link would.';
                 return;
               }
               arrived.innerHTML = 'An affiliate link brought you here: the snippet stored its tracking parameters in the <code>tap_data</code> cookie. An order now is credited to <strong></strong>.';
@@ -116,7 +116,7 @@ export function createDemoShop() {
               tap.convert(conversion).then(function (result) {
                 out.textContent = JSON.stringify(result, null, 2);
                 // No request left the page when the browser had already sent this order: say who answered.
-                var asked = performance.getEntriesByType('resource').some(function (entry) { return /\/_tap\/convert$/.test(entry.name); });
+                var asked = performance.getEntriesByType('resource').some(function (entry) { return entry.name.indexOf('/_tap/convert') >= 0; });
                 document.getElementById('answered').textContent = asked
                   ? 'The proxy answered:'
                   : 'This browser had already sent this order, so the snippet answered itself and sent nothing:';

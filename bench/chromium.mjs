@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { snippetBreakdown } from './bundle.mjs';
 import { fmt, median, table } from './print.mjs';
 
 const BEFORE = process.env.BENCH_BEFORE;
@@ -103,6 +104,7 @@ export async function snippetInChromium({ dist }) {
     await new Promise((resolve) => server.close(() => resolve(undefined)));
   }
   const version = browser.version();
+  const breakdown = await snippetBreakdown();
 
   return () => {
     const base = samples['empty script'];
@@ -124,5 +126,8 @@ export async function snippetInChromium({ dist }) {
     );
     if (base.script.length < LOADS) console.log(`  stopped after ${base.script.length} of ${LOADS} rounds: the ${BUDGET_MS / 1000} s budget (BENCH_CHROMIUM_BUDGET_S) ran out`);
     console.log(`  medians; Δ = median minus the empty script's median. Chromium ${version}, CDP Performance.getMetrics (thread time) after load + 50 ms`);
+    const total = breakdown.reduce((sum, { bytes }) => sum + bytes, 0);
+    console.log(`  where tap.js's ${total} minified bytes go (esbuild metafile, before gzip):`);
+    for (const { file, bytes } of breakdown) console.log(`    ${String(bytes).padStart(5)} B  ${fmt((100 * bytes) / total, 0).padStart(3)}%  ${file}`);
   };
 }

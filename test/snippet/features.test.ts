@@ -343,6 +343,15 @@ describe('the events file loads only where it is used', () => {
     expect(page.clicks).toHaveLength(1);
   });
 
+  it('a landing cookie older than data-cookie-days is dropped, not stored', async () => {
+    const old = Date.now() - 31 * 24 * 60 * 60 * 1000;
+    const LEFT_LONG_AGO = `document.cookie = 'tap_l=' + encodeURIComponent('${old} https://www.shop.example/p?ref=anna') + '; path=/'`;
+    page = await openPage({ url: 'https://www.shop.example/other', attrs: { 'data-cookie-days': '30' }, before: [LEFT_LONG_AGO] });
+    expect(page.stored()).toBeNull();
+    expect(page.clicks).toEqual([]);
+    expect(page.cookie()).not.toMatch(/tap_l=/);
+  });
+
   it('a landing left before tap-events.js ran is stored by the next page view, with its own time and URL', async () => {
     // The events file fails to load on the landing (blocked, or the tab closed first).
     const BLOCK_EVENTS = `document.head.appendChild = function (node) {

@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { buildConsole } from './scripts/build-console.mjs';
 
 /** Gzip bytes a lazy file may weigh; `npm test` and CI fail above it. */
 export const GZIP_BUDGET = 2048;
@@ -34,10 +35,10 @@ const FILES = {
  */
 const QUIET = process.env.TAPLINE_BUILD_QUIET === '1';
 const FINGERPRINT_FILE = 'dist/.fingerprint';
-/** Every input of the build: this file and the sources in snippet/ and common/. */
+/** Every input of the build: this file, the console's build script and the sources in snippet/, common/ and console/. */
 function fingerprint() {
-  const hash = createHash('sha256').update(readFileSync('build.mjs'));
-  for (const folder of ['snippet', 'common']) {
+  const hash = createHash('sha256').update(readFileSync('build.mjs')).update(readFileSync('scripts/build-console.mjs'));
+  for (const folder of ['snippet', 'common', 'console']) {
     for (const file of readdirSync(folder, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile())) {
       const path = `${file.parentPath}/${file.name}`;
       hash.update(path).update(readFileSync(path));
@@ -46,7 +47,7 @@ function fingerprint() {
   return hash.digest('hex');
 }
 const inputs = fingerprint();
-const built = [...Object.keys(FILES).map((name) => `dist/${name}`), 'proxy/generated/snippet.ts'].every((path) => existsSync(path));
+const built = [...Object.keys(FILES).map((name) => `dist/${name}`), 'proxy/generated/snippet.ts', 'proxy/generated/console.ts'].every((path) => existsSync(path));
 if (QUIET && built && existsSync(FINGERPRINT_FILE) && readFileSync(FINGERPRINT_FILE, 'utf8') === inputs) process.exit(0);
 
 async function bundle(entryPoint) {
@@ -106,6 +107,10 @@ writeIfChanged(
     `export const SNIPPET_SOURCE = SNIPPETS['tap.js'].source;\n` +
     `export const SNIPPET_ETAG = SNIPPETS['tap.js'].etag;\n`,
 );
+
+// The operator console at BASE_PATH/admin/ (docs/operations.md, "Console").
+const consoleSize = await buildConsole(writeIfChanged);
+if (!QUIET) console.log(`console         ${consoleSize.raw} B raw  ${consoleSize.gzip} B gzip (index.html, console.js, console.css)`);
 
 const sum = (values) => values.reduce((total, value) => total + value, 0);
 if (QUIET) {

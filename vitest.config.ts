@@ -31,6 +31,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             TAPLINE_SERVER_TOKEN: '',
             STRIPE_WEBHOOK_SECRET: '',
             SHOPIFY_WEBHOOK_SECRET: '',
+            TAPLINE_ADMIN_TOKEN: '',
           },
         },
       })),
@@ -56,6 +57,14 @@ export default defineConfig({
           name: 'webhooks',
           environment: 'node',
           include: ['test/webhooks/**/*.test.ts'],
+        },
+      },
+      {
+        // The ledger record's state machine, pure, in Node.
+        test: {
+          name: 'lifecycle',
+          environment: 'node',
+          include: ['test/lifecycle/**/*.test.ts'],
         },
       },
       {
@@ -96,7 +105,9 @@ export default defineConfig({
       },
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
-      // Delivery (proxy/delivery): postbacks, queue consumer and ledger, in workerd.
+      // The operator API and console page (proxy/routes/admin.ts, console.ts), against a fake and the real ledger.
+      workerdProject('admin', ['test/admin/**/*.test.ts'], (inject) => inject('adminPostbackServer')),
+      // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(
         'delivery',

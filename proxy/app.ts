@@ -4,7 +4,9 @@ import { basePathOf, MAX_EVENT_BYTES, MAX_WEBHOOK_BYTES } from './config';
 import type { CreateDelivery } from './delivery';
 import { SNIPPETS } from './generated/snippet';
 import { handleError, jsonBody, jsonError, requestLog, type AppEnv } from './http';
+import { adminApi } from './routes/admin';
 import { clickRoute } from './routes/click';
+import { consoleRoute } from './routes/console';
 import { eventRoute } from './routes/event';
 import { healthRoute } from './routes/health';
 import { snippetRoute, type SnippetFile } from './routes/snippet';
@@ -40,7 +42,7 @@ function internalPath(request: Request, env: Env | undefined): string {
  *
  * @example
  * const app = createApp({ createDelivery });
- * export default { fetch: app.fetch, queue: createConsumer() } satisfies ExportedHandler<Env>;
+ * export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
  */
 export function createApp({ createDelivery, fetchOrigin = (request) => fetch(request), snippets = SNIPPETS }: AppOptions) {
   const app = new Hono<AppEnv>({ getPath: (request, { env } = {}) => internalPath(request, env) });
@@ -52,7 +54,7 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   app.get(`${INSIDE}/health`, healthRoute());
   app.get(`${INSIDE}/:file{[a-z0-9.-]+\\.js}`, etag(), snippetRoute(snippets));
 
-  // Browser events: origin policy, then the per-IP rate limit, then the body.
+  // Browser events: origin policy, then the rate limit per client network, then the body.
   // A valid server token (serverAuth) skips the first two.
   const event = [serverAuth(), originPolicy(), rateLimit(), jsonBody(MAX_EVENT_BYTES)] as const;
   for (const path of ['click', 'convert', 'customer']) app.options(`${INSIDE}/${path}`, originPolicy());
@@ -63,6 +65,12 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   // Webhooks: the platform's signature is their only credential.
   app.post(`${INSIDE}/webhooks/stripe`, jsonBody(MAX_WEBHOOK_BYTES), stripeWebhookRoute(createDelivery));
   app.post(`${INSIDE}/webhooks/shopify`, jsonBody(MAX_WEBHOOK_BYTES), shopifyWebhookRoute(createDelivery));
+
+  // The operator console and its API (docs/operations.md, "Console"); the page's relative URLs need the slash.
+  app.get(`${INSIDE}/admin`, (c) => c.redirect(`${new URL(c.req.url).pathname}/`, 308));
+  app.get(`${INSIDE}/admin/`, etag(), consoleRoute());
+  app.get(`${INSIDE}/admin/:file{console\\.(?:js|css)}`, etag(), consoleRoute());
+  app.route(`${INSIDE}/admin/api`, adminApi(createDelivery));
 
   // Also matches the base itself.
   app.all(`${INSIDE}/*`, () => {

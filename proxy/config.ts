@@ -40,16 +40,47 @@ export const signingSecretOf = (env: Partial<Env>) => setting(env.TAPLINE_SIGNIN
 export const serverTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_SERVER_TOKEN);
 export const stripeSecretOf = (env: Partial<Env>) => setting(env.STRIPE_WEBHOOK_SECRET);
 export const shopifySecretOf = (env: Partial<Env>) => setting(env.SHOPIFY_WEBHOOK_SECRET);
+/** The operator API's bearer token (docs/operations.md, "Console"); unset, the API answers 503. */
+export const adminTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_ADMIN_TOKEN);
+/** Read loosely: a deployment's Env may not declare the platforms it does not use. */
+const looseSetting = (env: Partial<Env>, name: string) => {
+  const value: unknown = (env as Record<string, unknown>)[name];
+  return typeof value === 'string' ? setting(value) : undefined;
+};
+export const paddleSecretOf = (env: Partial<Env>) => looseSetting(env, 'PADDLE_WEBHOOK_SECRET');
+export const lemonSqueezySecretOf = (env: Partial<Env>) => looseSetting(env, 'LEMONSQUEEZY_WEBHOOK_SECRET');
 
-/** "signed" when browser events must carry the merchant's signature, "open" otherwise. */
-export function trustOf(env: Partial<Env>): 'signed' | 'open' {
-  return signingSecretOf(env) ? 'signed' : 'open';
+/**
+ * Whether a payment platform's webhook reports the orders. Then it owns them:
+ * an unsigned browser event could only take an order's id, or a customer's,
+ * before the platform's signed one arrives (docs/security.md, "Webhooks own the orders").
+ */
+export function webhooksOwnOrders(env: Partial<Env>): boolean {
+  return Boolean(stripeSecretOf(env) || shopifySecretOf(env) || paddleSecretOf(env) || lemonSqueezySecretOf(env));
+}
+
+/**
+ * "signed" when browser events must carry the merchant's signature,
+ * "webhooks" when they must because a webhook owns the orders and there is no
+ * signing secret (so browser orders are refused), "open" otherwise.
+ */
+export function trustOf(env: Partial<Env>): 'signed' | 'webhooks' | 'open' {
+  if (signingSecretOf(env)) return 'signed';
+  return webhooksOwnOrders(env) ? 'webhooks' : 'open';
 }
 
 export function maxAmountOf(env: Partial<Env>): number {
   const raw = setting(env.MAX_AMOUNT);
   const value = Number(raw);
   return raw && Number.isFinite(value) && value >= 0 ? value : DEFAULT_MAX_AMOUNT;
+}
+
+/** How long the ledger keeps every record (RETENTION_DAYS): 90 days unless set, never under 30. */
+export const DEFAULT_RETENTION_DAYS = 90;
+export const MIN_RETENTION_DAYS = 30;
+export function retentionMsOf(env: Partial<Env>): number {
+  const days = Number(setting(env.RETENTION_DAYS));
+  return (Number.isFinite(days) && days > 0 ? Math.max(days, MIN_RETENTION_DAYS) : DEFAULT_RETENTION_DAYS) * 24 * 60 * 60 * 1000;
 }
 
 export function subscriptionMemoryMsOf(env: Partial<Env>): number {
@@ -154,6 +185,6 @@ function findProblems(env: Partial<Env>): string[] {
   }
   const { invalid } = allowedOriginsOf(env);
   if (invalid.length > 0) problems.push(`ALLOWED_ORIGINS has entries that are not https origins: ${invalid.join(', ')}`);
-  if (!env.POSTBACK_QUEUE || !env.POSTBACK_LEDGER) problems.push('POSTBACK_QUEUE and POSTBACK_LEDGER must be bound (wrangler.toml)');
+  if (!env.POSTBACK_LEDGER) problems.push('POSTBACK_LEDGER must be bound (wrangler.toml)');
   return problems;
 }

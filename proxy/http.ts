@@ -21,6 +21,8 @@ export interface LogFields {
   reason?: string;
   /** The error code of a refusal (`invalid_request`, `signature_required`…), set by handleError. */
   error?: string;
+  /** Optional webhook fields left out because they break the id rules. */
+  dropped?: string[];
 }
 
 /** Hono's generics for this app: the worker's bindings and per-request variables. */

@@ -132,12 +132,13 @@ export const serverEventExtrasSchema = z.object({
 /** `POST /click`: a landing the snippet has just stored. */
 export const clickSchema = z.object({
   ...identifiersSchema.shape,
-  landing_page: z.optional(z.string().check(z.maxLength(2048))),
-  referrer: z.optional(z.string().check(z.maxLength(2048))),
+  /** Forwarded only when safe to show (routes/click.ts); otherwise left out, not refused. */
+  landing_page: z.optional(z.string()),
+  referrer: z.optional(z.string()),
   cookie_domain: z.optional(z.string().check(z.maxLength(253), z.regex(/^[A-Za-z0-9.-]*$/, 'must be a host name'))),
   cookie_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(365))),
   ts: z.optional(z.number().check(z.int(), z.gte(0))),
-  /** The landing's time in milliseconds: one click per landing, even two in the same second. */
+  /** The landing's time in milliseconds, as the snippet sends it. It does not decide clicks: an attacker writes it (routes/click.ts). */
   landed_at: z.optional(z.number().check(z.int(), z.gte(0))),
   ...eventFlags,
 });
@@ -171,7 +172,7 @@ export type Click = z.output<typeof clickSchema>;
 
 /** Every JSON answer of the proxy, and the snippet's own ones (docs/reference.md, "Answers"). */
 export type TapResult =
-  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' | 'ignored' | 'stored'; click_id?: string }
+  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' | 'ignored' | 'stored' | 'reversed' | 'adjusted'; click_id?: string }
   | { ok: true; status: 'test'; postbacks: { kind: string; url: string; body: unknown }[] }
   | { ok: false; status: 'offline' | 'skipped'; reason: string }
   | { ok: false; error: string; issues?: { path: string; message: string }[]; message?: string };

@@ -5,7 +5,7 @@
 // PORT (default 8787) is the shop's and worker's port, POSTBACK_PORT (default 8789)
 // the stand-in's. Only lines that mean something are printed (see `quiet` below).
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,13 @@ if (!existsSync(`${root}/.dev.vars`)) {
 }
 const apiKey = /^\s*TAPFILIATE_API_KEY\s*=\s*"?([^"\n]*)"?\s*$/m.exec(readFileSync(`${root}/.dev.vars`, 'utf8'))?.[1]?.trim();
 if (!apiKey) say('.dev.vars has no TAPFILIATE_API_KEY: the proxy will answer 503 not_configured');
+// The console's token: a .dev.vars made before the console existed gets the example's.
+let adminToken = /^\s*TAPLINE_ADMIN_TOKEN\s*=\s*"?([^"\n]*)"?\s*$/m.exec(readFileSync(`${root}/.dev.vars`, 'utf8'))?.[1]?.trim();
+if (!adminToken) {
+  adminToken = 'dev-admin-token';
+  appendFileSync(`${root}/.dev.vars`, `\n# The operator console (docs/operations.md, "Console").\nTAPLINE_ADMIN_TOKEN=${adminToken}\n`);
+  say('added TAPLINE_ADMIN_TOKEN to .dev.vars for the console');
+}
 
 /** @type {import('node:child_process').ChildProcess[]} */
 const children = [];
@@ -143,6 +150,7 @@ run(
   (line) => {
     if (/Ready on/.test(line)) {
       say(`Open \x1b[1mhttp://localhost:${WORKER_PORT}/?ref=demo\x1b[0m, view the product, buy it.`);
+      say(`The console: \x1b[1mhttp://localhost:${WORKER_PORT}/_tap/admin/\x1b[0m, token \x1b[1m${adminToken}\x1b[0m (or \`TAPLINE_ADMIN_TOKEN=${adminToken} npm run events -- --url http://localhost:${WORKER_PORT}\`).`);
       say('Each postback the local Tapfiliate stand-in receives is printed here. Ctrl-C stops both.');
     }
     if (!quiet(line)) console.log(`\x1b[36m[worker]\x1b[0m ${line.replace(/^\[custom build\] /, '')}`);

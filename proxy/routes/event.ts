@@ -2,10 +2,10 @@
 // merchant's server, checked, attributed, and handed to delivery.
 import type { Handler } from 'hono';
 import { cookieIdentifiers, hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers } from '../attribution';
-import { configProblems, maxAmountOf, secretHint, signingSecretOf, upstreamUrlsOf } from '../config';
-import type { CreateDelivery, DeliveryResult } from '../delivery';
+import { apiKeyOf, configProblems, maxAmountOf, secretHint, signingSecretOf, upstreamUrlsOf, webhooksOwnOrders } from '../config';
+import type { CreateDelivery, DeliveryResult, Submission } from '../delivery';
 import { cleanVisitor, invalidRequest, jsonError, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
-import { logLine } from '../log';
+import { logLine, scrub } from '../log';
 import { conversionSchema, customerSchema, serverEventExtrasSchema, IDENTIFIER_FIELDS, type TapResult } from '../schema';
 import { conversionJob, customerJob, stepsOf, type PostbackJob } from '../tapfiliate';
 import { isServerEvent, signatureRequired, verifySigned } from '../trust';
@@ -26,6 +26,11 @@ export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Han
     const event = kind === 'conversion' ? parseWith(conversionSchema, fields) : parseWith(customerSchema, fields);
     if ('external_id' in event) log.external_id = event.external_id;
     else log.customer_id = event.customer_id;
+    if (isZeroAmount(event)) {
+      log.result = 'ignored';
+      log.reason = 'zero_amount';
+      return c.json({ ok: true, status: 'ignored' } satisfies TapResult, 200);
+    }
     const maxAmount = maxAmountOf(c.env);
     if ('amount' in event && event.amount !== undefined && !signed && !isServerEvent(c) && event.amount > maxAmount) {
       throw invalidRequest([{ path: 'amount', message: `must be at most ${maxAmount} unless the event is signed (MAX_AMOUNT)` }]);
@@ -50,7 +55,7 @@ export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Han
       log.result = 'test';
       return c.json(testAnswer(c, job), 200);
     }
-    return answerDelivery(c, await deliver(c, createDelivery, job));
+    return answerDelivery(c, await deliver(c, createDelivery, { job, source: isServerEvent(c) ? 'server' : 'browser', signed }));
   };
 }
 
@@ -63,7 +68,8 @@ async function trustedFields(c: AppContext, body: Record<string, unknown>): Prom
   if (isServerEvent(c)) return { fields: body, signed: false };
   const secret = signingSecretOf(c.env);
   if (body.signed === undefined) {
-    if (secret) throw signatureRequired();
+    // A webhook owns the orders even in open trust: unsigned, this event could only pre-empt it.
+    if (secret || webhooksOwnOrders(c.env)) throw signatureRequired();
     return { fields: body, signed: false };
   }
   if (!secret) {
@@ -75,6 +81,15 @@ async function trustedFields(c: AppContext, body: Record<string, unknown>): Prom
   for (const field of IDENTIFIER_FIELDS) if (body[field] !== undefined) outside[field] = body[field];
   if (body.test !== undefined) outside.test = body.test;
   return { fields: { ...outside, ...inside }, signed: true };
+}
+
+/**
+ * A conversion whose amount is 0 is not a sale, on every route alike: it is
+ * answered `200 ignored` and nothing is sent or recorded (docs/reference.md,
+ * "Zero amounts"). One without an amount is a conversion Tapfiliate values itself.
+ */
+export function isZeroAmount(event: object): boolean {
+  return 'amount' in event && event.amount === 0;
 }
 
 /** 503 not_configured, with the reason in the log, while a setting is missing or unsafe. */
@@ -91,14 +106,19 @@ export function testAnswer(c: AppContext, job: PostbackJob): TapResult {
   return { ok: true, status: 'test', postbacks: stepsOf(job).map((kind) => ({ kind, url: urls[kind], body: job[kind] })) };
 }
 
-/** Hands the job to delivery; a deployment without the ledger has no delivery at all. */
-export async function deliver(c: AppContext, createDelivery: CreateDelivery, job: PostbackJob): Promise<DeliveryResult> {
-  const delivery = createDelivery(c.env, c.executionCtx);
+/** Hands the event to delivery; a deployment without the ledger has no delivery at all. */
+export async function deliver(c: AppContext, createDelivery: CreateDelivery, submission: Submission): Promise<DeliveryResult> {
+  const delivery = createDelivery(c.env);
   if (!delivery) {
-    logLine('not_configured', { hints: ['POSTBACK_QUEUE and POSTBACK_LEDGER must be bound (wrangler.toml)'] });
+    logLine('not_configured', { hints: ['POSTBACK_LEDGER must be bound (wrangler.toml)'] });
     throw jsonError(503, { ok: false, error: 'not_configured' });
   }
-  return delivery.submit(job);
+  try {
+    return await delivery.submit(submission);
+  } catch (error) {
+    logLine('delivery_unavailable', { level: 'error', error: scrub(error instanceof Error ? error.message : 'unknown', [apiKeyOf(c.env)]) });
+    return { status: 'unavailable' };
+  }
 }
 
 /**
@@ -112,6 +132,10 @@ export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedSt
   switch (result.status) {
     case 'sent':
     case 'duplicate':
+    case 'reversed':
+    case 'adjusted':
+    case 'unattributed':
+    case 'ignored':
       return c.json({ ok: true, status: result.status } satisfies TapResult, 200);
     case 'queued':
       return c.json({ ok: true, status: 'queued' } satisfies TapResult, 202);

@@ -12,7 +12,8 @@
 //   400 invalid_signature. Nothing is parsed before the signature holds.
 // - a correctly signed body that is not an event or order we can read, an order
 //   that fails the conversion schema, an event type or topic we do not handle, a
-//   refund (logged as `refund_received`), an unpaid session, a zero invoice:
+//   refund (logged as `refund_received`), an unpaid session, a zero amount (a zero
+//   invoice, a session whose tax and shipping take all of it; docs/reference.md, "Zero amounts"):
 //   200 ignored (the reason is in the request log line). A retry would bring the
 //   same bytes, so a 2xx is the only answer that stops it.
 // - no reference (and, for a Stripe renewal, nothing remembered for the customer):
@@ -33,15 +34,16 @@
 //   so the platform retries it.
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../attribution';
-import { apiKeyOf, secretHint, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
-import { ledgerEntry, type CreateDelivery } from '../delivery';
+import { secretHint, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
+import type { CreateDelivery, EventSource } from '../delivery';
 import { cleanVisitor, jsonError, parseJson, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
+import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
 import { conversionJob, type Visitor } from '../tapfiliate';
 import { verifyShopifyWebhook, shopifyAction } from '../webhooks/shopify';
 import { stripeAction, verifyStripeEvent, type StripeEvent } from '../webhooks/stripe';
-import { answerDelivery, deliver, refuseUnlessConfigured } from './event';
+import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured } from './event';
 
 export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleStripe(c) {
@@ -70,14 +72,16 @@ export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppE
         refuseUnlessConfigured(c);
         const identifiers = identifiersFromReference(action.reference);
         if (action.remember) await rememberSubscription(c, action.remember.stripe_customer, identifiers);
-        return convert(c, createDelivery, action.conversion, identifiers, {});
+        return convert(c, createDelivery, action.conversion, identifiers, {}, { source: 'stripe', platformIds: stripePlatformIds(event) });
       }
       case 'renewal': {
         refuseUnlessConfigured(c);
         // The subscription's own tap_ref when it holds one, else what its checkout left for the customer.
         const fromMetadata = identifiersFromReference(action.reference);
         const identifiers = hasIdentifier(fromMetadata) ? fromMetadata : await recallSubscription(c, action.stripe_customer);
-        return convert(c, createDelivery, action.conversion, identifiers, {});
+        // Counted from the last attributed payment: every attributed renewal extends the memory.
+        if (hasIdentifier(fromMetadata)) await rememberSubscription(c, action.stripe_customer, fromMetadata);
+        return convert(c, createDelivery, action.conversion, identifiers, {}, { source: 'stripe', platformIds: stripePlatformIds(event) });
       }
     }
   };
@@ -94,7 +98,10 @@ export function shopifyWebhookRoute(createDelivery: CreateDelivery): Handler<App
     refuseUnlessConfigured(c);
     const fromCheckout: Identifiers = action.conversion.coupon ? { coupon: action.conversion.coupon } : {};
     const identifiers = mergeIdentifiers(identifiersFromReference(action.reference), fromCheckout);
-    return convert(c, createDelivery, action.conversion, identifiers, cleanVisitor(action.ip, action.user_agent));
+    return convert(c, createDelivery, action.conversion, identifiers, cleanVisitor(action.ip, action.user_agent), {
+      source: 'shopify',
+      platformIds: [String(action.conversion.external_id)],
+    });
   };
 }
 
@@ -128,10 +135,23 @@ function ignored(c: AppContext, reason: string): Response {
   return c.json({ ok: true, status: 'ignored' } satisfies TapResult, 200);
 }
 
+/** The Stripe ids a later refund may name this payment by: the session or invoice, its payment_intent and charge. */
+function stripePlatformIds(event: StripeEvent): string[] {
+  const object = event.data.object;
+  return ['id', 'payment_intent', 'invoice', 'charge'].map((field) => object[field]).filter((id): id is string => typeof id === 'string' && id !== '');
+}
+
 /** The platform's order as the same conversion job tap.convert makes, through the same delivery. */
-async function convert(c: AppContext, createDelivery: CreateDelivery, order: object, identifiers: Identifiers, visitor: Visitor) {
+async function convert(
+  c: AppContext,
+  createDelivery: CreateDelivery,
+  order: object,
+  identifiers: Identifiers,
+  visitor: Visitor,
+  origin: { source: EventSource; platformIds: string[] },
+) {
   const log = c.get('log');
-  const parsed = conversionSchema.safeParse({ ...order, coupon: undefined });
+  const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, { ...order, coupon: undefined }));
   if (!parsed.success) {
     // The platform would send the same order again: say why in the log, and stop it.
     logLine('webhook_invalid_order', { issues: parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`) });
@@ -139,27 +159,47 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, order: obj
   }
   const conversion = parsed.data;
   log.external_id = conversion.external_id;
-  if (!hasIdentifier(identifiers)) return unattributed(c);
-  return answerDelivery(c, await deliver(c, createDelivery, conversionJob(conversion, identifiers, visitor)), 200);
+  if (isZeroAmount(conversion)) return ignored(c, 'zero_amount');
+  const valid = withoutInvalidOptionals(c, identifiers);
+  if (!hasIdentifier(valid)) return unattributed(c);
+  const job = conversionJob(conversion, valid, visitor);
+  return answerDelivery(c, await deliver(c, createDelivery, { job, source: origin.source, signed: true, platformIds: origin.platformIds }), 200);
 }
+
+/**
+ * The platform's order by the browser's rules, field by field: an optional
+ * field that breaks the id rules (a 300-character discount code, an email with
+ * a control character) is left out and named in the log line; the rest of the
+ * order still goes. Required fields are checked by the schema afterwards.
+ */
+function withoutInvalidOptionals<T extends object>(c: AppContext, fields: T): T {
+  const kept: Record<string, unknown> = { ...(fields as Record<string, unknown>) };
+  for (const field of OPTIONAL_ORDER_FIELDS) {
+    if (kept[field] === undefined || OPTIONAL_FIELD_SCHEMAS[field].safeParse(kept[field]).success) continue;
+    delete kept[field];
+    const log = c.get('log');
+    log.dropped = [...(log.dropped ?? []), field];
+  }
+  return kept as T;
+}
+
+const OPTIONAL_FIELD_SCHEMAS = { ...identifiersSchema.shape, customer_id: conversionSchema.shape.customer_id };
+const OPTIONAL_ORDER_FIELDS = Object.keys(OPTIONAL_FIELD_SCHEMAS) as (keyof typeof OPTIONAL_FIELD_SCHEMAS)[];
 
 function unattributed(c: AppContext): Response {
   c.get('log').result = 'unattributed';
   return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
 }
 
-const subscriptionKey = (stripeCustomer: string) => `sub:${stripeCustomer}`;
-
-/** Keeps a subscription's attribution for its renewals, for SUBSCRIPTION_MEMORY_DAYS. The first one stays. */
+/** Keeps a subscription's attribution for its renewals, for SUBSCRIPTION_MEMORY_DAYS from this payment. */
 async function rememberSubscription(c: AppContext, stripeCustomer: string, identifiers: Identifiers): Promise<void> {
   if (!hasIdentifier(identifiers) || !c.env.POSTBACK_LEDGER) return;
-  const entry = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKeyOf(c.env) ?? '', subscriptionKey(stripeCustomer));
-  await entry.remember(JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
+  await rememberMemory(c.env, 'stripe', stripeCustomer, JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
 }
 
+/** What the subscription's checkout (or its last attributed payment) left; reading it extends the memory. */
 async function recallSubscription(c: AppContext, stripeCustomer: string): Promise<Identifiers> {
   if (!c.env.POSTBACK_LEDGER) return {};
-  const entry = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKeyOf(c.env) ?? '', subscriptionKey(stripeCustomer));
-  const parsed = identifiersSchema.safeParse(parseJson(await entry.recall()));
+  const parsed = identifiersSchema.safeParse(parseJson(await recallMemory(c.env, 'stripe', stripeCustomer, subscriptionMemoryMsOf(c.env))));
   return parsed.success ? parsed.data : {};
 }

@@ -35,6 +35,8 @@ export interface StackOptions {
   stripeSecret?: string;
   /** SHOPIFY_WEBHOOK_SECRET: unset, the Shopify webhook answers 503. */
   shopifySecret?: string;
+  /** Every path goes to the worker, not only BASE_PATH: for the demo worker, whose origin is the demo shop. */
+  forwardAll?: boolean;
 }
 
 export type PostbackServer = Awaited<ReturnType<typeof startPostbackServer>>;
@@ -124,7 +126,7 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
     },
   });
   await worker.ready;
-  const basePath = `${(vars.BASE_PATH ?? '/_tap').replace(/\/+$/, '')}/`;
+  const basePath = options.forwardAll ? '/' : `${(vars.BASE_PATH ?? '/_tap').replace(/\/+$/, '')}/`;
   const merchant = await startMerchantOrigin((url, init) => worker.fetch(url, init as never) as never, basePath);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   return {
@@ -222,4 +224,10 @@ export async function waitFor<T>(what: string, read: () => T | Promise<T>, timeo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** A loopback address no other test of this run (or a recent one, against a kept ledger) is likely to use. */
+export function freshClientIp(): string {
+  const byte = (min: number) => min + Math.floor(Math.random() * (256 - min - 1));
+  return `127.${byte(1)}.${byte(0)}.${byte(1)}`;
 }

@@ -2,7 +2,7 @@
 // merchant's server, checked, attributed, and handed to delivery.
 import type { Handler } from 'hono';
 import { cookieIdentifiers, hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers } from '../identifiers';
-import { maxAmountOf, signingSecretOf, webhooksOwnOrders } from '../config';
+import { maxAmountOf, secretHint, signingSecretOf, webhooksOwnOrders } from '../config';
 import type { CreateDelivery } from '../delivery';
 import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from '../events/answer';
 import { conversionJob, customerJob } from '../events/job';
@@ -75,7 +75,7 @@ async function trustedFields(c: AppContext, body: Record<string, unknown>): Prom
     return { fields: body, signed: false };
   }
   if (!secret) {
-    logLine('not_configured', { hint: 'a signed event arrived but TAPLINE_SIGNING_SECRET is not set: run `wrangler secret put TAPLINE_SIGNING_SECRET`' });
+    logLine('not_configured', { hint: `a signed event arrived but ${secretHint('TAPLINE_SIGNING_SECRET')}` });
     throw jsonError(503, { ok: false, error: 'not_configured', message: 'this worker has no signing secret to verify signed events' });
   }
   const inside = await verifySigned(body, secret);

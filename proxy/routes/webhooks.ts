@@ -34,7 +34,7 @@
 //   so the platform retries it.
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../identifiers';
-import { shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
+import { secretHint, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
 import type { CreateDelivery, EventSource } from '../delivery';
 import { cleanVisitor, jsonError, parseJson, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
@@ -122,7 +122,7 @@ function refundFields(event: StripeEvent): Record<string, unknown> {
 
 function requireSecret(c: AppContext, secret: string | undefined, name: string): string {
   if (secret) return secret;
-  logLine('not_configured', { hints: [`${name} is not set: run \`wrangler secret put ${name}\``] });
+  logLine('not_configured', { hints: [secretHint(name)] });
   throw jsonError(503, { ok: false, error: 'not_configured' });
 }
 

@@ -2,6 +2,10 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import type { inject as vitestInject } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { onConsoleLog, quietWorkerdOutput } from './test/quiet-output.mjs';
+
+// Only lines that mean something in a passing run (test/quiet-output.mjs).
+quietWorkerdOutput();
 
 /**
  * A project whose tests run inside workerd with the production worker and
@@ -39,6 +43,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
 
 export default defineConfig({
   test: {
+    onConsoleLog,
     projects: [
       {
         test: {

@@ -97,6 +97,18 @@ describe('a valid server event', () => {
     expect(await receivedFor(external_id)).toEqual([]);
   });
 
+  it('leaves out a blank or null ip and user_agent instead of refusing the order (an order made in the shop admin)', async () => {
+    for (const [ip, user_agent] of [['', ''], ['  ', ' '], [null, null]]) {
+      const external_id = uniqueId();
+      const answer = await send('/_tap/convert', { external_id, ip, user_agent, referral_code: 'aff' }, { env: withServerToken(), headers: server() });
+      expect(answer.status, JSON.stringify([ip, user_agent])).toBeLessThan(300);
+      const [received] = await receivedFor(external_id);
+      expect(received.fields).toMatchObject({ external_id, referral_code: 'aff' });
+      expect(received.fields).not.toHaveProperty('ip');
+      expect(received.fields).not.toHaveProperty('user_agent');
+    }
+  });
+
   it('cuts a long user_agent to 512 characters', async () => {
     const external_id = uniqueId();
     await send('/_tap/convert', { external_id, user_agent: 'U'.repeat(10_000), referral_code: 'aff' }, { env: withServerToken(), headers: server() });

@@ -14,8 +14,10 @@
 //     exists" (or "Customer with customer_id …"), or a 409. See DUPLICATE_MESSAGE.
 //
 // Refunds (REST v1.6 under TAPFILIATE_REST_URL, the same X-Api-Key; docs/reference.md, "Refunds").
-// [doc] = in Tapfiliate's REST reference (tapfiliate.com/docs/rest/); [clients] = what public
-// API clients send and read, not checked against a live account; [guess] = chosen here.
+// [doc] = in Tapfiliate's REST reference (tapfiliate.com/docs/rest/), as a public OpenAPI
+// rendering of it gives it (api-evangelist/tapfiliate), not read on tapfiliate.com itself;
+// [clients] = what public API clients send and read; [guess] = chosen here. None of it has
+// been checked against a live account: the first thing to verify before relying on refunds.
 //   - [doc]     `GET conversions/?external_id=<id>` lists conversions (a JSON array, paginated
 //               with a Link header; one external_id is one conversion, so one page is enough);
 //   - [clients] the list filters by `external_id` (TapfiliateNet, tapfiliate-api for Haskell,

@@ -216,10 +216,23 @@ describe('runRefund at Tapfiliate', () => {
     ['503', { result: 'retry', status: 503, reason: 'http_503' }],
     ['429', { result: 'retry', status: 429, reason: 'http_429', retryAfterSeconds: 1 }],
     ['drop', { result: 'retry', reason: 'network' }],
+    [{ status: 408, message: 'Request Timeout' }, { result: 'retry', status: 408, reason: 'http_408' }],
   ] as const)('a %s from the lookup is retried, and nothing changes', async (fault, expected) => {
     await upstream.seedConversion({ external_id: 'R1', amount: 10 });
     await upstream.setFaults({ rest: { next: [fault] } });
     expect(await refund('R1', sent(10))).toEqual(expected);
+    expect(await changes()).toEqual([]);
+  });
+
+  it.each([
+    ['an object instead of a list', { status: 200, body: { id: 1 } }],
+    ['a list of conversions without ids', { status: 200, body: [{ external_id: 'U1', commissions: [] }] }],
+    ['a commission id that could change the path', { status: 200, body: [{ id: 1, external_id: 'U1', amount: 10, commissions: [{ id: '../../affiliates', amount: 1 }] }] }],
+    ['HTML with a 200', { status: 200, body: '<html>maintenance</html>', contentType: 'text/html' }],
+  ])('a lookup answer Tapline cannot read (%s) is refused, and nothing is changed', async (_name, answer) => {
+    await upstream.seedConversion({ external_id: 'U1', amount: 10 });
+    await upstream.setFaults({ rest: { next: [answer] } });
+    expect(await refund('U1', sent(10))).toMatchObject({ result: 'rejected', status: 200 });
     expect(await changes()).toEqual([]);
   });
 

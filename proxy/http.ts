@@ -18,7 +18,7 @@ export interface AppEnv {
 export type AppContext = Context<AppEnv>;
 
 /** The one JSON shape of every failure (docs/reference.md, "Answers"). */
-export interface ErrorBody {
+interface ErrorBody {
   ok: false;
   error: string;
   issues?: { path: string; message: string }[];

@@ -39,7 +39,7 @@ export interface Delivery {
 export type CreateDelivery = (env: Env) => Delivery | undefined;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_PAGE = 50;
+const DEFAULT_PAGE = 50;
 
 /**
  * Delivery through the ledger objects.

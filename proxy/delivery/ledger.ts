@@ -51,7 +51,7 @@ export type DeliveryResult =
 
 export type RetryResult = DeliveryResult | { status: 'already_sent' } | { status: 'not_found' };
 
-export interface ListQuery {
+interface ListQuery {
   status?: RecordStatus;
   kind?: RecordKind;
   source?: EventSource;

@@ -8,7 +8,7 @@ import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery'
 import { adminTokenOf, apiKeyOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
 import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http';
 import { truncateIp } from '../log';
-import { isIp } from '../schema';
+import { isIp } from '../visitor';
 import { enforceRateLimit } from '../trust';
 
 const STATUSES = ['pending', 'sent', 'dead', 'reversed', 'adjusted', 'ignored'] as const;
@@ -36,7 +36,7 @@ const listQuerySchema = z.object({
  * 503 without the secret; 401 for a missing or wrong token, after counting it
  * against the client's rate limit so the token cannot be guessed at speed.
  */
-export function adminAuth(): MiddlewareHandler<AppEnv> {
+function adminAuth(): MiddlewareHandler<AppEnv> {
   return async function adminAuth(c, next) {
     const token = adminTokenOf(c.env);
     if (!token) {
@@ -50,7 +50,7 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
 }
 
 /** An operator's answer is never stored by a browser or a cache on the way, and nothing here is ever CORS-readable. */
-export function noStore(): MiddlewareHandler<AppEnv> {
+function noStore(): MiddlewareHandler<AppEnv> {
   return async function noStore(c, next) {
     await next();
     c.res.headers.set('cache-control', 'no-store');

@@ -17,7 +17,7 @@ import {
 } from './tapfiliate';
 
 /** A commission as the conversion's record keeps it: its amount before any refund. */
-export interface OriginalCommission {
+interface OriginalCommission {
   id: string;
   amount: number;
 }

@@ -204,7 +204,7 @@ export interface TapfiliateCommission {
 }
 
 /** The conversion Tapfiliate holds for an external_id. */
-export interface TapfiliateConversion {
+interface TapfiliateConversion {
   id: string;
   external_id: string;
   amount?: number;

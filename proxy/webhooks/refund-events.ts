@@ -44,7 +44,7 @@ export interface PlatformRefund {
   test: boolean;
 }
 
-export type RefundReading = ({ action: 'refund' } & PlatformRefund) | { action: 'ignore'; reason: string };
+type RefundReading = ({ action: 'refund' } & PlatformRefund) | { action: 'ignore'; reason: string };
 
 /** True for the Stripe event types this module reads. */
 export const STRIPE_REFUND_EVENTS = ['charge.refunded', 'refund.created'] as const;

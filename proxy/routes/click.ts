@@ -4,12 +4,12 @@
 // written by script does not apply (docs/reference.md, "The cookie").
 import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
-import { FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
+import { capturable, FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
 import { allowedOriginsOf, upstreamUrlsOf } from '../config';
 import { clickFor } from '../memory';
 import { invalidRequest, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
 import { visitorOf } from '../visitor';
-import { clickSchema, cookieSafe, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
+import { clickSchema, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
 import { clientNetwork } from '../visitor';
 import { refuseUnlessConfigured } from '../events/answer';
 import { COOKIE_NAME, DEFAULT_COOKIE_DAYS, MAX_URL_LENGTH } from '../../common/contract';
@@ -106,4 +106,9 @@ function writeCookie(c: AppContext, click: Click, domain: string | undefined, cl
     sameSite: 'Lax',
     secure: new URL(c.req.url).protocol === 'https:',
   });
+}
+
+/** Identifiers a cookie may hold: what the snippet could have captured from a URL, plus a click id. */
+function cookieSafe(value: string | undefined): boolean {
+  return value === undefined || capturable(value) === value;
 }

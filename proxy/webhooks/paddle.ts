@@ -1,0 +1,223 @@
+// Paddle Billing notifications: signature verification and the mapping of an event
+// to what the route should do. Pure functions on Web Crypto only (they run in
+// workerd); the tests prove compatibility with @paddle/paddle-node-sdk's verifier.
+//
+// Rules, and where each comes from (docs/guides/paddle.md for the merchant's side):
+// - Signature (developer.paddle.com, "Verify webhook signatures"): `Paddle-Signature` is
+//   `ts=<unix seconds>;h1=<hex>`, the h1 being the hex HMAC-SHA256 of `${ts}:${rawBody}`
+//   keyed with the notification destination's secret key. While a secret is rotated Paddle
+//   sends one h1 per active secret: any one that matches is enough. At most 8 h1 are read
+//   (more is invalid_signature: nobody rotates through nine secrets, and each would be one
+//   more comparison for an attacker to buy). The timestamp is checked first (5 minutes
+//   either side of now), so a stale header costs no HMAC; then ONE HMAC is computed and
+//   compared to every candidate in constant time, all of them, so the time taken does not
+//   say which matched. Paddle's SDK allows only 5 seconds and no future timestamps; ours is
+//   the contract's 5 minutes, two-sided.
+// - Sandbox: a sandbox account is a separate Paddle account with its own notification
+//   destinations and secrets, and nothing in a notification says which it came from. So the
+//   sandbox's destination points at its own route (`/webhooks/paddle/sandbox`), verified with
+//   PADDLE_SANDBOX_WEBHOOK_SECRET; an event verified there is a test event (contract 8a). A
+//   sandbox event sent to the live route fails its signature, and the other way round.
+// - transaction.completed (developer.paddle.com, transaction entity): a conversion.
+//   external_id = the transaction id (txn_…), customer_id = `customer_id` (ctm_…), currency =
+//   `currency_code`. Reference = `custom_data.tap_ref` (Paddle.js `customData`), which Paddle
+//   copies onto the subscription and from there onto its renewals.
+// - Amount (our rule): what the buyer paid for the goods, after discounts and credits, without
+//   tax: `details.totals.grand_total − details.totals.tax` (grand_total = subtotal − discount
+//   + tax − credit). Discounts count (they lower the amount); account credit lowers it too,
+//   because it was money the buyer did not pay in this transaction, and the amount is never
+//   above what Paddle says was paid. Older payloads without grand_total: total − credit − tax.
+//   Paddle's amounts are strings in the lowest denomination, converted by the currency's
+//   ISO 4217 exponent (fields.ts). Never below 0.
+// - A transaction with a `subscription_id` (a first payment, or a renewal with origin
+//   `subscription_recurring`) names its subscription: the route remembers the attribution
+//   for it and, when a later transaction has no tap_ref, recalls it.
+// - A zero-amount transaction (a trial's first transaction, a 100% discount) sends nothing:
+//   with a subscription, its attribution is remembered for the renewals (`remember`);
+//   otherwise ignored, as Stripe's zero invoices are.
+// - adjustment.created / adjustment.updated (developer.paddle.com, adjustment entity):
+//   `action: "refund"` counts once `status: "approved"` (a refund is created
+//   `pending_approval` and approved later, so it is usually the update that counts);
+//   `action: "chargeback"` is a full refund unless its status is rejected or reversed.
+//   refund_id = the adjustment id (adj_…), found by `transaction_id`. A full adjustment
+//   (`type: "full"`, or a chargeback) leaves the amount out: the rest of the order. A partial
+//   one refunds `totals.subtotal` (the refunded amount before tax, matching the conversion's
+//   amount without tax). Credits, chargeback warnings and reversals are ignored.
+// - Every other event type: ignored. Never throws on a payload.
+import { hmacSign } from '../hmac';
+import { currencyCode, fromMinor, idText, isRecord, minorUnits, text } from './fields';
+
+export interface PaddleEvent {
+  event_id?: string;
+  event_type: string;
+  occurred_at?: string;
+  notification_id?: string;
+  data: Record<string, unknown>;
+}
+
+export type PaddleVerdict =
+  | { ok: true; event: PaddleEvent }
+  | { ok: false; reason: 'missing_signature' | 'invalid_signature' | 'expired' | 'malformed' };
+
+export interface PlatformConversion {
+  external_id: string;
+  amount: number;
+  currency: string;
+  customer_id?: string;
+}
+
+export interface PlatformRefund {
+  refund_id: string;
+  /** The platform id the conversion recorded (a Paddle transaction id). */
+  platform_id: string;
+  /** Undefined: the rest of the order. */
+  amount?: number;
+  currency?: string;
+}
+
+export type PaddleAction =
+  | { action: 'convert'; conversion: PlatformConversion; reference?: string; subscription?: string }
+  | { action: 'remember'; subscription: string; reference?: string }
+  | { action: 'refund'; refund: PlatformRefund }
+  | { action: 'ignore'; reason: string };
+
+export const PADDLE_TOLERANCE_SECONDS = 300;
+/** h1 values read from one header; more is invalid_signature (docs/security.md). */
+export const MAX_SIGNATURE_CANDIDATES = 8;
+
+/** Verifies `Paddle-Signature` over the raw body, then reads the event envelope. */
+export async function verifyPaddleEvent(
+  rawBody: string,
+  header: string | undefined | null,
+  secret: string,
+  options: { nowSeconds?: number; toleranceSeconds?: number } = {},
+): Promise<PaddleVerdict> {
+  if (typeof header !== 'string' || header.trim() === '') return { ok: false, reason: 'missing_signature' };
+  const parsed = parseSignatureHeader(header);
+  if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
+
+  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
+  if (Math.abs(now - parsed.timestamp) > (options.toleranceSeconds ?? PADDLE_TOLERANCE_SECONDS)) return { ok: false, reason: 'expired' };
+
+  const expected = new Uint8Array(await hmacSign(secret, `${parsed.timestamp}:${rawBody}`));
+  let matched = false;
+  for (const candidate of parsed.signatures) if (sameBytes(expected, candidate)) matched = true;
+  if (!matched) return { ok: false, reason: 'invalid_signature' };
+
+  let event: unknown;
+  try {
+    event = JSON.parse(rawBody);
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  if (!isRecord(event) || typeof event.event_type !== 'string' || !isRecord(event.data)) return { ok: false, reason: 'malformed' };
+  return { ok: true, event: event as unknown as PaddleEvent };
+}
+
+/**
+ * ts and the h1 candidates; null when ts is missing or not digits, when no h1 is present,
+ * or when more than MAX_SIGNATURE_CANDIDATES are. An h1 that is not 64 hex digits counts
+ * as a candidate that cannot match.
+ */
+function parseSignatureHeader(header: string): { timestamp: number; signatures: (Uint8Array | null)[] } | null {
+  let timestamp: number | undefined;
+  const signatures: (Uint8Array | null)[] = [];
+  for (const part of header.split(';')) {
+    const at = part.indexOf('=');
+    if (at < 0) continue;
+    // No trimming, as Paddle's SDK parses it: a header this accepts, the SDK reads the same way.
+    const name = part.slice(0, at);
+    const value = part.slice(at + 1);
+    if (name === 'ts') timestamp = /^\d{1,12}$/.test(value) ? Number(value) : Number.NaN;
+    else if (name === 'h1') {
+      if (signatures.length === MAX_SIGNATURE_CANDIDATES) return null;
+      signatures.push(/^[0-9a-f]{64}$/.test(value) ? hexToBytes(value) : null);
+    }
+  }
+  if (timestamp === undefined || Number.isNaN(timestamp) || signatures.length === 0) return null;
+  return { timestamp, signatures };
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+/** Constant time for equal lengths (every candidate here is 32 bytes or null). */
+export function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {
+  if (!b || a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
+  return difference === 0;
+}
+
+/** What the route should do with a verified event. Never throws. */
+export function paddleAction(event: PaddleEvent): PaddleAction {
+  try {
+    switch (event.event_type) {
+      case 'transaction.completed':
+        return transactionAction(event.data);
+      case 'adjustment.created':
+      case 'adjustment.updated':
+        return adjustmentAction(event.data);
+      default:
+        return { action: 'ignore', reason: 'unhandled_event_type' };
+    }
+  } catch {
+    return { action: 'ignore', reason: 'malformed' };
+  }
+}
+
+function transactionAction(transaction: Record<string, unknown>): PaddleAction {
+  const id = text(transaction.id);
+  const totals = isRecord(transaction.details) && isRecord(transaction.details.totals) ? transaction.details.totals : undefined;
+  const currency = currencyCode(transaction.currency_code) ?? currencyCode(totals?.currency_code);
+  const base = totals ? commissionBase(totals) : undefined;
+  if (!id || !currency || base === undefined) return { action: 'ignore', reason: 'malformed' };
+
+  const reference = isRecord(transaction.custom_data) ? text(transaction.custom_data.tap_ref) : undefined;
+  const subscription = text(transaction.subscription_id);
+  const customer_id = idText(transaction.customer_id);
+  const withReference = reference ? { reference } : {};
+  if (base === 0) {
+    return subscription ? { action: 'remember', subscription, ...withReference } : { action: 'ignore', reason: 'zero_amount' };
+  }
+  return {
+    action: 'convert',
+    conversion: { external_id: id, amount: fromMinor(base, currency), currency, ...(customer_id ? { customer_id } : {}) },
+    ...withReference,
+    ...(subscription ? { subscription } : {}),
+  };
+}
+
+/** grand_total − tax (see the rules above), in minor units, never below 0. */
+function commissionBase(totals: Record<string, unknown>): number | undefined {
+  const tax = minorUnits(totals.tax) ?? 0;
+  const grand = minorUnits(totals.grand_total);
+  if (grand !== undefined) return Math.max(0, grand - tax);
+  const total = minorUnits(totals.total);
+  if (total === undefined) return undefined;
+  return Math.max(0, total - (minorUnits(totals.credit) ?? 0) - tax);
+}
+
+function adjustmentAction(adjustment: Record<string, unknown>): PaddleAction {
+  const id = text(adjustment.id);
+  const transaction = text(adjustment.transaction_id);
+  if (!id || !transaction) return { action: 'ignore', reason: 'malformed' };
+  const status = text(adjustment.status);
+  const totals = isRecord(adjustment.totals) ? adjustment.totals : {};
+  const currency = currencyCode(adjustment.currency_code) ?? currencyCode(totals.currency_code);
+  const withCurrency = currency ? { currency } : {};
+
+  if (adjustment.action === 'chargeback') {
+    if (status === 'rejected' || status === 'reversed') return { action: 'ignore', reason: `chargeback_${status}` };
+    return { action: 'refund', refund: { refund_id: id, platform_id: transaction, ...withCurrency } };
+  }
+  if (adjustment.action !== 'refund') return { action: 'ignore', reason: 'not_a_refund' };
+  if (status !== 'approved') return { action: 'ignore', reason: 'refund_not_approved' };
+  if (adjustment.type === 'full') return { action: 'refund', refund: { refund_id: id, platform_id: transaction, ...withCurrency } };
+  const subtotal = minorUnits(totals.subtotal);
+  if (subtotal === undefined || !currency) return { action: 'ignore', reason: 'malformed' };
+  return { action: 'refund', refund: { refund_id: id, platform_id: transaction, amount: fromMinor(Math.max(0, subtotal), currency), currency } };
+}

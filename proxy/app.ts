@@ -7,6 +7,7 @@ import { handleError, jsonBody, jsonError, requestLog, type AppEnv } from './htt
 import { clickRoute } from './routes/click';
 import { eventRoute } from './routes/event';
 import { healthRoute } from './routes/health';
+import { lemonSqueezyWebhookRoute, paddleWebhookRoute } from './routes/platforms';
 import { snippetRoute, type SnippetFile } from './routes/snippet';
 import { shopifyWebhookRoute, stripeWebhookRoute } from './routes/webhooks';
 import { originPolicy, rateLimit, serverAuth } from './trust';
@@ -63,6 +64,10 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   // Webhooks: the platform's signature is their only credential.
   app.post(`${INSIDE}/webhooks/stripe`, jsonBody(MAX_WEBHOOK_BYTES), stripeWebhookRoute(createDelivery));
   app.post(`${INSIDE}/webhooks/shopify`, jsonBody(MAX_WEBHOOK_BYTES), shopifyWebhookRoute(createDelivery));
+  app.post(`${INSIDE}/webhooks/paddle`, jsonBody(MAX_WEBHOOK_BYTES), paddleWebhookRoute(createDelivery));
+  // A Paddle sandbox account is a separate account with its own secret (docs/guides/paddle.md).
+  app.post(`${INSIDE}/webhooks/paddle/sandbox`, jsonBody(MAX_WEBHOOK_BYTES), paddleWebhookRoute(createDelivery, { sandbox: true }));
+  app.post(`${INSIDE}/webhooks/lemonsqueezy`, jsonBody(MAX_WEBHOOK_BYTES), lemonSqueezyWebhookRoute(createDelivery));
 
   // Also matches the base itself.
   app.all(`${INSIDE}/*`, () => {

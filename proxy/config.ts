@@ -40,6 +40,15 @@ export const signingSecretOf = (env: Partial<Env>) => setting(env.TAPLINE_SIGNIN
 export const serverTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_SERVER_TOKEN);
 export const stripeSecretOf = (env: Partial<Env>) => setting(env.STRIPE_WEBHOOK_SECRET);
 export const shopifySecretOf = (env: Partial<Env>) => setting(env.SHOPIFY_WEBHOOK_SECRET);
+export const paddleSecretOf = (env: Partial<Env>) => setting(env.PADDLE_WEBHOOK_SECRET);
+/** The sandbox account's own notification secret: what it verifies is a test event (docs/guides/paddle.md). */
+export const paddleSandboxSecretOf = (env: Partial<Env>) => setting(env.PADDLE_SANDBOX_WEBHOOK_SECRET);
+export const lemonSqueezySecretOf = (env: Partial<Env>) => setting(env.LEMONSQUEEZY_WEBHOOK_SECRET);
+
+/** WEBHOOK_TEST_EVENTS: `test` (default) answers a platform's test events in test mode; `send` delivers them. */
+export function webhookTestEventsOf(env: Partial<Env>): 'test' | 'send' {
+  return setting(env.WEBHOOK_TEST_EVENTS)?.toLowerCase() === 'send' ? 'send' : 'test';
+}
 
 /** "signed" when browser events must carry the merchant's signature, "open" otherwise. */
 export function trustOf(env: Partial<Env>): 'signed' | 'open' {

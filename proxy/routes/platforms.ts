@@ -1,0 +1,227 @@
+// POST /webhooks/paddle (and /webhooks/paddle/sandbox) and /webhooks/lemonsqueezy:
+// the merchant-of-record checkouts, into the same ledger as tap.convert and the
+// other webhooks (docs/guides/paddle.md, docs/guides/lemonsqueezy.md). The
+// platform's signature is the only credential.
+//
+// The answers are the Stripe and Shopify routes' (routes/webhooks.ts), for the same
+// reasons: 503 not_configured without the secret (or with any setting /health
+// reports), 400 invalid_signature, 200 ignored for a signed body we do not handle,
+// 200 unattributed without a reference or a remembered one, 200 stored for a
+// zero-amount first payment whose attribution is kept for the renewals, 200 sent /
+// duplicate, 202 queued, 200 upstream_rejected. A platform's test event (a Paddle
+// sandbox notification, a Lemon Squeezy `meta.test_mode`) is checked the same way and
+// answered 200 test with what would have been sent, unless WEBHOOK_TEST_EVENTS=send.
+//
+// Lemon Squeezy counts only a 200 as delivered and retries anything else three times;
+// a 202 queued is therefore retried, and answered duplicate: harmless, and kept so
+// that every route answers the contract's statuses.
+import type { Handler } from 'hono';
+import { hasIdentifier, identifiersFromReference } from '../attribution';
+import { apiKeyOf, lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
+import { ledgerEntry, type CreateDelivery, type DeliveryResult } from '../delivery';
+import { jsonError, parseJson, type AppContext, type AppEnv } from '../http';
+import { logLine } from '../log';
+import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
+import { conversionJob, type PostbackJob } from '../tapfiliate';
+import { lemonSqueezyAction, verifyLemonSqueezyWebhook, type LemonSqueezyRefund } from '../webhooks/lemonsqueezy';
+import { paddleAction, verifyPaddleEvent, type PlatformConversion, type PlatformRefund } from '../webhooks/paddle';
+import { answerDelivery, deliver, refuseUnlessConfigured, testAnswer } from './event';
+
+type Platform = 'paddle' | 'lemonsqueezy';
+
+/** `sandbox`: the route the Paddle sandbox account's notification destination points at. */
+export function paddleWebhookRoute(createDelivery: CreateDelivery, { sandbox = false } = {}): Handler<AppEnv> {
+  return async function handlePaddle(c) {
+    const secret = sandbox
+      ? requireSecret(paddleSandboxSecretOf(c.env), 'PADDLE_SANDBOX_WEBHOOK_SECRET')
+      : requireSecret(paddleSecretOf(c.env), 'PADDLE_WEBHOOK_SECRET');
+    const verdict = await verifyPaddleEvent(await c.req.text(), c.req.header('paddle-signature'), secret);
+    if (!verdict.ok) {
+      if (verdict.reason === 'malformed') return ignored(c, 'malformed');
+      throw invalidSignature(verdict.reason);
+    }
+    const action = paddleAction(verdict.event);
+    const test = sandbox;
+    switch (action.action) {
+      case 'ignore':
+        return ignored(c, action.reason);
+      case 'remember': {
+        refuseUnlessConfigured(c);
+        const identifiers = identifiersFromReference(action.reference);
+        if (!hasIdentifier(identifiers)) return unattributed(c);
+        if (test) return nothingToSend(c);
+        await rememberSubscription(c, 'paddle', action.subscription, identifiers);
+        return stored(c);
+      }
+      case 'convert': {
+        refuseUnlessConfigured(c);
+        // The transaction's own tap_ref (Paddle copies it onto the subscription's renewals), else what its subscription left.
+        const fromReference = identifiersFromReference(action.reference);
+        const identifiers =
+          hasIdentifier(fromReference) || !action.subscription ? fromReference : await recallSubscription(c, 'paddle', action.subscription);
+        return convert(c, createDelivery, {
+          platform: 'paddle',
+          conversion: action.conversion,
+          identifiers,
+          test,
+          platformIds: [action.conversion.external_id],
+          remember: action.subscription,
+        });
+      }
+      case 'refund':
+        refuseUnlessConfigured(c);
+        return refund(c, createDelivery, 'paddle', action.refund, test);
+    }
+  };
+}
+
+export function lemonSqueezyWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
+  return async function handleLemonSqueezy(c) {
+    const secret = requireSecret(lemonSqueezySecretOf(c.env), 'LEMONSQUEEZY_WEBHOOK_SECRET');
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    if (!(await verifyLemonSqueezyWebhook(raw, c.req.header('x-signature'), secret))) throw invalidSignature('invalid_signature');
+    const action = lemonSqueezyAction(c.req.header('x-event-name'), parseJson(new TextDecoder().decode(raw)));
+    switch (action.action) {
+      case 'ignore':
+        return ignored(c, action.reason);
+      case 'remember': {
+        refuseUnlessConfigured(c);
+        const identifiers = identifiersFromReference(action.reference);
+        if (!hasIdentifier(identifiers)) return unattributed(c);
+        if (action.test) return nothingToSend(c);
+        await rememberSubscription(c, 'lemonsqueezy', action.customer, identifiers);
+        return stored(c);
+      }
+      case 'convert': {
+        refuseUnlessConfigured(c);
+        // A renewal without custom data is attributed by what the customer's attributed order left.
+        const fromReference = identifiersFromReference(action.reference);
+        const identifiers =
+          hasIdentifier(fromReference) || !action.renewal || !action.customer
+            ? fromReference
+            : await recallSubscription(c, 'lemonsqueezy', action.customer);
+        return convert(c, createDelivery, {
+          platform: 'lemonsqueezy',
+          conversion: action.conversion,
+          identifiers,
+          test: action.test,
+          platformIds: [action.conversion.external_id],
+          remember: action.customer,
+        });
+      }
+      case 'refund':
+        refuseUnlessConfigured(c);
+        return refund(c, createDelivery, 'lemonsqueezy', action.refund, action.test);
+    }
+  };
+}
+
+interface PlatformOrder {
+  platform: Platform;
+  conversion: PlatformConversion;
+  identifiers: Identifiers;
+  test: boolean;
+  /** The ids a later refund finds this conversion by. */
+  platformIds: string[];
+  /** The subscription (Paddle) or customer (Lemon Squeezy) whose renewals this attribution also covers. */
+  remember?: string;
+}
+
+/** The platform's order as the same conversion job tap.convert makes, through the same delivery. */
+async function convert(c: AppContext, createDelivery: CreateDelivery, order: PlatformOrder): Promise<Response> {
+  const parsed = conversionSchema.safeParse(order.conversion);
+  if (!parsed.success) {
+    // The platform would send the same order again: say why in the log, and stop it.
+    logLine('webhook_invalid_order', { issues: parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`) });
+    return ignored(c, 'invalid_order');
+  }
+  c.get('log').external_id = parsed.data.external_id;
+  if (!hasIdentifier(order.identifiers)) return unattributed(c);
+  const job = conversionJob(parsed.data, order.identifiers, {});
+  if (order.test && webhookTestEventsOf(c.env) === 'test') {
+    c.get('log').result = 'test';
+    return c.json(testAnswer(c, job), 200);
+  }
+  // Every attributed payment extends the memory (SUBSCRIPTION_MEMORY_DAYS from the last one).
+  if (order.remember) await rememberSubscription(c, order.platform, order.remember, order.identifiers);
+  const result = await submit(c, createDelivery, { job, source: order.platform, signed: true, platformIds: order.platformIds });
+  return answerDelivery(c, result, 200);
+}
+
+/** A refund by the platform id its conversion recorded (contract section 11). */
+async function refund(
+  c: AppContext,
+  _createDelivery: CreateDelivery,
+  platform: Platform,
+  refund: PlatformRefund | LemonSqueezyRefund,
+  test: boolean,
+): Promise<Response> {
+  // Refunds go through the ledger's refund path, which lands with it (proxy/refunds.ts):
+  // until then they are logged for the merchant, as Stripe's charge.refunded is.
+  logLine('refund_received', { platform, refund_id: refund.refund_id, platform_id: refund.platform_id, test });
+  return ignored(c, 'refund');
+}
+
+/**
+ * What a route hands to delivery (the ledger's Submission): the job, where it came
+ * from, that the platform signed it, and the ids a refund finds it by.
+ */
+interface Submission {
+  job: PostbackJob;
+  source: Platform;
+  signed: boolean;
+  platformIds?: string[];
+}
+
+async function submit(c: AppContext, createDelivery: CreateDelivery, submission: Submission): Promise<DeliveryResult> {
+  return deliver(c, createDelivery, submission.job);
+}
+
+function requireSecret(secret: string | undefined, name: string): string {
+  if (secret) return secret;
+  logLine('not_configured', { hints: [`${name} is not set: run \`wrangler secret put ${name}\``] });
+  throw jsonError(503, { ok: false, error: 'not_configured' });
+}
+
+function invalidSignature(reason: string) {
+  return jsonError(400, { ok: false, error: 'invalid_signature', message: reason.replace(/_/g, ' ') });
+}
+
+function ignored(c: AppContext, reason: string): Response {
+  c.get('log').result = 'ignored';
+  c.get('log').reason = reason;
+  return c.json({ ok: true, status: 'ignored' } satisfies TapResult, 200);
+}
+
+function unattributed(c: AppContext): Response {
+  c.get('log').result = 'unattributed';
+  return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
+}
+
+/** A test event that would only have been remembered: nothing would have been sent, and nothing is kept. */
+function nothingToSend(c: AppContext): Response {
+  c.get('log').result = 'test';
+  return c.json({ ok: true, status: 'test', postbacks: [] } satisfies TapResult, 200);
+}
+
+function stored(c: AppContext): Response {
+  c.get('log').result = 'stored';
+  return c.json({ ok: true, status: 'stored' } satisfies TapResult, 200);
+}
+
+// The remembered attribution of a subscription, keyed by platform so that a Paddle and a
+// Lemon Squeezy id can never meet. Moves to proxy/memory.ts with the new ledger.
+const memoryKey = (platform: Platform, key: string) => `sub:${platform}:${key}`;
+
+async function rememberSubscription(c: AppContext, platform: Platform, key: string, identifiers: Identifiers): Promise<void> {
+  if (!hasIdentifier(identifiers) || !c.env.POSTBACK_LEDGER) return;
+  const entry = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKeyOf(c.env) ?? '', memoryKey(platform, key));
+  await entry.remember(JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
+}
+
+async function recallSubscription(c: AppContext, platform: Platform, key: string): Promise<Identifiers> {
+  if (!c.env.POSTBACK_LEDGER) return {};
+  const entry = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKeyOf(c.env) ?? '', memoryKey(platform, key));
+  const parsed = identifiersSchema.safeParse(parseJson(await entry.recall()));
+  return parsed.success ? parsed.data : {};
+}

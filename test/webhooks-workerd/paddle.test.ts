@@ -65,6 +65,17 @@ describe('POST /webhooks/paddle: transactions', () => {
     expect((await upstream.accepted('conversion')).map((r) => r.fields.external_id)).toEqual([renewal.data.id]);
   });
 
+  it('a customer id that breaks the id rules is left out, and the conversion still goes', async () => {
+    const { body, data } = paddleTransaction((d) => {
+      d.custom_data = { tap_ref: ANNA };
+      d.customer_id = 'ctm_\u202eevil';
+    });
+    expect((await postPaddle(env(), body)).json).toEqual({ ok: true, status: 'sent' });
+    expect((await upstream.accepted()).map((r) => [r.kind, r.fields])).toEqual([
+      ['conversion', { external_id: data.id, amount: 25, currency: 'USD', referral_code: 'anna' }],
+    ]);
+  });
+
   it('no tap_ref and nothing remembered: 200 unattributed, nothing sent', async () => {
     const { body } = paddleTransaction((d) => (d.custom_data = null));
     expect(await postPaddle(env(), body)).toMatchObject({ status: 200, json: { ok: true, status: 'unattributed' } });

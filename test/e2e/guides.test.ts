@@ -5,9 +5,9 @@
 // webhook fires), and the Tapfiliate stand-in must receive the attributed event.
 //
 // This file runs the guides whose browser calls are unsigned, in open trust (plain
-// HTML, Ghost, Webflow, and Shopify, Paddle and Lemon Squeezy, whose conversions come
-// from the webhook).
-// guides-signed.test.ts runs WordPress and Stripe in signed trust.
+// HTML, Ghost, Webflow, and Shopify, whose conversion comes from the webhook).
+// guides-signed.test.ts runs WordPress and Stripe in signed trust, and
+// guides-platforms.test.ts Paddle and Lemon Squeezy, whose webhooks own the orders.
 import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -17,12 +17,10 @@ import { block, guidePath, pageOf, parseGuide, readGuide, type Guide } from './g
 import { API_KEY, chromiumMissing, startStack, visit, waitFor, type Stack, type TapWindow } from './harness';
 
 const SHOPIFY_SECRET = 'e2e-shopify-secret';
-const PADDLE_SECRET = 'pdl_ntfset_e2e_secret';
-const LEMONSQUEEZY_SECRET = 'e2e-lemonsqueezy-secret';
 type ReferenceWindow = TapWindow & { tap: TapWindow['tap'] & { reference(): string | null } };
 
 describe('the guides as the suite reads them', () => {
-  it('every guide in docs/guides/ has a scenario here or in guides-signed.test.ts', () => {
+  it('every guide in docs/guides/ has a scenario here, in guides-signed.test.ts or in guides-platforms.test.ts', () => {
     expect(readdirSync('docs/guides').sort()).toEqual([
       'ghost.md',
       'lemonsqueezy.md',
@@ -61,7 +59,7 @@ describe.skipIf(chromiumMissing)('the guides, end to end (open trust)', () => {
     waitFor(`one accepted ${kind}`, () => stack.postbacks.accepted(kind).length === 1 && stack.merchant.inFlight === 0, timeoutMs);
 
   beforeAll(async () => {
-    stack = await startStack({}, { shopifySecret: SHOPIFY_SECRET, paddleSecret: PADDLE_SECRET, lemonSqueezySecret: LEMONSQUEEZY_SECRET });
+    stack = await startStack({}, { shopifySecret: SHOPIFY_SECRET });
   });
   afterAll(async () => {
     await stack?.close();
@@ -202,85 +200,6 @@ ${block(guide, 'storefront', 'shopify').html}
         API_KEY,
         { external_id: '820982911946154508', amount: 388, currency: 'USD', customer_id: '115310627314723954', coupon: 'ANNA10', ...fromTheLanding, ...shopper },
       ],
-    ]);
-  });
-
-  /** A SaaS site: the guide's tag in <head>, its storefront block on the pricing page. */
-  const saas = (guide: Guide, name: string, before = '') => (body: string) => `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SaaS</title>
-${block(guide, 'head', name).html}
-<link rel="icon" href="data:,"></head>
-<body>${before}${body}</body></html>`;
-
-  /** Lands through anna's link, then opens the pricing page, whose reference then holds the click too. */
-  async function landThenPricing() {
-    await visit(page, www('/?ref=anna'));
-    await waitFor('the landing click', () => stack.postbacks.acceptedClicks().length === 1 && stack.merchant.inFlight === 0);
-    await visit(page, www('/pricing'));
-    return page.evaluate(() => (window as unknown as ReferenceWindow).tap.reference());
-  }
-
-  it('paddle.md: the Buy button opens Paddle.js checkout with customData.tap_ref; transaction.completed with it gives the conversion, attributed', async () => {
-    const guide = readGuide('paddle');
-    // Paddle.js itself is Paddle's CDN script: a stand-in records what the page opens.
-    const paddleJs = '<script>window.Paddle = { Checkout: { open: function (settings) { window.opened = settings; } } };</script>';
-    const html = saas(guide, 'paddle', paddleJs);
-    stack.merchant.pages.set('/', { html: html('<h1>SaaS</h1><a href="/pricing">Pricing</a>') });
-    stack.merchant.pages.set('/pricing', { html: html(`<h1>Pro, $30 a month</h1>\n${block(guide, 'storefront', 'paddle').html}`) });
-
-    const reference = await landThenPricing();
-    await page.click('#buy');
-    const opened = (await page.evaluate(() => (window as unknown as { opened: unknown }).opened)) as { items: unknown; customData: unknown };
-    expect(opened).toEqual({ items: [{ priceId: 'pri_01gsz8x8sawmvhz1pv30nge1ke', quantity: 1 }], customData: { tap_ref: reference } });
-    const identifiers = await attributed();
-
-    // Paddle keeps the custom data on the transaction and notifies the destination.
-    const event = JSON.parse(fixtureText('paddle-transaction-completed.json')) as { data: Record<string, unknown> };
-    event.data.custom_data = opened.customData;
-    const body = JSON.stringify(event);
-    const ts = Math.floor(Date.now() / 1000);
-    const headers = { 'paddle-signature': `ts=${ts};h1=${createHmac('sha256', PADDLE_SECRET).update(`${ts}:${body}`).digest('hex')}` };
-    expect(await stack.post('/_tap/webhooks/paddle', body, headers)).toEqual({ status: 200, json: { ok: true, status: 'sent' } });
-    expect(await stack.post('/_tap/webhooks/paddle', body, headers)).toEqual({ status: 200, json: { ok: true, status: 'duplicate' } });
-
-    const fromTheLanding = { referral_code: 'anna', click_id: identifiers.click_id };
-    const customer_id = 'ctm_01hv8wp4w3nfhr7hhyb1rxbcj7';
-    expect(received()).toEqual([
-      ['customer', 200, API_KEY, { customer_id, ...fromTheLanding }],
-      ['conversion', 200, API_KEY, { external_id: 'txn_01hv8wnw6ahk5sfgyjbw1wzfce', amount: 25, currency: 'USD', customer_id, ...fromTheLanding }],
-    ]);
-  });
-
-  it('lemonsqueezy.md: the checkout link gets checkout[custom][tap_ref] when clicked; order_created with it gives the conversion, attributed', async () => {
-    const guide = readGuide('lemonsqueezy');
-    const html = saas(guide, 'lemonsqueezy');
-    stack.merchant.pages.set('/', { html: html('<h1>SaaS</h1><a href="/pricing">Pricing</a>') });
-    stack.merchant.pages.set('/pricing', { html: html(`<h1>Pro, $29 a month</h1>\n${block(guide, 'storefront', 'lemonsqueezy').html}`) });
-    let checkout: URL | undefined;
-    await page.route('https://shop.lemonsqueezy.com/**', async (route) => {
-      checkout = new URL(route.request().url());
-      await route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Checkout</title><h1>Pay $28.80</h1>' });
-    });
-
-    const reference = await landThenPricing();
-    await page.click('a.lemonsqueezy-button');
-    await waitFor('the checkout page', () => checkout);
-    expect(checkout!.pathname).toBe('/buy/5c2f8e1a-7b3d-4e9f-a6c0-1d2e3f4a5b6c');
-    expect(checkout!.searchParams.get('checkout[custom][tap_ref]')).toBe(reference);
-    const identifiers = await attributed();
-
-    // Lemon Squeezy passes checkout[custom] to the order's webhook as meta.custom_data.
-    const event = JSON.parse(fixtureText('lemonsqueezy-order-created.json')) as { meta: Record<string, unknown> };
-    event.meta.custom_data = { tap_ref: checkout!.searchParams.get('checkout[custom][tap_ref]') };
-    const body = JSON.stringify(event);
-    const headers = { 'x-event-name': 'order_created', 'x-signature': createHmac('sha256', LEMONSQUEEZY_SECRET).update(body).digest('hex') };
-    expect(await stack.post('/_tap/webhooks/lemonsqueezy', body, headers)).toEqual({ status: 200, json: { ok: true, status: 'sent' } });
-    expect(await stack.post('/_tap/webhooks/lemonsqueezy', body, headers)).toEqual({ status: 200, json: { ok: true, status: 'duplicate' } });
-
-    const fromTheLanding = { referral_code: 'anna', click_id: identifiers.click_id };
-    expect(received()).toEqual([
-      ['customer', 200, API_KEY, { customer_id: '3870521', ...fromTheLanding }],
-      ['conversion', 200, API_KEY, { external_id: '2481013', amount: 24, currency: 'USD', customer_id: '3870521', ...fromTheLanding }],
     ]);
   });
 });

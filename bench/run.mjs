@@ -27,8 +27,10 @@ export const workerSettings = (upstream) => ({
   // open trust does, and a developer's .dev.vars (npm start writes one) must not change that.
   TAPLINE_SIGNING_SECRET: '',
   TAPLINE_SERVER_TOKEN: 'bench-server-token',
-  STRIPE_WEBHOOK_SECRET: 'whsec_bench',
-  SHOPIFY_WEBHOOK_SECRET: 'bench-shopify-secret',
+  // Blank too: a webhook secret makes the platform own the orders, and unsigned browser events
+  // would all be 401 (docs/security.md, "Webhooks own the orders"). No webhook is benched.
+  STRIPE_WEBHOOK_SECRET: '',
+  SHOPIFY_WEBHOOK_SECRET: '',
 });
 /** Bindings the in-process run (section 1) fakes; its delivery is recorded, so these are never called. */
 export const nodeBindings = {

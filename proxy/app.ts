@@ -53,7 +53,7 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   app.get(`${INSIDE}/health`, healthRoute());
   app.get(`${INSIDE}/:file{[a-z0-9.-]+\\.js}`, etag(), snippetRoute(snippets));
 
-  // Browser events: origin policy, then the per-IP rate limit, then the body.
+  // Browser events: origin policy, then the rate limit per client network, then the body.
   // A valid server token (serverAuth) skips the first two.
   const event = [serverAuth(), originPolicy(), rateLimit(), jsonBody(MAX_EVENT_BYTES)] as const;
   for (const path of ['click', 'convert', 'customer']) app.options(`${INSIDE}/${path}`, originPolicy());

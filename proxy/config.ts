@@ -50,9 +50,23 @@ export function webhookTestEventsOf(env: Partial<Env>): 'test' | 'send' {
   return setting(env.WEBHOOK_TEST_EVENTS)?.toLowerCase() === 'send' ? 'send' : 'test';
 }
 
-/** "signed" when browser events must carry the merchant's signature, "open" otherwise. */
-export function trustOf(env: Partial<Env>): 'signed' | 'open' {
-  return signingSecretOf(env) ? 'signed' : 'open';
+/**
+ * Whether a payment platform's webhook reports the orders. Then it owns them:
+ * an unsigned browser event could only take an order's id, or a customer's,
+ * before the platform's signed one arrives (docs/security.md, "Webhooks own the orders").
+ */
+export function webhooksOwnOrders(env: Partial<Env>): boolean {
+  return Boolean(stripeSecretOf(env) || shopifySecretOf(env) || paddleSecretOf(env) || lemonSqueezySecretOf(env));
+}
+
+/**
+ * "signed" when browser events must carry the merchant's signature,
+ * "webhooks" when they must because a webhook owns the orders and there is no
+ * signing secret (so browser orders are refused), "open" otherwise.
+ */
+export function trustOf(env: Partial<Env>): 'signed' | 'webhooks' | 'open' {
+  if (signingSecretOf(env)) return 'signed';
+  return webhooksOwnOrders(env) ? 'webhooks' : 'open';
 }
 
 export function maxAmountOf(env: Partial<Env>): number {

@@ -18,6 +18,8 @@ export interface LogFields {
   result?: string;
   upstream_status?: number;
   reason?: string;
+  /** Optional webhook fields left out because they break the id rules. */
+  dropped?: string[];
 }
 
 /** Hono's generics for this app: the worker's bindings and per-request variables. */

@@ -116,12 +116,13 @@ export const serverEventExtrasSchema = z.object({
 /** `POST /click`: a landing the snippet has just stored. */
 export const clickSchema = z.object({
   ...identifiersSchema.shape,
-  landing_page: z.optional(z.string().check(z.maxLength(2048))),
-  referrer: z.optional(z.string().check(z.maxLength(2048))),
+  /** Forwarded only when safe to show (routes/click.ts); otherwise left out, not refused. */
+  landing_page: z.optional(z.string()),
+  referrer: z.optional(z.string()),
   cookie_domain: z.optional(z.string().check(z.maxLength(253), z.regex(/^[A-Za-z0-9.-]*$/, 'must be a host name'))),
   cookie_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(365))),
   ts: z.optional(z.number().check(z.int(), z.gte(0))),
-  /** The landing's time in milliseconds: one click per landing, even two in the same second. */
+  /** The landing's time in milliseconds, as the snippet sends it. It does not decide clicks: an attacker writes it (routes/click.ts). */
   landed_at: z.optional(z.number().check(z.int(), z.gte(0))),
   ...eventFlags,
 });

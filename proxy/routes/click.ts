@@ -4,22 +4,31 @@
 // written by script does not apply (docs/reference.md, "The cookie").
 import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
-import { REFERENCE_FIELDS } from '../../common/attribution';
+import { FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
 import { COOKIE_NAME } from '../attribution';
-import { apiKeyOf, upstreamUrlsOf } from '../config';
+import { allowedOriginsOf, apiKeyOf, upstreamUrlsOf } from '../config';
 import { ledgerEntry } from '../delivery';
 import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
 import { clickSchema, cookieSafe, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
 import { createClick } from '../tapfiliate';
+import { clientNetwork } from '../trust';
+import { refuseUnlessConfigured } from './event';
 
-/** A browser retrying the same landing within a day gets the same click. */
-const CLICK_MEMORY_MS = 24 * 60 * 60 * 1000;
+/**
+ * One click per referral code and client network in this window, whatever the
+ * body says about its landing (docs/security.md, "Clicks"): a click
+ * costs an API call with the merchant's key, and the body is the attacker's.
+ */
+export const CLICK_MEMORY_MS = 30 * 60 * 1000;
+/** The longest landing_page or referrer forwarded to Tapfiliate. */
+const MAX_URL_LENGTH = 2048;
 const DEFAULT_COOKIE_DAYS = 90;
 
 export function clickRoute(): Handler<AppEnv> {
   return async function handleClick(c) {
     const log = c.get('log');
+    refuseUnlessConfigured(c);
     const click = parseWith(clickSchema, jsonObject(await c.req.text()));
     for (const field of IDENTIFIER_FIELDS) {
       if (!cookieSafe(click[field])) throw invalidRequest([{ path: field, message: 'must be 1–100 characters without < or >' }]);
@@ -34,13 +43,17 @@ export function clickRoute(): Handler<AppEnv> {
     const url = upstreamUrlsOf(c.env).clicks;
     const wanted = click.referral_code && url && !click.click_id;
     let clickId = click.click_id;
+    const landing = {
+      landing_page: forwardableUrl(click.landing_page, landingHosts(c)),
+      referrer: forwardableUrl(click.referrer),
+    };
     if (wanted && click.test) {
       log.result = 'test';
       writeCookie(c, click, domain, undefined);
-      const body = { referral_code: click.referral_code, source_id: click.source_id, ...visitor, landing_page: click.landing_page, referrer: click.referrer || undefined };
+      const body = { referral_code: click.referral_code, source_id: click.source_id, ...visitor, ...landing };
       return c.json({ ok: true, status: 'test', postbacks: [{ kind: 'click', url, body }] } satisfies TapResult, 200);
     }
-    if (wanted) clickId = await clickOnce(c, click, visitor, url);
+    if (wanted) clickId = await clickOnce(c, click, visitor, landing, url);
     writeCookie(c, click, domain, clickId);
     log.result = 'stored';
     return c.json({ ok: true, status: 'stored', ...(clickId && { click_id: clickId }) } satisfies TapResult, 200);
@@ -48,29 +61,50 @@ export function clickRoute(): Handler<AppEnv> {
 }
 
 /**
- * Creates the click unless this landing (same referral code, landing time and
- * IP) already has one. Clicks cost Tapfiliate API calls, and a browser may
- * send the same landing twice.
+ * Creates the click unless this referral code already has one for this client
+ * network in the last CLICK_MEMORY_MS; a later landing gets that click's id.
  */
-async function clickOnce(c: AppContext, click: Click, visitor: { ip?: string; user_agent?: string }, url: string): Promise<string | undefined> {
+async function clickOnce(
+  c: AppContext,
+  click: Click,
+  visitor: { ip?: string; user_agent?: string },
+  landing: { landing_page?: string; referrer?: string },
+  url: string,
+): Promise<string | undefined> {
   const apiKey = apiKeyOf(c.env);
   if (!apiKey || !c.env.POSTBACK_LEDGER) return undefined;
-  const memory = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKey, `clk:${click.referral_code}|${click.landed_at ?? click.ts ?? ''}|${visitor.ip ?? ''}`);
+  const memory = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKey, `clk:${click.referral_code}|${clientNetwork(visitor.ip)}`);
   const known = await memory.recall();
   if (known !== undefined) return known || undefined;
-  const created = await createClick(
-    {
-      referral_code: click.referral_code!,
-      source_id: click.source_id,
-      ...visitor,
-      landing_page: click.landing_page,
-      referrer: click.referrer || undefined,
-    },
-    { url, apiKey },
-  );
+  const created = await createClick({ referral_code: click.referral_code!, source_id: click.source_id, ...visitor, ...landing }, { url, apiKey });
   if (!created.id) logLine('click_not_created', { level: 'warn', upstream_status: created.status, message: created.message });
   // A failure is remembered too (as ''), so a retried landing does not try again.
   return (await memory.remember(created.id ?? '', CLICK_MEMORY_MS)) || undefined;
+}
+
+/** The hosts a landing_page may be on: this worker's and those of ALLOWED_ORIGINS. */
+function landingHosts(c: AppContext): Set<string> {
+  const hosts = new Set([new URL(c.req.url).hostname]);
+  for (const origin of allowedOriginsOf(c.env).origins) hosts.add(new URL(origin).hostname);
+  return hosts;
+}
+
+/**
+ * A URL Tapfiliate may show the merchant and affiliates: http(s), at most
+ * 2,048 characters, no control characters, and, when `hosts` is given, on one
+ * of them. Anything else is left out of the click (docs/security.md, "Clicks").
+ */
+function forwardableUrl(value: string | undefined, hosts?: Set<string>): string | undefined {
+  if (!value || value.length > MAX_URL_LENGTH || FORBIDDEN_ID_CHARACTERS.test(value)) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return undefined;
+  if (hosts && !hosts.has(parsed.hostname)) return undefined;
+  return value;
 }
 
 /** The snippet's cookie, byte for byte in its format: same name, domain, path and lifetime, now with click_id. */

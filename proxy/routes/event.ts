@@ -2,7 +2,7 @@
 // merchant's server, checked, attributed, and handed to delivery.
 import type { Handler } from 'hono';
 import { cookieIdentifiers, hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers } from '../attribution';
-import { configProblems, maxAmountOf, signingSecretOf, upstreamUrlsOf } from '../config';
+import { configProblems, maxAmountOf, signingSecretOf, upstreamUrlsOf, webhooksOwnOrders } from '../config';
 import type { CreateDelivery, DeliveryResult } from '../delivery';
 import { cleanVisitor, invalidRequest, jsonError, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
@@ -26,6 +26,11 @@ export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Han
     const event = kind === 'conversion' ? parseWith(conversionSchema, fields) : parseWith(customerSchema, fields);
     if ('external_id' in event) log.external_id = event.external_id;
     else log.customer_id = event.customer_id;
+    if (isZeroAmount(event)) {
+      log.result = 'ignored';
+      log.reason = 'zero_amount';
+      return c.json({ ok: true, status: 'ignored' } satisfies TapResult, 200);
+    }
     const maxAmount = maxAmountOf(c.env);
     if ('amount' in event && event.amount !== undefined && !signed && !isServerEvent(c) && event.amount > maxAmount) {
       throw invalidRequest([{ path: 'amount', message: `must be at most ${maxAmount} unless the event is signed (MAX_AMOUNT)` }]);
@@ -63,7 +68,8 @@ async function trustedFields(c: AppContext, body: Record<string, unknown>): Prom
   if (isServerEvent(c)) return { fields: body, signed: false };
   const secret = signingSecretOf(c.env);
   if (body.signed === undefined) {
-    if (secret) throw signatureRequired();
+    // A webhook owns the orders even in open trust: unsigned, this event could only pre-empt it.
+    if (secret || webhooksOwnOrders(c.env)) throw signatureRequired();
     return { fields: body, signed: false };
   }
   if (!secret) {
@@ -75,6 +81,15 @@ async function trustedFields(c: AppContext, body: Record<string, unknown>): Prom
   for (const field of IDENTIFIER_FIELDS) if (body[field] !== undefined) outside[field] = body[field];
   if (body.test !== undefined) outside.test = body.test;
   return { fields: { ...outside, ...inside }, signed: true };
+}
+
+/**
+ * A conversion whose amount is 0 is not a sale, on every route alike: it is
+ * answered `200 ignored` and nothing is sent or recorded (docs/reference.md,
+ * "Zero amounts"). One without an amount is a conversion Tapfiliate values itself.
+ */
+export function isZeroAmount(event: object): boolean {
+  return 'amount' in event && event.amount === 0;
 }
 
 /** 503 not_configured, with the reason in the log, while a setting is missing or unsafe. */

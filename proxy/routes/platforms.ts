@@ -25,7 +25,7 @@ import { conversionSchema, identifiersSchema, type Identifiers, type TapResult }
 import { conversionJob, type PostbackJob } from '../tapfiliate';
 import { lemonSqueezyAction, verifyLemonSqueezyWebhook, type LemonSqueezyRefund } from '../webhooks/lemonsqueezy';
 import { paddleAction, verifyPaddleEvent, type PlatformConversion, type PlatformRefund } from '../webhooks/paddle';
-import { answerDelivery, deliver, refuseUnlessConfigured, testAnswer } from './event';
+import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from './event';
 
 type Platform = 'paddle' | 'lemonsqueezy';
 
@@ -129,25 +129,23 @@ interface PlatformOrder {
 
 /** The platform's order as the same conversion job tap.convert makes, through the same delivery. */
 async function convert(c: AppContext, createDelivery: CreateDelivery, order: PlatformOrder): Promise<Response> {
-  // A customer id that breaks the id rules is left out; the rest of the conversion still goes (shared/contract.md 5a).
-  let parsed = conversionSchema.safeParse(order.conversion);
-  if (!parsed.success && order.conversion.customer_id !== undefined) {
-    parsed = conversionSchema.safeParse({ ...order.conversion, customer_id: undefined });
-  }
+  const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, order.conversion));
   if (!parsed.success) {
     // The platform would send the same order again: say why in the log, and stop it.
     logLine('webhook_invalid_order', { issues: parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`) });
     return ignored(c, 'invalid_order');
   }
   c.get('log').external_id = parsed.data.external_id;
-  if (!hasIdentifier(order.identifiers)) return unattributed(c);
-  const job = conversionJob(parsed.data, order.identifiers, {});
+  if (isZeroAmount(parsed.data)) return ignored(c, 'zero_amount');
+  const identifiers = withoutInvalidOptionals(c, order.identifiers);
+  if (!hasIdentifier(identifiers)) return unattributed(c);
+  const job = conversionJob(parsed.data, identifiers, {});
   if (order.test && webhookTestEventsOf(c.env) === 'test') {
     c.get('log').result = 'test';
     return c.json(testAnswer(c, job), 200);
   }
   // Every attributed payment extends the memory (SUBSCRIPTION_MEMORY_DAYS from the last one).
-  if (order.remember) await rememberSubscription(c, order.platform, order.remember, order.identifiers);
+  if (order.remember) await rememberSubscription(c, order.platform, order.remember, identifiers);
   const result = await submit(c, createDelivery, { job, source: order.platform, signed: true, platformIds: order.platformIds });
   return answerDelivery(c, result, 200);
 }
@@ -180,6 +178,25 @@ interface Submission {
 async function submit(c: AppContext, createDelivery: CreateDelivery, submission: Submission): Promise<DeliveryResult> {
   return deliver(c, createDelivery, submission.job);
 }
+
+/**
+ * The order by the browser's rules, field by field (shared/contract.md 5a): an optional
+ * field that breaks the id rules is left out and named in the log line's `dropped`; the
+ * rest still goes. Required fields are checked by the schema afterwards.
+ */
+function withoutInvalidOptionals<T extends object>(c: AppContext, fields: T): T {
+  const kept: Record<string, unknown> = { ...(fields as Record<string, unknown>) };
+  for (const field of OPTIONAL_ORDER_FIELDS) {
+    if (kept[field] === undefined || OPTIONAL_FIELD_SCHEMAS[field].safeParse(kept[field]).success) continue;
+    delete kept[field];
+    const log = c.get('log');
+    log.dropped = [...(log.dropped ?? []), field];
+  }
+  return kept as T;
+}
+
+const OPTIONAL_FIELD_SCHEMAS = { ...identifiersSchema.shape, customer_id: conversionSchema.shape.customer_id };
+const OPTIONAL_ORDER_FIELDS = Object.keys(OPTIONAL_FIELD_SCHEMAS) as (keyof typeof OPTIONAL_FIELD_SCHEMAS)[];
 
 function requireSecret(secret: string | undefined, name: string): string {
   if (secret) return secret;

@@ -12,7 +12,8 @@
 //   400 invalid_signature. Nothing is parsed before the signature holds.
 // - a correctly signed body that is not an event or order we can read, an order
 //   that fails the conversion schema, an event type or topic we do not handle, a
-//   refund (logged as `refund_received`), an unpaid session, a zero invoice:
+//   refund (logged as `refund_received`), an unpaid session, a zero amount (a zero
+//   invoice, a session whose tax and shipping take all of it; docs/reference.md, "Zero amounts"):
 //   200 ignored (the reason is in the request log line). A retry would bring the
 //   same bytes, so a 2xx is the only answer that stops it.
 // - no reference (and, for a Stripe renewal, nothing remembered for the customer):
@@ -41,7 +42,7 @@ import { conversionSchema, identifiersSchema, type Identifiers, type TapResult }
 import { conversionJob, type Visitor } from '../tapfiliate';
 import { verifyShopifyWebhook, shopifyAction } from '../webhooks/shopify';
 import { stripeAction, verifyStripeEvent, type StripeEvent } from '../webhooks/stripe';
-import { answerDelivery, deliver, refuseUnlessConfigured } from './event';
+import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured } from './event';
 
 export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleStripe(c) {
@@ -131,7 +132,7 @@ function ignored(c: AppContext, reason: string): Response {
 /** The platform's order as the same conversion job tap.convert makes, through the same delivery. */
 async function convert(c: AppContext, createDelivery: CreateDelivery, order: object, identifiers: Identifiers, visitor: Visitor) {
   const log = c.get('log');
-  const parsed = conversionSchema.safeParse({ ...order, coupon: undefined });
+  const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, { ...order, coupon: undefined }));
   if (!parsed.success) {
     // The platform would send the same order again: say why in the log, and stop it.
     logLine('webhook_invalid_order', { issues: parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`) });
@@ -139,9 +140,31 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, order: obj
   }
   const conversion = parsed.data;
   log.external_id = conversion.external_id;
-  if (!hasIdentifier(identifiers)) return unattributed(c);
-  return answerDelivery(c, await deliver(c, createDelivery, conversionJob(conversion, identifiers, visitor)), 200);
+  if (isZeroAmount(conversion)) return ignored(c, 'zero_amount');
+  const valid = withoutInvalidOptionals(c, identifiers);
+  if (!hasIdentifier(valid)) return unattributed(c);
+  return answerDelivery(c, await deliver(c, createDelivery, conversionJob(conversion, valid, visitor)), 200);
 }
+
+/**
+ * The platform's order by the browser's rules, field by field: an optional
+ * field that breaks the id rules (a 300-character discount code, an email with
+ * a control character) is left out and named in the log line; the rest of the
+ * order still goes. Required fields are checked by the schema afterwards.
+ */
+function withoutInvalidOptionals<T extends object>(c: AppContext, fields: T): T {
+  const kept: Record<string, unknown> = { ...(fields as Record<string, unknown>) };
+  for (const field of OPTIONAL_ORDER_FIELDS) {
+    if (kept[field] === undefined || OPTIONAL_FIELD_SCHEMAS[field].safeParse(kept[field]).success) continue;
+    delete kept[field];
+    const log = c.get('log');
+    log.dropped = [...(log.dropped ?? []), field];
+  }
+  return kept as T;
+}
+
+const OPTIONAL_FIELD_SCHEMAS = { ...identifiersSchema.shape, customer_id: conversionSchema.shape.customer_id };
+const OPTIONAL_ORDER_FIELDS = Object.keys(OPTIONAL_FIELD_SCHEMAS) as (keyof typeof OPTIONAL_FIELD_SCHEMAS)[];
 
 function unattributed(c: AppContext): Response {
   c.get('log').result = 'unattributed';

@@ -11,7 +11,7 @@
 //   more comparison for an attacker to buy). The timestamp is checked first (5 minutes
 //   either side of now), so a stale header costs no HMAC; then ONE HMAC is computed and
 //   compared to every candidate in constant time, all of them, so the time taken does not
-//   say which matched. Paddle's SDK allows only 5 seconds and reads only the last h1; ours is
+//   say which matched (proxy/hmac.ts checkWebhookSignature, as for Stripe). Paddle's SDK allows only 5 seconds and reads only the last h1; ours is
 //   the contract's 5 minutes, two-sided, and any of up to 8 h1 (the tests check that a
 //   one-h1 header fares the same with both).
 // - Sandbox: a sandbox account is a separate Paddle account with its own notification
@@ -45,7 +45,7 @@
 //   one refunds `totals.subtotal` (the refunded amount before tax, matching the conversion's
 //   amount without tax). Credits, chargeback warnings and reversals are ignored.
 // - Every other event type: ignored. Never throws on a payload.
-import { hmacSign } from '../hmac';
+import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
 import { currencyCode, fromMinor, idText, isRecord, minorUnits, text } from './fields';
 
 export interface PaddleEvent {
@@ -83,8 +83,7 @@ export type PaddleAction =
   | { action: 'ignore'; reason: string };
 
 export const PADDLE_TOLERANCE_SECONDS = 300;
-/** h1 values read from one header; more is invalid_signature (docs/security.md). */
-export const MAX_SIGNATURE_CANDIDATES = 8;
+export { MAX_SIGNATURE_CANDIDATES };
 
 /** Verifies `Paddle-Signature` over the raw body, then reads the event envelope. */
 export async function verifyPaddleEvent(
@@ -97,13 +96,17 @@ export async function verifyPaddleEvent(
   const parsed = parseSignatureHeader(header);
   if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
 
-  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
-  if (Math.abs(now - parsed.timestamp) > (options.toleranceSeconds ?? PADDLE_TOLERANCE_SECONDS)) return { ok: false, reason: 'expired' };
-
-  const expected = new Uint8Array(await hmacSign(secret, `${parsed.timestamp}:${rawBody}`));
-  let matched = false;
-  for (const candidate of parsed.signatures) if (sameBytes(expected, candidate)) matched = true;
-  if (!matched) return { ok: false, reason: 'invalid_signature' };
+  // The count and the timestamp before any HMAC, then one HMAC for every candidate (proxy/hmac.ts).
+  const check = await checkWebhookSignature({
+    secret,
+    data: `${parsed.timestamp}:${rawBody}`,
+    signatures: parsed.signatures,
+    candidates: parsed.candidates,
+    timestamp: parsed.timestamp,
+    toleranceSeconds: options.toleranceSeconds ?? PADDLE_TOLERANCE_SECONDS,
+    nowSeconds: options.nowSeconds,
+  });
+  if (check !== 'ok') return { ok: false, reason: check };
 
   let event: unknown;
   try {
@@ -116,13 +119,14 @@ export async function verifyPaddleEvent(
 }
 
 /**
- * ts and the h1 candidates; null when ts is missing or not digits, when no h1 is present,
- * or when more than MAX_SIGNATURE_CANDIDATES are. An h1 that is not 64 hex digits counts
- * as a candidate that cannot match.
+ * ts, the h1 signatures that parse, and how many h1 the header listed (an h1 that is not
+ * 64 lower-case hex digits counts as a candidate that cannot match); null when ts is missing
+ * or not digits, or when no h1 is present.
  */
-function parseSignatureHeader(header: string): { timestamp: number; signatures: (Uint8Array | null)[] } | null {
+function parseSignatureHeader(header: string): { timestamp: number; signatures: Uint8Array[]; candidates: number } | null {
   let timestamp: number | undefined;
-  const signatures: (Uint8Array | null)[] = [];
+  const signatures: Uint8Array[] = [];
+  let candidates = 0;
   for (const part of header.split(';')) {
     const at = part.indexOf('=');
     if (at < 0) continue;
@@ -131,26 +135,14 @@ function parseSignatureHeader(header: string): { timestamp: number; signatures: 
     const value = part.slice(at + 1);
     if (name === 'ts') timestamp = /^\d{1,12}$/.test(value) ? Number(value) : Number.NaN;
     else if (name === 'h1') {
-      if (signatures.length === MAX_SIGNATURE_CANDIDATES) return null;
-      signatures.push(/^[0-9a-f]{64}$/.test(value) ? hexToBytes(value) : null);
+      // Counting stops past the cap: the header is refused whatever follows.
+      if (++candidates > MAX_SIGNATURE_CANDIDATES) break;
+      const bytes = /^[0-9a-f]{64}$/.test(value) ? hexBytes(value) : null;
+      if (bytes) signatures.push(bytes);
     }
   }
-  if (timestamp === undefined || Number.isNaN(timestamp) || signatures.length === 0) return null;
-  return { timestamp, signatures };
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
-}
-
-/** Constant time for equal lengths (every candidate here is 32 bytes or null). */
-export function sameBytes(a: Uint8Array, b: Uint8Array | null): boolean {
-  if (!b || a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
-  return difference === 0;
+  if (timestamp === undefined || Number.isNaN(timestamp) || candidates === 0) return null;
+  return { timestamp, signatures, candidates };
 }
 
 /** What the route should do with a verified event. Never throws. */

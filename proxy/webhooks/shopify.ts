@@ -5,7 +5,8 @@
 // - Signature (shopify.dev/docs/apps/build/webhooks/subscribe/https, "Verify a webhook"):
 //   `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body bytes, keyed with the
 //   app's client secret (or the secret shown where a store's admin creates the webhook).
-//   Checked on the bytes as received, before any parsing, in constant time (crypto.subtle.verify).
+//   Checked on the bytes as received, before any parsing, through the same one-HMAC,
+//   constant-time compare as Stripe's (proxy/hmac.ts hmacMatchesAny).
 // - Topics (shopify.dev webhook topics): `orders/paid` and `orders/create` are conversions;
 //   anything else is ignored. A cancelled order (`cancelled_at` set) is ignored.
 // - external_id: the order id as a string. Shopify's ids can exceed 2^53 (its own sample
@@ -25,9 +26,10 @@
 //   shipping, duties, taxes and tips" — but in a tax-inclusive shop (`taxes_included: true`)
 //   the line prices, hence the subtotal, contain the tax. Then the tax on the goods is taken
 //   off: `current_total_tax` minus the tax on shipping (`shipping_lines[].tax_lines[].price`).
-//   Never below 0; rounded to 3 decimals (no currency has more).
+//   Never below 0, never above `current_total_price` (or `total_price`); rounded to 3 decimals
+//   (no currency has more).
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
-import { hmacVerify } from '../hmac';
+import { hmacMatchesAny } from '../hmac';
 
 export interface ShopifyConversion {
   external_id: string;
@@ -50,7 +52,7 @@ export async function verifyShopifyWebhook(rawBody: Uint8Array, hmacHeader: stri
   if (!signature || signature.length !== 32) return false;
   // A copy when the bytes do not sit in a plain ArrayBuffer (Web Crypto's BufferSource).
   const data = rawBody.buffer instanceof ArrayBuffer ? (rawBody as Uint8Array<ArrayBuffer>) : new Uint8Array(rawBody);
-  return hmacVerify(secret, signature, data);
+  return hmacMatchesAny(secret, [signature], data);
 }
 
 function base64Bytes(value: string): Uint8Array<ArrayBuffer> | null {
@@ -123,6 +125,9 @@ function commissionBase(order: Record<string, unknown>): number | undefined {
     }
     base -= Math.max(0, tax - shippingTax);
   }
+  // Never above what the buyer paid in all.
+  const total = decimal(order.current_total_price) ?? decimal(order.total_price);
+  if (total !== undefined) base = Math.min(base, Math.max(0, total));
   return Math.max(0, Math.round(base * 1000) / 1000);
 }
 

@@ -7,13 +7,16 @@
 //   `Stripe-Signature` header is `t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=…]`; the
 //   signature is the hex HMAC-SHA256 of `${t}.${rawBody}` keyed with the endpoint secret
 //   (the whole `whsec_…` string, as bytes). Any one matching v1 is enough; other schemes
-//   are ignored. Compared in constant time (crypto.subtle.verify). Default tolerance 300 s,
-//   as Stripe's libraries. Ours is two-sided: a timestamp more than the tolerance in the
-//   future is refused too (stripe-node accepts those), so anything we accept, stripe-node
-//   accepts.
-// - Verdicts: no header → missing_signature; a header without t or v1, or no v1 that
-//   matches → invalid_signature; a match outside the tolerance → expired; a correctly signed
-//   body that is not a JSON event object (`type` string, `data.object` object) → malformed.
+//   are ignored. Default tolerance 300 s, as Stripe's libraries. Ours is two-sided: a
+//   timestamp more than the tolerance in the future is refused too (stripe-node accepts
+//   those), so anything we accept, stripe-node accepts.
+// - Cost (our rule, docs/security.md "Signature cost"): the timestamp is checked before any
+//   HMAC, at most 8 v1 entries are read (more is invalid_signature), and the HMAC is computed
+//   once and compared with each v1 in constant time (proxy/hmac.ts checkWebhookSignature).
+// - Verdicts: no header → missing_signature; a header without t or v1, with more than 8 v1,
+//   or no v1 that matches → invalid_signature; a timestamp outside the tolerance → expired
+//   (whether or not a v1 matches: it is not computed); a correctly signed body that is not a
+//   JSON event object (`type` string, `data.object` object) → malformed.
 // - checkout.session.completed (docs.stripe.com/api/checkout/sessions/object;
 //   docs.stripe.com/checkout/fulfillment): in `mode: payment` only `payment_status: paid` is a
 //   conversion (`unpaid` waits for checkout.session.async_payment_succeeded, which carries the
@@ -23,7 +26,7 @@
 //   `customer_details.email`.
 // - Amount (our rule, docs/guides/stripe.md): the commission base is what the buyer paid for the goods:
 //   `amount_total` (after discounts) − `total_details.amount_tax` − `total_details.amount_shipping`,
-//   never below 0. Stripe puts inclusive and exclusive tax alike into amount_tax, and
+//   never below 0 and never above `amount_total` (a negative tax or shipping takes nothing off). Stripe puts inclusive and exclusive tax alike into amount_tax, and
 //   amount_total always contains it, so subtracting is right for both.
 // - Currency exponents (docs.stripe.com/currencies, "Zero-decimal", "Three-decimal" and
 //   "Special cases"): zero-decimal BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF VND VUV XAF XOF XPF;
@@ -43,11 +46,12 @@
 //   is `shipping_cost.amount_subtotal` when present. The reference is `tap_ref` in the
 //   subscription's metadata: `parent.subscription_details.metadata` (2025-03-31 and later) or
 //   `subscription_details.metadata` (older); without one the route looks up the remembered
-//   attribution. An invoice that paid 0 (a trial, a 100% coupon) is ignored: no commission.
+//   attribution. Never above `amount_paid`. An invoice that paid 0 (a trial, a 100% coupon), or
+//   whose base is 0, is ignored: no commission (docs/reference.md, "Zero amounts").
 // - charge.refunded: ignored with log `refund_received` (refunds are out of scope; the merchant
 //   declines the commission in Tapfiliate). Every other type: ignored.
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
-import { hexBytes, hmacVerify } from '../hmac';
+import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
 
 export type Verdict<T> =
   | { ok: true; event: T }
@@ -95,17 +99,16 @@ export async function verifyStripeEvent(
   const parsed = parseSignatureHeader(header);
   if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
 
-  const signed = `${parsed.timestamp}.${rawBody}`;
-  let matched = false;
-  // Every candidate is checked, so the time taken does not say which one matched.
-  for (const signature of parsed.signatures) {
-    if (await hmacVerify(secret, signature, signed)) matched = true;
-  }
-  if (!matched) return { ok: false, reason: 'invalid_signature' };
-
-  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
-  const tolerance = options.toleranceSeconds ?? STRIPE_TOLERANCE_SECONDS;
-  if (Math.abs(now - parsed.timestamp) > tolerance) return { ok: false, reason: 'expired' };
+  const check = await checkWebhookSignature({
+    secret,
+    data: `${parsed.timestamp}.${rawBody}`,
+    signatures: parsed.signatures,
+    candidates: parsed.candidates,
+    timestamp: parsed.timestamp,
+    toleranceSeconds: options.toleranceSeconds ?? STRIPE_TOLERANCE_SECONDS,
+    nowSeconds: options.nowSeconds,
+  });
+  if (check !== 'ok') return { ok: false, reason: check };
 
   let event: unknown;
   try {
@@ -120,9 +123,10 @@ export async function verifyStripeEvent(
 }
 
 /** t (the last one) and the v1 signatures (as bytes); null when either is missing or t is not digits. */
-function parseSignatureHeader(header: string): { timestamp: number; signatures: Uint8Array<ArrayBuffer>[] } | null {
+function parseSignatureHeader(header: string): { timestamp: number; signatures: Uint8Array<ArrayBuffer>[]; candidates: number } | null {
   let timestamp: number | undefined;
   const signatures: Uint8Array<ArrayBuffer>[] = [];
+  let candidates = 0;
   for (const item of header.split(',')) {
     const at = item.indexOf('=');
     if (at < 0) continue;
@@ -131,13 +135,16 @@ function parseSignatureHeader(header: string): { timestamp: number; signatures: 
     const value = item.slice(at + 1);
     if (name === 't') timestamp = /^\d{1,12}$/.test(value) ? Number(value) : Number.NaN;
     else if (name === 'v1') {
+      // Counted whatever it holds, so a list too long to read is refused however it is padded.
+      candidates++;
+      if (candidates > MAX_SIGNATURE_CANDIDATES) break;
       // stripe-node fails a header with an empty v1 (its compare throws on ''); so does this.
       if (value === '') return null;
       const bytes = /^[0-9a-f]{64}$/.test(value) ? hexBytes(value) : null;
       if (bytes) signatures.push(bytes);
     }
   }
-  return timestamp === undefined || Number.isNaN(timestamp) || signatures.length === 0 ? null : { timestamp, signatures };
+  return timestamp === undefined || Number.isNaN(timestamp) || signatures.length === 0 ? null : { timestamp, signatures, candidates };
 }
 
 /** Stripe's zero-decimal currencies, without ISK and UGX (two-decimal in Stripe's API). */
@@ -189,7 +196,7 @@ function sessionAction(session: Record<string, unknown>): StripeAction {
     const total = integer(session.amount_total);
     if (total === undefined) return undefined;
     const details = isRecord(session.total_details) ? session.total_details : {};
-    const base = Math.max(0, total - (integer(details.amount_tax) ?? 0) - (integer(details.amount_shipping) ?? 0));
+    const base = paidForGoods(total, integer(details.amount_tax), integer(details.amount_shipping));
     const customer_id = customer ?? (isRecord(session.customer_details) ? text(session.customer_details.email) : undefined);
     return {
       external_id,
@@ -227,7 +234,7 @@ function invoiceAction(invoice: Record<string, unknown>): StripeAction {
   const customer = idOf(invoice.customer);
   if (!customer) return { action: 'ignore', reason: 'no_customer' };
   const shipping = isRecord(invoice.shipping_cost) ? (integer(invoice.shipping_cost.amount_subtotal) ?? 0) : 0;
-  const base = Math.max(0, paid - invoiceTax(invoice) - shipping);
+  const base = paidForGoods(paid, invoiceTax(invoice), shipping);
   if (base === 0) return { action: 'ignore', reason: 'zero_amount' };
   const parent = isRecord(invoice.parent) ? invoice.parent : {};
   const details = isRecord(parent.subscription_details)
@@ -242,6 +249,17 @@ function invoiceAction(invoice: Record<string, unknown>): StripeAction {
     conversion: { external_id: id, amount: fromMinorUnits(base, currency), currency: currency.toUpperCase(), customer_id: customer },
     ...(reference ? { reference } : {}),
   };
+}
+
+/**
+ * What was paid for the goods: `paid` less tax and shipping, never below 0
+ * and never above `paid`. A negative tax or shipping (a credit, or a forged
+ * field in a test-mode event) takes nothing off and adds nothing.
+ */
+function paidForGoods(paid: number, ...deductions: (number | undefined)[]): number {
+  const ceiling = Math.max(0, paid);
+  const taken = deductions.reduce<number>((sum, deduction) => sum + Math.max(0, deduction ?? 0), 0);
+  return Math.min(ceiling, Math.max(0, ceiling - taken));
 }
 
 /** All tax on an invoice, in minor units, whichever API version shaped it. */

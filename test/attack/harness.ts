@@ -107,3 +107,25 @@ export async function signedEvent(fields: Record<string, unknown>, secret = SECR
 }
 
 export const tapDataCookie = (data: unknown) => `tap_data=${encodeURIComponent(JSON.stringify(data))}`;
+
+/** The env with clicks pointed at `server` too (the worker's own binding points elsewhere). */
+export const clicksEnv = (extra: Partial<Env> = {}, server = upstream) => attackEnv({ TAPFILIATE_CLICKS_URL: server.clicksUrl, ...extra });
+
+/** The clicks the stand-in received for one referral code. */
+export async function clicksFor(referralCode: string, server = upstream) {
+  return (await server.clicks()).filter((r) => r.fields.referral_code === referralCode);
+}
+
+export const STRIPE_SECRET = 'whsec_attack_suite';
+export const SHOPIFY_SECRET = 'attack-suite-shopify-secret';
+
+/** A Stripe-Signature header for `body`, as Stripe signs it: `t=<seconds>,v1=<hex HMAC of "t.body">`. */
+export async function stripeSignature(body: string, { secret = STRIPE_SECRET, timestamp = Math.floor(Date.now() / 1000) } = {}) {
+  return `t=${timestamp},v1=${await sign(`${timestamp}.${body}`, secret)}`;
+}
+
+/** X-Shopify-Hmac-Sha256 for `body`: the base64 HMAC-SHA256 of its bytes. */
+export async function shopifySignature(body: string, secret = SHOPIFY_SECRET) {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(body)))));
+}

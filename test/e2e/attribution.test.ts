@@ -15,6 +15,7 @@ import {
   startStack,
   STUB,
   thankYouPage,
+  freshClientIp,
   uniqueId,
   visit,
   waitFor,
@@ -42,7 +43,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
     return clicks[0].id!;
   };
   /** ip from CF-Connecting-IP (set by the merchant origin from the socket) and the browser's own user agent. */
-  const clientOf = async (on: Page = page) => ({ ip: '127.0.0.1', user_agent: await on.evaluate(() => navigator.userAgent) });
+  const clientOf = async (on: Page = page) => ({ ip: clientIp, user_agent: await on.evaluate(() => navigator.userAgent) });
   const conversionPostbacks = () => stack.postbacks.received.filter((postback) => postback.kind === 'conversion');
   // The worker may reach the postback server before it answers the browser, so also wait for that answer.
   const oneConversionSent = () =>
@@ -54,7 +55,10 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
   afterAll(async () => {
     await stack?.close();
   });
+  /** This test's client network (see MerchantOrigin.clientIp). */
+  let clientIp = '';
   beforeEach(async () => {
+    clientIp = stack.merchant.clientIp = freshClientIp();
     stack.postbacks.reset();
     stack.merchant.forwarded.length = 0;
     stack.merchant.workerUp = true;

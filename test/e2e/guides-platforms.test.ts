@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixtureText } from '../webhooks/load';
 import { block, readGuide, type Guide } from './guides';
-import { API_KEY, chromiumMissing, startStack, visit, waitFor, type Stack, type TapWindow } from './harness';
+import { API_KEY, chromiumMissing, freshClientIp, startStack, visit, waitFor, type Stack, type TapWindow } from './harness';
 
 const PADDLE_SECRET = 'pdl_ntfset_e2e_secret';
 const LEMONSQUEEZY_SECRET = 'e2e-lemonsqueezy-secret';
@@ -34,6 +34,8 @@ describe.skipIf(chromiumMissing)('the Paddle and Lemon Squeezy guides, end to en
     await stack?.close();
   });
   beforeEach(async () => {
+    // One click per referral code and client network per 30 minutes: each test lands from a network of its own.
+    stack.merchant.clientIp = freshClientIp();
     stack.postbacks.reset();
     stack.merchant.forwarded.length = 0;
     stack.merchant.requests.length = 0;

@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixture } from '../webhooks/load';
 import { block, pageOf, readGuide } from './guides';
-import { API_KEY, chromiumMissing, startStack, visit, waitFor, type Stack, type TapWindow } from './harness';
+import { API_KEY, chromiumMissing, freshClientIp, startStack, visit, waitFor, type Stack, type TapWindow } from './harness';
 
 /** The secret docs/security.md's test vectors, and so the guides' sample signatures, are made with. */
 const EXAMPLE_SECRET = 'tapline-example-secret';
@@ -42,7 +42,10 @@ describe.skipIf(chromiumMissing)('the guides, end to end (signed trust)', () => 
   afterAll(async () => {
     await stack?.close();
   });
+  /** This test's client network (see MerchantOrigin.clientIp). */
+  let clientIp = '';
   beforeEach(async () => {
+    clientIp = stack.merchant.clientIp = freshClientIp();
     stack.postbacks.reset();
     stack.merchant.forwarded.length = 0;
     stack.merchant.requests.length = 0;
@@ -89,7 +92,7 @@ ${block(guide, 'thank-you', 'wordpress-woocommerce').html}
     await visit(page, www(received_.url));
     await waitFor('one accepted conversion', () => stack.postbacks.accepted('conversion').length === 1 && stack.merchant.inFlight === 0);
 
-    const identifiers = { referral_code: 'anna', click_id: landingClick(), ip: '127.0.0.1', user_agent: await userAgent() };
+    const identifiers = { referral_code: 'anna', click_id: landingClick(), ip: clientIp, user_agent: await userAgent() };
     expect(eventAnswers()).toEqual([['/_tap/convert', 200, { ok: true, status: 'sent' }]]);
     expect(received()).toEqual([
       ['customer', 200, API_KEY, { customer_id: '7', ...identifiers }],

@@ -5,7 +5,9 @@
 // webhook fires), and the Tapfiliate stand-in must receive the attributed event.
 //
 // This file runs the guides whose browser calls are unsigned, in open trust (plain
-// HTML, Ghost, Webflow, and Shopify, whose conversion comes from the webhook).
+// HTML, Ghost, Webflow), and Shopify, whose conversion comes from the webhook, on a
+// stack of its own: with a webhook secret set the webhook owns the orders, and
+// unsigned browser events are refused (docs/security.md, "Webhooks own the orders").
 // guides-signed.test.ts runs WordPress and Stripe in signed trust, and
 // guides-platforms.test.ts Paddle and Lemon Squeezy, whose webhooks own the orders.
 import { createHmac } from 'node:crypto';
@@ -14,7 +16,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixtureText } from '../webhooks/load';
 import { block, guidePath, pageOf, parseGuide, readGuide, type Guide } from './guides';
-import { API_KEY, chromiumMissing, startStack, visit, waitFor, type Stack, type TapWindow } from './harness';
+import { API_KEY, chromiumMissing, freshClientIp, startStack, visit, waitFor, type Stack, type TapWindow } from './harness';
 
 const SHOPIFY_SECRET = 'e2e-shopify-secret';
 type ReferenceWindow = TapWindow & { tap: TapWindow['tap'] & { reference(): string | null } };
@@ -45,6 +47,8 @@ describe.skipIf(chromiumMissing)('the guides, end to end (open trust)', () => {
   let stack: Stack;
   let context: BrowserContext;
   let page: Page;
+  /** This test's client network (see MerchantOrigin.clientIp). */
+  let clientIp = '';
 
   const www = (path: string) => stack.merchant.url('www.shop.test', path);
   const userAgent = () => page.evaluate(() => navigator.userAgent);
@@ -52,19 +56,20 @@ describe.skipIf(chromiumMissing)('the guides, end to end (open trust)', () => {
   const attributed = async () => {
     const [click] = stack.postbacks.acceptedClicks();
     expect(stack.postbacks.clicks).toHaveLength(1);
-    return { referral_code: 'anna', click_id: click.id, ip: '127.0.0.1', user_agent: await userAgent() };
+    return { referral_code: 'anna', click_id: click.id, ip: clientIp, user_agent: await userAgent() };
   };
   const received = () => stack.postbacks.received.map((postback) => [postback.kind, postback.status, postback.apiKey, postback.fields]);
   const settled = (kind: 'conversion' | 'customer', timeoutMs?: number) =>
     waitFor(`one accepted ${kind}`, () => stack.postbacks.accepted(kind).length === 1 && stack.merchant.inFlight === 0, timeoutMs);
 
   beforeAll(async () => {
-    stack = await startStack({}, { shopifySecret: SHOPIFY_SECRET });
+    stack = await startStack();
   });
   afterAll(async () => {
     await stack?.close();
   });
   beforeEach(async () => {
+    clientIp = stack.merchant.clientIp = freshClientIp();
     stack.postbacks.reset();
     stack.merchant.forwarded.length = 0;
     stack.merchant.requests.length = 0;
@@ -148,58 +153,70 @@ ${block(guide, 'thank-you', 'webflow').html}`),
     ]);
   });
 
-  it('shopify.md: theme.liquid writes tap.reference() into the cart; the orders/paid webhook with that note attribute gives the conversion, attributed', async () => {
-    const guide = readGuide('shopify');
-    const themeLiquid = `<!doctype html>
-<html class="no-js" lang="en"><head><meta charset="utf-8"><title>Shop</title>
-<script>var Shopify = Shopify || {}; Shopify.shop = "shop.myshopify.com"; Shopify.routes = Shopify.routes || {}; Shopify.routes.root = "/";</script>
-${block(guide, 'head', 'shopify').html}
-</head>
-<body class="template-index"><main id="MainContent" role="main"><h1>Shop</h1></main>
-${block(guide, 'storefront', 'shopify').html}
-</body></html>`;
-    stack.merchant.pages.set('/', { html: themeLiquid });
-    stack.merchant.pages.set('/products/shirt', { html: themeLiquid });
-    const cart: Record<string, string> = {};
-    stack.merchant.pages.set('/cart/update.js', (request) => {
-      Object.assign(cart, (JSON.parse(request.body) as { attributes: Record<string, string> }).attributes);
-      return { html: JSON.stringify({ token: 'c1', attributes: cart }), headers: { 'content-type': 'application/json' } };
+  describe('with SHOPIFY_WEBHOOK_SECRET set (webhook trust)', () => {
+    let open: Stack;
+    beforeAll(async () => {
+      open = stack;
+      stack = await startStack({}, { shopifySecret: SHOPIFY_SECRET });
+    });
+    afterAll(async () => {
+      await stack?.close();
+      stack = open;
     });
 
-    await visit(page, www('/?ref=anna'));
-    await waitFor('the cart attribute', () => cart.tap_ref);
-    // The landing writes the cart at its load event, which may come before the click's
-    // answer adds click_id to the cookie; the next page view brings the cart up to date.
-    await visit(page, www('/products/shirt'));
-    const reference = await page.evaluate(() => (window as unknown as ReferenceWindow).tap.reference());
-    await waitFor('the cart attribute of the second page', () => cart.tap_ref === reference);
-    const cartWrites = stack.merchant.requests.filter((request) => request.method === 'POST');
-    expect(cartWrites.map(({ path }) => path)).toEqual(cartWrites.map(() => '/cart/update.js'));
-    expect(JSON.parse(cartWrites.at(-1)!.body)).toEqual({ attributes: { tap_ref: reference } });
-    const identifiers = await attributed();
+    it('shopify.md: theme.liquid writes tap.reference() into the cart; the orders/paid webhook with that note attribute gives the conversion, attributed', async () => {
+      const guide = readGuide('shopify');
+      const themeLiquid = `<!doctype html>
+  <html class="no-js" lang="en"><head><meta charset="utf-8"><title>Shop</title>
+  <script>var Shopify = Shopify || {}; Shopify.shop = "shop.myshopify.com"; Shopify.routes = Shopify.routes || {}; Shopify.routes.root = "/";</script>
+  ${block(guide, 'head', 'shopify').html}
+  </head>
+  <body class="template-index"><main id="MainContent" role="main"><h1>Shop</h1></main>
+  ${block(guide, 'storefront', 'shopify').html}
+  </body></html>`;
+      stack.merchant.pages.set('/', { html: themeLiquid });
+      stack.merchant.pages.set('/products/shirt', { html: themeLiquid });
+      const cart: Record<string, string> = {};
+      stack.merchant.pages.set('/cart/update.js', (request) => {
+        Object.assign(cart, (JSON.parse(request.body) as { attributes: Record<string, string> }).attributes);
+        return { html: JSON.stringify({ token: 'c1', attributes: cart }), headers: { 'content-type': 'application/json' } };
+      });
 
-    // Shopify carries cart attributes into the order's note_attributes, and sends the paid order.
-    const order = JSON.parse(
-      fixtureText('shopify-orders-paid.json').replace('"value": "t1YW5uYT4-Pj4"', JSON.stringify({ value: cart.tap_ref }).slice(1, -1)),
-    ) as Record<string, unknown>;
-    expect(order.note_attributes).toEqual([{ name: 'gift_wrap', value: 'no' }, { name: 'tap_ref', value: reference }]);
-    const body = JSON.stringify(order);
-    const hmac = createHmac('sha256', SHOPIFY_SECRET).update(body).digest('base64');
-    const headers = { 'x-shopify-topic': 'orders/paid', 'x-shopify-hmac-sha256': hmac, 'x-shopify-shop-domain': 'shop.myshopify.com' };
-    expect(await stack.post('/_tap/webhooks/shopify', body, headers)).toEqual({ status: 200, json: { ok: true, status: 'sent' } });
-    // Shopify retries until it gets a 2xx: the same order again is sent once.
-    expect(await stack.post('/_tap/webhooks/shopify', body, headers)).toEqual({ status: 200, json: { ok: true, status: 'duplicate' } });
+      await visit(page, www('/?ref=anna'));
+      await waitFor('the cart attribute', () => cart.tap_ref);
+      // The landing writes the cart at its load event, which may come before the click's
+      // answer adds click_id to the cookie; the next page view brings the cart up to date.
+      await visit(page, www('/products/shirt'));
+      const reference = await page.evaluate(() => (window as unknown as ReferenceWindow).tap.reference());
+      await waitFor('the cart attribute of the second page', () => cart.tap_ref === reference);
+      const cartWrites = stack.merchant.requests.filter((request) => request.method === 'POST');
+      expect(cartWrites.map(({ path }) => path)).toEqual(cartWrites.map(() => '/cart/update.js'));
+      expect(JSON.parse(cartWrites.at(-1)!.body)).toEqual({ attributes: { tap_ref: reference } });
+      const identifiers = await attributed();
 
-    const shopper = { ip: '203.0.113.24', user_agent: (order.client_details as { user_agent: string }).user_agent };
-    const fromTheLanding = { referral_code: 'anna', click_id: identifiers.click_id };
-    expect(received()).toEqual([
-      ['customer', 200, API_KEY, { customer_id: '115310627314723954', coupon: 'ANNA10', ...fromTheLanding, ...shopper }],
-      [
-        'conversion',
-        200,
-        API_KEY,
-        { external_id: '820982911946154508', amount: 388, currency: 'USD', customer_id: '115310627314723954', coupon: 'ANNA10', ...fromTheLanding, ...shopper },
-      ],
-    ]);
+      // Shopify carries cart attributes into the order's note_attributes, and sends the paid order.
+      const order = JSON.parse(
+        fixtureText('shopify-orders-paid.json').replace('"value": "t1YW5uYT4-Pj4"', JSON.stringify({ value: cart.tap_ref }).slice(1, -1)),
+      ) as Record<string, unknown>;
+      expect(order.note_attributes).toEqual([{ name: 'gift_wrap', value: 'no' }, { name: 'tap_ref', value: reference }]);
+      const body = JSON.stringify(order);
+      const hmac = createHmac('sha256', SHOPIFY_SECRET).update(body).digest('base64');
+      const headers = { 'x-shopify-topic': 'orders/paid', 'x-shopify-hmac-sha256': hmac, 'x-shopify-shop-domain': 'shop.myshopify.com' };
+      expect(await stack.post('/_tap/webhooks/shopify', body, headers)).toEqual({ status: 200, json: { ok: true, status: 'sent' } });
+      // Shopify retries until it gets a 2xx: the same order again is sent once.
+      expect(await stack.post('/_tap/webhooks/shopify', body, headers)).toEqual({ status: 200, json: { ok: true, status: 'duplicate' } });
+
+      const shopper = { ip: '203.0.113.24', user_agent: (order.client_details as { user_agent: string }).user_agent };
+      const fromTheLanding = { referral_code: 'anna', click_id: identifiers.click_id };
+      expect(received()).toEqual([
+        ['customer', 200, API_KEY, { customer_id: '115310627314723954', coupon: 'ANNA10', ...fromTheLanding, ...shopper }],
+        [
+          'conversion',
+          200,
+          API_KEY,
+          { external_id: '820982911946154508', amount: 388, currency: 'USD', customer_id: '115310627314723954', coupon: 'ANNA10', ...fromTheLanding, ...shopper },
+        ],
+      ]);
+    });
   });
 });

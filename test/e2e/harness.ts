@@ -230,3 +230,9 @@ export async function waitFor<T>(what: string, read: () => T | Promise<T>, timeo
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** A loopback address no other test of this run (or a recent one, against a kept ledger) is likely to use. */
+export function freshClientIp(): string {
+  const byte = (min: number) => min + Math.floor(Math.random() * (256 - min - 1));
+  return `127.${byte(1)}.${byte(0)}.${byte(1)}`;
+}

@@ -10,6 +10,7 @@ import {
   shopPage,
   startStack,
   thankYouPage,
+  freshClientIp,
   uniqueId,
   visit,
   waitFor,
@@ -44,7 +45,10 @@ describe.skipIf(chromiumMissing)('the landing, its click and the server-set cook
   afterAll(async () => {
     await stack?.close();
   });
+  /** This test's client network (see MerchantOrigin.clientIp). */
+  let clientIp = '';
   beforeEach(async () => {
+    clientIp = stack.merchant.clientIp = freshClientIp();
     stack.postbacks.reset();
     stack.merchant.forwarded.length = 0;
     stack.merchant.pages.clear();
@@ -81,7 +85,7 @@ describe.skipIf(chromiumMissing)('the landing, its click and the server-set cook
       { method: 'POST', apiKey: API_KEY, contentType: 'application/json', status: 200 },
     ]);
     const [click] = stack.postbacks.clicks;
-    expect(click.fields).toEqual({ referral_code: 'anna', ip: '127.0.0.1', user_agent: await userAgent(), landing_page: www('/?ref=anna') });
+    expect(click.fields).toEqual({ referral_code: 'anna', ip: clientIp, user_agent: await userAgent(), landing_page: www('/?ref=anna') });
     expect(click.id).toEqual(expect.any(String));
 
     // The server's Set-Cookie: the snippet's name, domain (the registrable one) and lifetime (90 days by default).
@@ -112,7 +116,7 @@ describe.skipIf(chromiumMissing)('the landing, its click and the server-set cook
       [
         'conversion',
         200,
-        { external_id: order, amount: 20, currency: 'EUR', referral_code: 'anna', click_id: click.id, ip: '127.0.0.1', user_agent: await userAgent() },
+        { external_id: order, amount: 20, currency: 'EUR', referral_code: 'anna', click_id: click.id, ip: clientIp, user_agent: await userAgent() },
       ],
     ]);
     expect(stack.postbacks.clicks).toHaveLength(1);
@@ -148,7 +152,7 @@ describe.skipIf(chromiumMissing)('the landing, its click and the server-set cook
     await waitFor('the click of the pushState landing', () => stack.postbacks.acceptedClicks().length === 1 && stack.merchant.inFlight === 0);
 
     const [click] = stack.postbacks.clicks;
-    expect(click.fields).toEqual({ referral_code: 'spa', ip: '127.0.0.1', user_agent: await userAgent(), landing_page: www('/p?ref=spa') });
+    expect(click.fields).toEqual({ referral_code: 'spa', ip: clientIp, user_agent: await userAgent(), landing_page: www('/p?ref=spa') });
     expect(await tapData()).toEqual({ referral_code: 'spa', click_id: click.id, ts: expect.any(Number) });
   });
 
@@ -200,7 +204,7 @@ describe.skipIf(chromiumMissing)('the landing, its click and the server-set cook
           asset_id: 'A1',
           source_id: 'S1',
           click_id: click.id,
-          ip: '127.0.0.1',
+          ip: clientIp,
           user_agent: await userAgent(),
         },
       ],
@@ -254,7 +258,7 @@ describe.skipIf(chromiumMissing)('the landing, its click and the server-set cook
         {
           kind: 'click',
           url: stack.postbacks.clicksUrl,
-          body: { referral_code: 'anna', ip: '127.0.0.1', user_agent: await userAgent(), landing_page: www('/?ref=anna&tap_test=1') },
+          body: { referral_code: 'anna', ip: clientIp, user_agent: await userAgent(), landing_page: www('/?ref=anna&tap_test=1') },
         },
       ],
     });
@@ -275,7 +279,7 @@ describe.skipIf(chromiumMissing)('the landing, its click and the server-set cook
         {
           kind: 'conversion',
           url: stack.postbacks.conversionUrl,
-          body: { external_id: order, amount: 10, currency: 'EUR', referral_code: 'anna', ip: '127.0.0.1', user_agent: await userAgent() },
+          body: { external_id: order, amount: 10, currency: 'EUR', referral_code: 'anna', ip: clientIp, user_agent: await userAgent() },
         },
       ],
     });

@@ -44,6 +44,12 @@ export interface MerchantOrigin {
   forwarded: ForwardedRequest[];
   /** Requests handed to the worker whose answer has not come back yet. */
   inFlight: number;
+  /**
+   * The CF-Connecting-IP to send instead of the socket's address. Every browser here is 127.0.0.1,
+   * and the worker makes one click per referral code and client network per 30 minutes, so each
+   * test gets a network of its own (harness.ts `freshClientIp`).
+   */
+  clientIp?: string;
   close(): Promise<void>;
 }
 
@@ -81,7 +87,7 @@ export async function startMerchantOrigin(
       if (value === undefined || name === 'x-forwarded-for') continue;
       headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    headers.set('cf-connecting-ip', req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
+    headers.set('cf-connecting-ip', origin.clientIp ?? req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
     const requestBody = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req);
     const url = `http://${req.headers.host}${req.url}`;
     const delay = origin.slow.get(new URL(url).pathname);

@@ -17,10 +17,16 @@ const landing = (fields: Record<string, unknown> = {}) => ({
   landed_at: ++landedAt,
   ...fields,
 });
-const browser = { 'cf-connecting-ip': '203.0.113.7', 'user-agent': 'Mozilla/5.0 (click test)' };
-const click = (body: unknown, env = {}) => call({ path: 'https://www.shop.example/_tap/click', init: post(body, { ...browser, origin: 'https://www.shop.example' }), env });
+/** A client network of its own per test: the click memory outlives a test (one click per code and network per 30 minutes). */
+let ip = '';
+const browser = () => ({ 'cf-connecting-ip': ip, 'user-agent': 'Mozilla/5.0 (click test)' });
+const click = (body: unknown, env = {}, headers = browser()) =>
+  call({ path: 'https://www.shop.example/_tap/click', init: post(body, { ...headers, origin: 'https://www.shop.example' }), env });
 
-beforeEach(() => upstream.reset());
+beforeEach(() => {
+  ip = `198.51.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
+  return upstream.reset();
+});
 
 describe('POST /_tap/click', () => {
   it('creates a Tapfiliate click with the visitor and landing, and sets the snippet’s cookie again with its click_id', async () => {
@@ -28,7 +34,7 @@ describe('POST /_tap/click', () => {
     const [created] = await upstream.acceptedClicks();
     expect(created.fields).toMatchObject({
       referral_code: 'anna',
-      ip: '203.0.113.7',
+      ip,
       user_agent: 'Mozilla/5.0 (click test)',
       landing_page: 'https://www.shop.example/?ref=anna',
       referrer: 'https://affiliate.example/',
@@ -40,14 +46,17 @@ describe('POST /_tap/click', () => {
     expect(value).toEqual({ referral_code: 'anna', click_id: created.id, ts: expect.any(Number) });
   });
 
-  it('creates the click once for a landing the browser sends twice, and again for a new landing in the same second', async () => {
+  it('creates one click per referral code and client network: a new landing gets the same click_id, another network its own', async () => {
     const once = landing();
     const first = await click(once);
     const again = await click(once);
+    const later = await click(landing({ ts: once.ts + 600 }));
     expect(again.json()).toEqual(first.json());
+    expect(later.json()).toEqual(first.json());
     expect(await upstream.clicks()).toHaveLength(1);
-    await click(landing({ ts: once.ts }));
-    expect(await upstream.clicks()).toHaveLength(2);
+    await click(landing({ referral_code: 'bob' }));
+    await click(landing(), {}, { ...browser(), 'cf-connecting-ip': `${ip.split('.').slice(0, 3).join('.')}.${(Number(ip.split('.')[3]) + 1) % 256}` });
+    expect(await upstream.clicks()).toHaveLength(3);
   });
 
   it('still sets the cookie, without a click_id, when Tapfiliate refuses the click', async () => {

@@ -236,11 +236,12 @@ describe('health', () => {
       body: { ...base, configured: false, delivery: { durable: false } },
     },
     { name: 'no rate limit binding', env: { TAPLINE_RATE_LIMIT: undefined }, body: { ...base, rate_limit: 'none' } },
-    { name: 'a Stripe secret', env: { STRIPE_WEBHOOK_SECRET: 'whsec_x' }, body: { ...base, webhooks: { ...base.webhooks, stripe: true } } },
-    { name: 'a Shopify secret', env: { SHOPIFY_WEBHOOK_SECRET: 'shp' }, body: { ...base, webhooks: { ...base.webhooks, shopify: true } } },
-    { name: 'a Paddle secret', env: { PADDLE_WEBHOOK_SECRET: 'pdl' }, body: { ...base, webhooks: { ...base.webhooks, paddle: true } } },
+    { name: 'a Stripe secret', env: { STRIPE_WEBHOOK_SECRET: 'whsec_x' }, body: { ...base, trust: 'webhooks', webhooks: { ...base.webhooks, stripe: true } } },
+    { name: 'a Shopify secret', env: { SHOPIFY_WEBHOOK_SECRET: 'shp' }, body: { ...base, trust: 'webhooks', webhooks: { ...base.webhooks, shopify: true } } },
+    { name: 'a Paddle secret', env: { PADDLE_WEBHOOK_SECRET: 'pdl' }, body: { ...base, trust: 'webhooks', webhooks: { ...base.webhooks, paddle: true } } },
+    // A sandbox signs only test events: the live orders are still the browser's.
     { name: 'a Paddle sandbox secret', env: { PADDLE_SANDBOX_WEBHOOK_SECRET: 'pdl' }, body: { ...base, webhooks: { ...base.webhooks, paddle_sandbox: true } } },
-    { name: 'a Lemon Squeezy secret', env: { LEMONSQUEEZY_WEBHOOK_SECRET: 'ls' }, body: { ...base, webhooks: { ...base.webhooks, lemonsqueezy: true } } },
+    { name: 'a Lemon Squeezy secret', env: { LEMONSQUEEZY_WEBHOOK_SECRET: 'ls' }, body: { ...base, trust: 'webhooks', webhooks: { ...base.webhooks, lemonsqueezy: true } } },
     {
       name: 'a postback URL that is plain http to another host',
       env: { POSTBACK_CONVERSION_URL: 'http://evil.example/1.7/pb/con/c/' },

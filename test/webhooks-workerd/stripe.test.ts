@@ -60,16 +60,23 @@ describe('POST /webhooks/stripe: a paid one-off checkout', () => {
     expect(second.lines.some((line) => line.event === 'duplicate_suppressed')).toBe(true);
   });
 
-  it('a thank-you page tap.convert with {CHECKOUT_SESSION_ID} and the webhook meet in the ledger: one conversion', async () => {
+  it('a signed thank-you page tap.convert with {CHECKOUT_SESSION_ID} and the webhook meet in the ledger: one conversion', async () => {
     const session = paymentSession();
     const { request } = await import('./helpers');
-    const page = await request(env(), '/convert', {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain', origin: 'https://shop.example', cookie: `tap_data=${encodeURIComponent(JSON.stringify({ referral_code: 'anna', ts: 1 }))}` },
-      body: JSON.stringify({ external_id: session.id, amount: 40, currency: 'USD' }),
-    });
+    // With the webhook set up, the page must be signed (docs/security.md, "Webhooks own the orders").
+    const secret = 'workerd-signing-secret';
+    const signed = JSON.stringify({ external_id: session.id, amount: 40, currency: 'USD' });
+    const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(signed)));
+    const signature = [...mac].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+    const signedEnv = webhookEnv(upstream, { TAPLINE_SIGNING_SECRET: secret });
+    const cookie = `tap_data=${encodeURIComponent(JSON.stringify({ referral_code: 'anna', ts: 1 }))}`;
+    const headers = { 'content-type': 'text/plain', origin: 'https://shop.example', cookie };
+    const unsigned = await request(env(), '/convert', { method: 'POST', headers, body: signed });
+    expect(unsigned.json).toMatchObject({ ok: false, error: 'signature_required' });
+    const page = await request(signedEnv, '/convert', { method: 'POST', headers, body: JSON.stringify({ signed, signature }) });
     expect(page.json).toEqual({ ok: true, status: 'sent' });
-    const hook = await postStripe(env(), stripeEvent('checkout.session.completed', session));
+    const hook = await postStripe(signedEnv, stripeEvent('checkout.session.completed', session));
     expect(hook.json).toEqual({ ok: true, status: 'duplicate' });
     expect(await upstream.accepted('conversion')).toHaveLength(1);
   });

@@ -57,6 +57,14 @@ export default defineConfig({
         },
       },
       {
+        // The ledger record's state machine, pure, in Node.
+        test: {
+          name: 'lifecycle',
+          environment: 'node',
+          include: ['test/lifecycle/**/*.test.ts'],
+        },
+      },
+      {
         test: {
           name: 'postback',
           environment: 'node',
@@ -94,7 +102,7 @@ export default defineConfig({
       },
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
-      // Delivery (proxy/delivery): postbacks, queue consumer and ledger, in workerd.
+      // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(
         'delivery',

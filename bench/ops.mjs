@@ -1,6 +1,7 @@
 // Billable operations per conversion: bench/counting-worker.ts (the production
 // worker with counters around its bindings and fetch) in Miniflare, one request
-// per scenario, then the queue's delayed backup copies through the consumer.
+// per scenario. v2 also counted its queue's delayed backup copies through the
+// consumer; the ledger has none, and the figures beside v2's show it.
 import { startPostbackServer } from '../test/postback/server.mjs';
 import { startWorker } from './miniflare.mjs';
 import { table } from './print.mjs';
@@ -118,41 +119,23 @@ function printOps({ scenarios, answers, atRequest, final, waited, postbacks }) {
   console.log(`  consumer figures after waiting ${(waited / 1000).toFixed(0)} s for the delayed backup copies; ${postbacks} postbacks reached the stand-in`);
   if (answers[clickTag]?.startsWith('404')) console.log('  POST /_tap/click: skipped, the worker answers 404 (no click route yet)');
 
-  // What could go, read off the figures above; each note only when its figures show it.
-  const inRequest = (/** @type {string} */ tag, /** @type {string} */ op) => atRequest[tag]?.[op] ?? 0;
-  const inConsumer = (/** @type {string} */ tag, /** @type {RegExp} */ re) =>
-    sumOf(final[tag] ?? {}, re) - sumOf(atRequest[tag] ?? {}, re);
-  const notes = [];
-  const backupQueue = inConsumer('conversion', /^queue/);
-  if (backupQueue > 0) {
-    notes.push(
-      `The backup copy of a conversion that was delivered inline costs 1 queue write, then ${backupQueue} queue operations and ` +
-        `${inConsumer('conversion', /^DO request/)} DO request(s) in the consumer once its delay runs out, only to find it sent. ` +
-        `The ledger already holds the job: its own alarm could re-drive records still "accepted" after the grace period, and the queue would carry only what failed inline.`,
-    );
-  }
-  if (inRequest('conversion', 'DO request: accept()') && inRequest('conversion', 'DO request: claim()')) {
-    notes.push('accept() and claim() are separate DO requests in one conversion: one accept-and-claim call would save one.');
-  }
-  if (inRequest('with customer_id', 'DO request: advance()') >= 3) {
-    notes.push(
-      `With a customer_id the request takes ${sumOf(atRequest['with customer_id'] ?? {}, /^DO request/)} DO requests. The primary record's advance('customer_done') ` +
-        `repeats what the customer's own record (advance('sent') on cus:…) already says, and a retry checks that record with state() anyway: one DO request could go.`,
-    );
-  }
-  if (inRequest('conversion', 'DO storage: getAlarm()') > 0) {
-    notes.push(
-      'Each new ledger record reads the alarm (getAlarm) to schedule the retention sweep; the object could remember in memory that its alarm is set, ' +
-        'so only its first write after a wake-up pays for it.',
-    );
-  }
-  if (sumOf(final.duplicate ?? {}, /^(queue|subrequest)/) === 0 && sumOf(final.duplicate ?? {}, /^DO request/) === 1) {
-    notes.push('A duplicate costs one DO request and nothing else: nothing to remove there.');
-  }
+  // Before and after, side by side: v2's figures are this script's output at commit 4a9242a
+  // (the queue and the API-key-sharded ledger), "in the request + in the consumer".
+  const v2 = /** @type {Record<string, [string, string]>} */ ({
+    conversion: ['2 + 1', '1 + 2'],
+    'with customer_id': ['5 + 1', '1 + 2'],
+    duplicate: ['1', '0'],
+    'click (a landing)': ['2', '0'],
+  });
+  const total = (/** @type {string} */ tag, /** @type {RegExp} */ re) => String(sumOf(final[tag] ?? {}, re));
+  console.log('');
+  table(
+    ['before (v2, 4a9242a) → now', 'DO requests', 'queue operations'],
+    Object.entries(v2).map(([tag, [requests, queue]]) => [tag, `${requests} → ${total(tag, /^DO request/)}`, `${queue} → ${total(tag, /^queue/)}`]),
+  );
   if (final.untagged) {
-    notes.push('The "untagged" column is work no single event caused: each ledger object creates its tables (IF NOT EXISTS) whenever it wakes up.');
+    console.log('  note: "untagged" is work inside the ledger objects that no request header reaches: the postbacks a submit() makes itself, and each object creating its tables when it wakes up.');
   }
-  for (const note of notes) console.log(`  note: ${note}`);
 }
 
 /** @param {Record<string, number>} tally @param {RegExp} re */

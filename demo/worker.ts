@@ -2,7 +2,7 @@
 // shop standing in for the zone's origin. Never deployed (wrangler.toml's main
 // is proxy/index.ts).
 import { createApp } from '../proxy/app';
-import { createConsumer, createDelivery } from '../proxy/delivery';
+import { createDelivery, takeLegacyQueue } from '../proxy/delivery';
 import { createDemoShop } from './shop';
 
 export { PostbackLedger } from '../proxy/delivery';
@@ -12,5 +12,5 @@ const app = createApp({ createDelivery, fetchOrigin: (request, env) => shop.fetc
 
 export default {
   fetch: app.fetch,
-  queue: createConsumer(),
+  queue: takeLegacyQueue(),
 } satisfies ExportedHandler<Env>;

@@ -41,7 +41,7 @@ function internalPath(request: Request, env: Env | undefined): string {
  *
  * @example
  * const app = createApp({ createDelivery });
- * export default { fetch: app.fetch, queue: createConsumer() } satisfies ExportedHandler<Env>;
+ * export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
  */
 export function createApp({ createDelivery, fetchOrigin = (request) => fetch(request), snippets = SNIPPETS }: AppOptions) {
   const app = new Hono<AppEnv>({ getPath: (request, { env } = {}) => internalPath(request, env) });

@@ -75,6 +75,14 @@ export function maxAmountOf(env: Partial<Env>): number {
   return raw && Number.isFinite(value) && value >= 0 ? value : DEFAULT_MAX_AMOUNT;
 }
 
+/** How long the ledger keeps every record (RETENTION_DAYS): 90 days unless set, never under 30. */
+export const DEFAULT_RETENTION_DAYS = 90;
+export const MIN_RETENTION_DAYS = 30;
+export function retentionMsOf(env: Partial<Env>): number {
+  const days = Number(setting(env.RETENTION_DAYS));
+  return (Number.isFinite(days) && days > 0 ? Math.max(days, MIN_RETENTION_DAYS) : DEFAULT_RETENTION_DAYS) * 24 * 60 * 60 * 1000;
+}
+
 export function subscriptionMemoryMsOf(env: Partial<Env>): number {
   const days = Number(setting(env.SUBSCRIPTION_MEMORY_DAYS));
   return (Number.isFinite(days) && days > 0 ? days : DEFAULT_SUBSCRIPTION_MEMORY_DAYS) * 24 * 60 * 60 * 1000;
@@ -168,6 +176,6 @@ function findProblems(env: Partial<Env>): string[] {
   }
   const { invalid } = allowedOriginsOf(env);
   if (invalid.length > 0) problems.push(`ALLOWED_ORIGINS has entries that are not https origins: ${invalid.join(', ')}`);
-  if (!env.POSTBACK_QUEUE || !env.POSTBACK_LEDGER) problems.push('POSTBACK_QUEUE and POSTBACK_LEDGER must be bound (wrangler.toml)');
+  if (!env.POSTBACK_LEDGER) problems.push('POSTBACK_LEDGER must be bound (wrangler.toml)');
   return problems;
 }

@@ -1,7 +1,8 @@
-// The production worker: the proxy on a route of the merchant's zone, the
-// delivery queue's consumer, and the ledger Durable Object.
+// The production worker: the proxy on a route of the merchant's zone, and the
+// ledger Durable Object. The queue handler only drains v2's queues after an
+// upgrade (docs/operations.md, "Upgrading from v2").
 import { createApp } from './app';
-import { createConsumer, createDelivery } from './delivery';
+import { createDelivery, takeLegacyQueue } from './delivery';
 
 export { PostbackLedger } from './delivery';
 
@@ -9,5 +10,5 @@ const app = createApp({ createDelivery });
 
 export default {
   fetch: app.fetch,
-  queue: createConsumer(),
+  queue: takeLegacyQueue(),
 } satisfies ExportedHandler<Env>;

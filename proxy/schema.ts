@@ -156,7 +156,7 @@ export type Click = z.output<typeof clickSchema>;
 
 /** Every JSON answer of the proxy, and the snippet's own ones (docs/reference.md, "Answers"). */
 export type TapResult =
-  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' | 'ignored' | 'stored'; click_id?: string }
+  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' | 'ignored' | 'stored' | 'reversed' | 'adjusted'; click_id?: string }
   | { ok: true; status: 'test'; postbacks: { kind: string; url: string; body: unknown }[] }
   | { ok: false; status: 'offline' | 'skipped'; reason: string }
   | { ok: false; error: string; issues?: { path: string; message: string }[]; message?: string };

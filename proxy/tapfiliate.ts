@@ -153,14 +153,19 @@ export async function classifyResponse(kind: PostbackKind, response: Response, a
   return { result: 'rejected', status, message: message || `Tapfiliate answered ${status}` };
 }
 
+/** The body of `POST /1.6/clicks/`. */
+export interface ClickBody extends Visitor {
+  referral_code: string;
+  source_id?: string;
+  landing_page?: string;
+  referrer?: string;
+}
+
 /**
  * Creates a Tapfiliate click and returns its id, or undefined when Tapfiliate
  * refused or did not answer: the cookie is set either way.
  */
-export async function createClick(
-  click: { referral_code: string; source_id?: string; ip?: string; user_agent?: string; landing_page?: string; referrer?: string },
-  options: UpstreamOptions,
-): Promise<{ id?: string; status?: number; message?: string }> {
+export async function createClick(click: ClickBody, options: UpstreamOptions): Promise<{ id?: string; status?: number; message?: string }> {
   let response: Response;
   try {
     response = await postJson(options, withoutUndefined(click));

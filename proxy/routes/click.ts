@@ -6,21 +6,13 @@ import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
 import { FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
 import { COOKIE_NAME } from '../attribution';
-import { allowedOriginsOf, apiKeyOf, upstreamUrlsOf } from '../config';
-import { ledgerEntry } from '../delivery';
+import { allowedOriginsOf, upstreamUrlsOf } from '../config';
+import { clickFor } from '../memory';
 import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
-import { logLine } from '../log';
 import { clickSchema, cookieSafe, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
-import { createClick } from '../tapfiliate';
 import { clientNetwork } from '../trust';
 import { refuseUnlessConfigured } from './event';
 
-/**
- * One click per referral code and client network in this window, whatever the
- * body says about its landing (docs/security.md, "Clicks"): a click
- * costs an API call with the merchant's key, and the body is the attacker's.
- */
-export const CLICK_MEMORY_MS = 30 * 60 * 1000;
 /** The longest landing_page or referrer forwarded to Tapfiliate. */
 const MAX_URL_LENGTH = 2048;
 const DEFAULT_COOKIE_DAYS = 90;
@@ -53,7 +45,7 @@ export function clickRoute(): Handler<AppEnv> {
       const body = { referral_code: click.referral_code, source_id: click.source_id, ...visitor, ...landing };
       return c.json({ ok: true, status: 'test', postbacks: [{ kind: 'click', url, body }] } satisfies TapResult, 200);
     }
-    if (wanted) clickId = await clickOnce(c, click, visitor, landing, url);
+    if (wanted) clickId = await clickOnce(c, click, visitor, landing);
     writeCookie(c, click, domain, clickId);
     log.result = 'stored';
     return c.json({ ok: true, status: 'stored', ...(clickId && { click_id: clickId }) } satisfies TapResult, 200);
@@ -61,25 +53,18 @@ export function clickRoute(): Handler<AppEnv> {
 }
 
 /**
- * Creates the click unless this referral code already has one for this client
- * network in the last CLICK_MEMORY_MS; a later landing gets that click's id.
+ * The click for this landing: made at most once per referral code and client
+ * network in CLICK_MEMORY_MS, by the ledger object that remembers it (one
+ * Durable Object request); a later landing gets that click's id.
  */
 async function clickOnce(
   c: AppContext,
   click: Click,
   visitor: { ip?: string; user_agent?: string },
   landing: { landing_page?: string; referrer?: string },
-  url: string,
 ): Promise<string | undefined> {
-  const apiKey = apiKeyOf(c.env);
-  if (!apiKey || !c.env.POSTBACK_LEDGER) return undefined;
-  const memory = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKey, `clk:${click.referral_code}|${clientNetwork(visitor.ip)}`);
-  const known = await memory.recall();
-  if (known !== undefined) return known || undefined;
-  const created = await createClick({ referral_code: click.referral_code!, source_id: click.source_id, ...visitor, ...landing }, { url, apiKey });
-  if (!created.id) logLine('click_not_created', { level: 'warn', upstream_status: created.status, message: created.message });
-  // A failure is remembered too (as ''), so a retried landing does not try again.
-  return (await memory.remember(created.id ?? '', CLICK_MEMORY_MS)) || undefined;
+  if (!c.env.POSTBACK_LEDGER) return undefined;
+  return clickFor(c.env, clientNetwork(visitor.ip), { referral_code: click.referral_code!, source_id: click.source_id, ...visitor, ...landing });
 }
 
 /** The hosts a landing_page may be on: this worker's and those of ALLOWED_ORIGINS. */

@@ -2,10 +2,10 @@
 // merchant's server, checked, attributed, and handed to delivery.
 import type { Handler } from 'hono';
 import { cookieIdentifiers, hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers } from '../attribution';
-import { configProblems, maxAmountOf, signingSecretOf, upstreamUrlsOf, webhooksOwnOrders } from '../config';
-import type { CreateDelivery, DeliveryResult } from '../delivery';
+import { apiKeyOf, configProblems, maxAmountOf, signingSecretOf, upstreamUrlsOf, webhooksOwnOrders } from '../config';
+import type { CreateDelivery, DeliveryResult, Submission } from '../delivery';
 import { cleanVisitor, invalidRequest, jsonError, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
-import { logLine } from '../log';
+import { logLine, scrub } from '../log';
 import { conversionSchema, customerSchema, serverEventExtrasSchema, IDENTIFIER_FIELDS, type TapResult } from '../schema';
 import { conversionJob, customerJob, stepsOf, type PostbackJob } from '../tapfiliate';
 import { isServerEvent, signatureRequired, verifySigned } from '../trust';
@@ -55,7 +55,7 @@ export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Han
       log.result = 'test';
       return c.json(testAnswer(c, job), 200);
     }
-    return answerDelivery(c, await deliver(c, createDelivery, job));
+    return answerDelivery(c, await deliver(c, createDelivery, { job, source: isServerEvent(c) ? 'server' : 'browser', signed }));
   };
 }
 
@@ -106,14 +106,19 @@ export function testAnswer(c: AppContext, job: PostbackJob): TapResult {
   return { ok: true, status: 'test', postbacks: stepsOf(job).map((kind) => ({ kind, url: urls[kind], body: job[kind] })) };
 }
 
-/** Hands the job to delivery; a deployment without the ledger has no delivery at all. */
-export async function deliver(c: AppContext, createDelivery: CreateDelivery, job: PostbackJob): Promise<DeliveryResult> {
-  const delivery = createDelivery(c.env, c.executionCtx);
+/** Hands the event to delivery; a deployment without the ledger has no delivery at all. */
+export async function deliver(c: AppContext, createDelivery: CreateDelivery, submission: Submission): Promise<DeliveryResult> {
+  const delivery = createDelivery(c.env);
   if (!delivery) {
-    logLine('not_configured', { hints: ['POSTBACK_QUEUE and POSTBACK_LEDGER must be bound (wrangler.toml)'] });
+    logLine('not_configured', { hints: ['POSTBACK_LEDGER must be bound (wrangler.toml)'] });
     throw jsonError(503, { ok: false, error: 'not_configured' });
   }
-  return delivery.submit(job);
+  try {
+    return await delivery.submit(submission);
+  } catch (error) {
+    logLine('delivery_unavailable', { level: 'error', error: scrub(error instanceof Error ? error.message : 'unknown', [apiKeyOf(c.env)]) });
+    return { status: 'unavailable' };
+  }
 }
 
 /**
@@ -127,6 +132,10 @@ export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedSt
   switch (result.status) {
     case 'sent':
     case 'duplicate':
+    case 'reversed':
+    case 'adjusted':
+    case 'unattributed':
+    case 'ignored':
       return c.json({ ok: true, status: result.status } satisfies TapResult, 200);
     case 'queued':
       return c.json({ ok: true, status: 'queued' } satisfies TapResult, 202);

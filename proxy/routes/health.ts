@@ -17,7 +17,7 @@ export function healthRoute(): Handler<AppEnv> {
       ok: true,
       configured: problems.length === 0,
       trust: trustOf(c.env),
-      delivery: { durable: Boolean(c.env.POSTBACK_QUEUE && c.env.POSTBACK_LEDGER) },
+      delivery: { durable: Boolean(c.env.POSTBACK_LEDGER) },
       rate_limit: c.env.TAPLINE_RATE_LIMIT ? 'per_ip' : 'none',
       webhooks: {
         stripe: stripeSecretOf(c.env) !== undefined,

@@ -17,12 +17,13 @@
 // that every route answers the contract's statuses.
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference } from '../attribution';
-import { apiKeyOf, lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
-import { ledgerEntry, type CreateDelivery, type DeliveryResult } from '../delivery';
+import { lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
+import type { CreateDelivery, RefundJob } from '../delivery';
 import { jsonError, parseJson, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
+import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
-import { conversionJob, type PostbackJob } from '../tapfiliate';
+import { conversionJob } from '../tapfiliate';
 import { lemonSqueezyAction, verifyLemonSqueezyWebhook, type LemonSqueezyRefund } from '../webhooks/lemonsqueezy';
 import { paddleAction, verifyPaddleEvent, type PlatformConversion, type PlatformRefund } from '../webhooks/paddle';
 import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from './event';
@@ -146,37 +147,46 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, order: Pla
   }
   // Every attributed payment extends the memory (SUBSCRIPTION_MEMORY_DAYS from the last one).
   if (order.remember) await rememberSubscription(c, order.platform, order.remember, identifiers);
-  const result = await submit(c, createDelivery, { job, source: order.platform, signed: true, platformIds: order.platformIds });
+  const result = await deliver(c, createDelivery, { job, source: order.platform, signed: true, platformIds: order.platformIds });
   return answerDelivery(c, result, 200);
 }
 
-/** A refund by the platform id its conversion recorded (contract section 11). */
+/**
+ * A refund by the platform id its conversion recorded (shared/contract.md section 11):
+ * the ledger finds the conversion, and its refund path takes the commission back.
+ */
 async function refund(
   c: AppContext,
-  _createDelivery: CreateDelivery,
+  createDelivery: CreateDelivery,
   platform: Platform,
   refund: PlatformRefund | LemonSqueezyRefund,
   test: boolean,
 ): Promise<Response> {
-  // Refunds go through the ledger's refund path, which lands with it (proxy/refunds.ts):
-  // until then they are logged for the merchant, as Stripe's charge.refunded is.
-  logLine('refund_received', { platform, refund_id: refund.refund_id, platform_id: refund.platform_id, test });
-  return ignored(c, 'refund');
-}
-
-/**
- * What a route hands to delivery (the ledger's Submission): the job, where it came
- * from, that the platform signed it, and the ids a refund finds it by.
- */
-interface Submission {
-  job: PostbackJob;
-  source: Platform;
-  signed: boolean;
-  platformIds?: string[];
-}
-
-async function submit(c: AppContext, createDelivery: CreateDelivery, submission: Submission): Promise<DeliveryResult> {
-  return deliver(c, createDelivery, submission.job);
+  const delivery = createDelivery(c.env);
+  if (!delivery) {
+    logLine('not_configured', { hints: ['POSTBACK_LEDGER must be bound (wrangler.toml)'] });
+    throw jsonError(503, { ok: false, error: 'not_configured' });
+  }
+  // The conversion this platform id was recorded with; without one, the id itself (the
+  // conversion's external_id on both platforms), for Tapfiliate to know or not.
+  const key = await delivery.findConversion(refund.platform_id);
+  const external_id = key?.startsWith('con:') ? key.slice('con:'.length) : refund.platform_id;
+  c.get('log').external_id = external_id;
+  let amount: number | undefined = 'amount' in refund ? refund.amount : undefined;
+  if ('refunded_total' in refund && refund.refunded_total !== undefined) {
+    // Lemon Squeezy says what was refunded so far: this refund is the part the ledger has not counted yet.
+    const counted = key ? ((await delivery.get(key))?.refunded_amount ?? 0) : 0;
+    amount = Number((refund.refunded_total - counted).toFixed(3));
+    if (amount <= 0) return ignored(c, 'already_refunded');
+  }
+  const job: RefundJob = {
+    refund: { refund_id: refund.refund_id, external_id, ...(amount === undefined ? {} : { amount }), ...(refund.currency ? { currency: refund.currency } : {}) },
+  };
+  if (test && webhookTestEventsOf(c.env) === 'test') {
+    c.get('log').result = 'test';
+    return c.json({ ok: true, status: 'test', postbacks: [{ kind: 'refund', url: '', body: job.refund }] } satisfies TapResult, 200);
+  }
+  return answerDelivery(c, await deliver(c, createDelivery, { job, source: platform, signed: true, platformIds: [refund.platform_id] }), 200);
 }
 
 /**
@@ -230,19 +240,15 @@ function stored(c: AppContext): Response {
   return c.json({ ok: true, status: 'stored' } satisfies TapResult, 200);
 }
 
-// The remembered attribution of a subscription, keyed by platform so that a Paddle and a
-// Lemon Squeezy id can never meet. Moves to proxy/memory.ts with the new ledger.
-const memoryKey = (platform: Platform, key: string) => `sub:${platform}:${key}`;
-
+// The remembered attribution of a subscription (proxy/memory.ts), keyed by platform so
+// that a Paddle and a Lemon Squeezy id can never meet. Recalling it extends it.
 async function rememberSubscription(c: AppContext, platform: Platform, key: string, identifiers: Identifiers): Promise<void> {
   if (!hasIdentifier(identifiers) || !c.env.POSTBACK_LEDGER) return;
-  const entry = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKeyOf(c.env) ?? '', memoryKey(platform, key));
-  await entry.remember(JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
+  await rememberMemory(c.env, platform, key, JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
 }
 
 async function recallSubscription(c: AppContext, platform: Platform, key: string): Promise<Identifiers> {
   if (!c.env.POSTBACK_LEDGER) return {};
-  const entry = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKeyOf(c.env) ?? '', memoryKey(platform, key));
-  const parsed = identifiersSchema.safeParse(parseJson(await entry.recall()));
+  const parsed = identifiersSchema.safeParse(parseJson(await recallMemory(c.env, platform, key, subscriptionMemoryMsOf(c.env))));
   return parsed.success ? parsed.data : {};
 }

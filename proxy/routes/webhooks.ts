@@ -34,10 +34,11 @@
 //   so the platform retries it.
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../attribution';
-import { apiKeyOf, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
-import { ledgerEntry, type CreateDelivery } from '../delivery';
+import { shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
+import type { CreateDelivery, EventSource } from '../delivery';
 import { cleanVisitor, jsonError, parseJson, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
+import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
 import { conversionJob, type Visitor } from '../tapfiliate';
 import { verifyShopifyWebhook, shopifyAction } from '../webhooks/shopify';
@@ -71,14 +72,16 @@ export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppE
         refuseUnlessConfigured(c);
         const identifiers = identifiersFromReference(action.reference);
         if (action.remember) await rememberSubscription(c, action.remember.stripe_customer, identifiers);
-        return convert(c, createDelivery, action.conversion, identifiers, {});
+        return convert(c, createDelivery, action.conversion, identifiers, {}, { source: 'stripe', platformIds: stripePlatformIds(event) });
       }
       case 'renewal': {
         refuseUnlessConfigured(c);
         // The subscription's own tap_ref when it holds one, else what its checkout left for the customer.
         const fromMetadata = identifiersFromReference(action.reference);
         const identifiers = hasIdentifier(fromMetadata) ? fromMetadata : await recallSubscription(c, action.stripe_customer);
-        return convert(c, createDelivery, action.conversion, identifiers, {});
+        // Counted from the last attributed payment: every attributed renewal extends the memory.
+        if (hasIdentifier(fromMetadata)) await rememberSubscription(c, action.stripe_customer, fromMetadata);
+        return convert(c, createDelivery, action.conversion, identifiers, {}, { source: 'stripe', platformIds: stripePlatformIds(event) });
       }
     }
   };
@@ -95,7 +98,10 @@ export function shopifyWebhookRoute(createDelivery: CreateDelivery): Handler<App
     refuseUnlessConfigured(c);
     const fromCheckout: Identifiers = action.conversion.coupon ? { coupon: action.conversion.coupon } : {};
     const identifiers = mergeIdentifiers(identifiersFromReference(action.reference), fromCheckout);
-    return convert(c, createDelivery, action.conversion, identifiers, cleanVisitor(action.ip, action.user_agent));
+    return convert(c, createDelivery, action.conversion, identifiers, cleanVisitor(action.ip, action.user_agent), {
+      source: 'shopify',
+      platformIds: [String(action.conversion.external_id)],
+    });
   };
 }
 
@@ -129,8 +135,21 @@ function ignored(c: AppContext, reason: string): Response {
   return c.json({ ok: true, status: 'ignored' } satisfies TapResult, 200);
 }
 
+/** The Stripe ids a later refund may name this payment by: the session or invoice, its payment_intent and charge. */
+function stripePlatformIds(event: StripeEvent): string[] {
+  const object = event.data.object;
+  return ['id', 'payment_intent', 'invoice', 'charge'].map((field) => object[field]).filter((id): id is string => typeof id === 'string' && id !== '');
+}
+
 /** The platform's order as the same conversion job tap.convert makes, through the same delivery. */
-async function convert(c: AppContext, createDelivery: CreateDelivery, order: object, identifiers: Identifiers, visitor: Visitor) {
+async function convert(
+  c: AppContext,
+  createDelivery: CreateDelivery,
+  order: object,
+  identifiers: Identifiers,
+  visitor: Visitor,
+  origin: { source: EventSource; platformIds: string[] },
+) {
   const log = c.get('log');
   const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, { ...order, coupon: undefined }));
   if (!parsed.success) {
@@ -143,7 +162,8 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, order: obj
   if (isZeroAmount(conversion)) return ignored(c, 'zero_amount');
   const valid = withoutInvalidOptionals(c, identifiers);
   if (!hasIdentifier(valid)) return unattributed(c);
-  return answerDelivery(c, await deliver(c, createDelivery, conversionJob(conversion, valid, visitor)), 200);
+  const job = conversionJob(conversion, valid, visitor);
+  return answerDelivery(c, await deliver(c, createDelivery, { job, source: origin.source, signed: true, platformIds: origin.platformIds }), 200);
 }
 
 /**
@@ -171,18 +191,15 @@ function unattributed(c: AppContext): Response {
   return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
 }
 
-const subscriptionKey = (stripeCustomer: string) => `sub:${stripeCustomer}`;
-
-/** Keeps a subscription's attribution for its renewals, for SUBSCRIPTION_MEMORY_DAYS. The first one stays. */
+/** Keeps a subscription's attribution for its renewals, for SUBSCRIPTION_MEMORY_DAYS from this payment. */
 async function rememberSubscription(c: AppContext, stripeCustomer: string, identifiers: Identifiers): Promise<void> {
   if (!hasIdentifier(identifiers) || !c.env.POSTBACK_LEDGER) return;
-  const entry = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKeyOf(c.env) ?? '', subscriptionKey(stripeCustomer));
-  await entry.remember(JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
+  await rememberMemory(c.env, 'stripe', stripeCustomer, JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
 }
 
+/** What the subscription's checkout (or its last attributed payment) left; reading it extends the memory. */
 async function recallSubscription(c: AppContext, stripeCustomer: string): Promise<Identifiers> {
   if (!c.env.POSTBACK_LEDGER) return {};
-  const entry = await ledgerEntry(c.env.POSTBACK_LEDGER, apiKeyOf(c.env) ?? '', subscriptionKey(stripeCustomer));
-  const parsed = identifiersSchema.safeParse(parseJson(await entry.recall()));
+  const parsed = identifiersSchema.safeParse(parseJson(await recallMemory(c.env, 'stripe', stripeCustomer, subscriptionMemoryMsOf(c.env))));
   return parsed.success ? parsed.data : {};
 }

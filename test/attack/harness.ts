@@ -1,4 +1,4 @@
-// What every attack test shares: the real app with the real delivery (queue,
+// What every attack test shares: the real app with the real delivery (the
 // ledger and rate limit as wrangler.toml binds them in workerd), pointed at a
 // local postback server, and the attacker's requests.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
@@ -6,6 +6,7 @@ import { env as workerEnv } from 'cloudflare:workers';
 import { inject, vi } from 'vitest';
 import { createApp } from '../../proxy/app';
 import { createDelivery } from '../../proxy/delivery';
+import { ledgersFollow } from '../ledger-control';
 import { postbackControl } from '../postback/control';
 import type { ReceivedPostback } from '../postback/server.mjs';
 
@@ -64,6 +65,7 @@ export async function send(
     headers: Object.fromEntries(Object.entries(all).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     body: typeof body === 'string' ? body : JSON.stringify(body),
   };
+  await ledgersFollow(env);
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   const ctx = createExecutionContext();
   try {

@@ -1,13 +1,12 @@
-// proxy/index.ts with durable delivery's waits cut from 30 s to 1 s, so the
-// retry scenario takes seconds; same app, ledger, queue consumer and bindings.
+// proxy/index.ts with the ledger's first retry after 1 s instead of 30 s, so
+// the retry scenario takes seconds; same app, ledger and bindings.
 import { createApp } from '../../proxy/app';
-import { createConsumer, createDelivery } from '../../proxy/delivery';
+import { createDelivery, PostbackLedger as ProductionLedger } from '../../proxy/delivery';
 
-export { PostbackLedger } from '../../proxy/delivery';
+export class PostbackLedger extends ProductionLedger {
+  protected override retryBaseMs = 1000;
+}
 
-const app = createApp({ createDelivery: (env, ctx) => createDelivery(env, ctx, { queueDelaySeconds: 1 }) });
+const app = createApp({ createDelivery });
 
-export default {
-  fetch: app.fetch,
-  queue: createConsumer({ baseDelaySeconds: 1 }),
-} satisfies ExportedHandler<Env>;
+export default { fetch: app.fetch } satisfies ExportedHandler<Env>;

@@ -7,7 +7,7 @@ import { contractViolations, describeTotals, KEY, newTotals, requests, runOne, S
 
 const RUNS = 10_000;
 // Placeholders: configProblems wants both bound, and the recording delivery never touches them.
-const BINDINGS = { POSTBACK_QUEUE: {}, POSTBACK_LEDGER: {} } as unknown as Partial<Env>;
+const BINDINGS = { POSTBACK_LEDGER: {} } as unknown as Partial<Env>;
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
 
 it(`holds the contract for ${RUNS} generated requests`, async () => {

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { IDENTIFIER_FIELDS, FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH, encodeReference } from '../../common/attribution';
 import { createApp } from '../../proxy/app';
 import type { CreateDelivery, DeliveryResult } from '../../proxy/delivery';
+import { fakeDelivery } from '../fake-delivery';
 import type { PostbackJob } from '../../proxy/tapfiliate';
 
 export const ORIGIN = 'https://shop.example';
@@ -279,7 +280,7 @@ export interface Totals {
 
 export const newTotals = (): Totals => ({ generated: 0, byStatus: {}, jobs: 0, testAnswers: 0, signedInOpenTrust: 0 });
 
-const ANSWERS: Record<DeliveryResult['status'], DeliveryResult> = {
+const ANSWERS: Partial<Record<DeliveryResult['status'], DeliveryResult>> = {
   sent: { status: 'sent' },
   queued: { status: 'queued' },
   duplicate: { status: 'duplicate' },
@@ -288,13 +289,12 @@ const ANSWERS: Record<DeliveryResult['status'], DeliveryResult> = {
   unavailable: { status: 'unavailable' },
 };
 /** The request being run: what the recording delivery answers, and where it records. */
-let current: { answer: DeliveryResult; jobs: PostbackJob[] } = { answer: ANSWERS.sent, jobs: [] };
-const recordingDelivery: CreateDelivery = () => ({
-  async submit(job) {
-    current.jobs.push(structuredClone(job));
+let current: { answer: DeliveryResult; jobs: PostbackJob[] } = { answer: ANSWERS.sent!, jobs: [] };
+const recordingDelivery: CreateDelivery = () =>
+  fakeDelivery(async (submission) => {
+    current.jobs.push(structuredClone(submission.job as PostbackJob));
     return current.answer;
-  },
-});
+  });
 /** One app for every run, as one isolate serves many requests (Hono compiles its router on the first). */
 const app = createApp({ createDelivery: recordingDelivery, fetchOrigin: () => new Response('origin') });
 
@@ -305,7 +305,7 @@ const app = createApp({ createDelivery: recordingDelivery, fetchOrigin: () => ne
  */
 export async function runOne(request: FuzzRequest, base: Partial<Env>, ctx: ExecutionContext, totals: Totals, logLines: string[]): Promise<void> {
   const jobs: PostbackJob[] = [];
-  current = { answer: ANSWERS[request.delivery], jobs };
+  current = { answer: ANSWERS[request.delivery]!, jobs };
   const { text, hasSigned } = await bodyText(request);
   const init: RequestInit = { method: 'POST', headers: request.headers as Record<string, string>, body: text };
   const response = await app.request(`${ORIGIN}${request.path}`, init, FUZZ_ENV(request.trust, base), ctx);

@@ -41,7 +41,8 @@ import { pathToFileURL } from 'node:url';
  * '302' and '307' answer with that status and a Location on this server's /redirected/ capture
  * path; 'reject' is what a record shows for an injected Rejection (in `next` alone it means the
  * default rejection, 422 {"message":"Rejected by the stand-in."}).
- * @typedef {'503' | '429' | 'slow' | 'drop' | '302' | '307' | 'reject'} Fault
+ * 'pass' answers normally: in `next`, it lets one request through before the faults after it.
+ * @typedef {'503' | '429' | 'slow' | 'drop' | '302' | '307' | 'reject' | 'pass'} Fault
  */
 /**
  * An injected refusal: answered with `status` and, by default, JSON {"message": message}. A string
@@ -51,6 +52,7 @@ import { pathToFileURL } from 'node:url';
  * @property {string} [message]
  * @property {unknown} [body]
  * @property {string} [contentType]
+ * @property {string} [retryAfter] sent as the Retry-After header
  */
 /** @typedef {Fault | Rejection} Injection */
 /**
@@ -243,7 +245,7 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
    */
   async function applyFault(req, res, record, state) {
     const injection = state.next();
-    if (!injection) return false;
+    if (!injection || injection === 'pass') return false;
     const rejection = typeof injection === 'object' ? injection : injection === 'reject' ? DEFAULT_REJECTION : undefined;
     record.fault = rejection ? 'reject' : /** @type {Fault} */ (injection);
     if (rejection) {
@@ -288,6 +290,7 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
     const status = Number(rejection.status) || DEFAULT_REJECTION.status;
     record.status = status;
     if (!res.destroyed) {
+      if (rejection.retryAfter !== undefined) res.setHeader('Retry-After', rejection.retryAfter);
       if (typeof rejection.body === 'string') {
         res.writeHead(status, { 'content-type': rejection.contentType ?? 'text/plain; charset=utf-8' }).end(rejection.body);
       } else {

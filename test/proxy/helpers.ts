@@ -2,7 +2,8 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env as workerEnv } from 'cloudflare:workers';
 import { vi } from 'vitest';
 import { createApp, type AppOptions } from '../../proxy/app';
-import type { CreateDelivery, DeliveryResult } from '../../proxy/delivery';
+import type { CreateDelivery, DeliveryResult, Submission } from '../../proxy/delivery';
+import { fakeDelivery } from '../fake-delivery';
 import type { PostbackJob } from '../../proxy/tapfiliate';
 
 export const ORIGIN = 'https://shop.example';
@@ -24,13 +25,15 @@ export function exhaustedLimit() {
 /** A delivery that records each job and answers from a script, so the surface is tested alone. */
 export function recordingDelivery(answer: DeliveryResult | ((job: PostbackJob) => DeliveryResult) = { status: 'sent' }) {
   const jobs: PostbackJob[] = [];
-  const create: CreateDelivery = () => ({
-    async submit(job: PostbackJob) {
+  const submissions: Submission[] = [];
+  const create: CreateDelivery = () =>
+    fakeDelivery(async (submission) => {
+      const job = submission.job as PostbackJob;
       jobs.push(structuredClone(job));
+      submissions.push(structuredClone(submission));
       return typeof answer === 'function' ? answer(job) : answer;
-    },
-  });
-  return { jobs, create };
+    });
+  return { jobs, submissions, create };
 }
 
 export interface Call {

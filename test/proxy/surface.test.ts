@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SNIPPET_ETAG, SNIPPET_SOURCE } from '../../proxy/generated/snippet';
 import { stepsOf } from '../../proxy/tapfiliate';
+import { fakeDelivery } from '../fake-delivery';
 import { call, exhaustedLimit, ORIGIN, post, recordingDelivery, tapDataCookie, type Call } from './helpers';
 
 const order = { external_id: 'ORD005', amount: 100, currency: 'EUR', referral_code: 'demo' };
@@ -183,25 +184,21 @@ describe('delivery results', () => {
     expect(json()).toEqual(body);
   });
 
-  it('answers 500 without echoing when delivery throws, and logs it', async () => {
+  it('answers a retryable 503 without echoing when the ledger cannot be reached, and logs it', async () => {
     const { response, json, lines } = await call(
       { path: '/_tap/convert', init: post(order) },
-      {
-        createDelivery: () => ({
-          submit: () => Promise.reject(new Error('kaboom at https://internal.example/x')),
-        }),
-      },
+      { createDelivery: () => fakeDelivery(() => Promise.reject(new Error('kaboom at https://internal.example/x'))) },
     );
-    expect(response.status).toBe(500);
-    expect(json()).toEqual({ ok: false, error: 'internal_error' });
-    expect(lines.some((line) => line.includes('"unexpected_error"') && line.includes('kaboom'))).toBe(true);
+    expect(response.status).toBe(503);
+    expect(json()).toEqual({ ok: false, error: 'temporarily_unavailable', message: 'try again shortly' });
+    expect(lines.some((line) => line.includes('"delivery_unavailable"') && line.includes('kaboom'))).toBe(true);
   });
 
   it('answers 503 not_configured and hands nothing on when the deployment has no delivery (no ledger)', async () => {
     const { response, json, lines } = await call({ path: '/_tap/convert', init: post(order) }, { createDelivery: () => undefined });
     expect(response.status).toBe(503);
     expect(json()).toEqual({ ok: false, error: 'not_configured' });
-    expect(lines.some((line) => line.includes('POSTBACK_QUEUE and POSTBACK_LEDGER must be bound'))).toBe(true);
+    expect(lines.some((line) => line.includes('POSTBACK_LEDGER must be bound'))).toBe(true);
   });
 
   it('keeps the 503 retryable: the unavailable answer carries Retry-After', async () => {
@@ -225,11 +222,6 @@ describe('health', () => {
     { name: 'no API key', env: { TAPFILIATE_API_KEY: undefined }, body: { ...base, configured: false } },
     { name: 'a blank API key', env: { TAPFILIATE_API_KEY: '  ' }, body: { ...base, configured: false } },
     { name: 'a signing secret', env: { TAPLINE_SIGNING_SECRET: 'shh' }, body: { ...base, trust: 'signed' } },
-    {
-      name: 'no queue: no durable delivery, so not configured',
-      env: { POSTBACK_QUEUE: undefined },
-      body: { ...base, configured: false, delivery: { durable: false } },
-    },
     {
       name: 'no ledger: no durable delivery, so not configured',
       env: { POSTBACK_LEDGER: undefined },
@@ -639,7 +631,7 @@ describe('the API key', () => {
     const echoing = recordingDelivery({ status: 'rejected', upstreamStatus: 401, message: `bad key ${key}` });
     for (const createDelivery of [
       echoing.create,
-      () => ({ submit: () => Promise.reject(new Error(`failed with ${key}`)) }),
+      () => fakeDelivery(() => Promise.reject(new Error(`failed with ${key}`))),
     ]) {
       const { response, text, lines } = await call({ ...request, env: { TAPFILIATE_API_KEY: key } }, { createDelivery });
       expect(text).not.toContain(key);

@@ -3,11 +3,12 @@
 // stand-in started by the global setup.
 import { createExecutionContext, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { env as workerEnv } from 'cloudflare:workers';
-import { beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { createApp } from '../../proxy/app';
 import { createDelivery, type CreateDelivery } from '../../proxy/delivery';
 import { postbackControl } from '../postback/control';
 import type { ReceivedPostback } from '../postback/server.mjs';
+import { pointLedgersAt, runDueTries } from '../ledger-control';
 import { post, tapDataCookie } from './helpers';
 
 const upstream = postbackControl(inject('proxyPostbackServers').app);
@@ -58,7 +59,12 @@ let n = 0;
 const nextId = () => `ORD-${Date.now()}-${++n}`;
 
 describe('forwarding to the postback API', () => {
-  beforeEach(() => upstream.reset());
+  let undo: () => Promise<void>;
+  beforeEach(async () => {
+    await upstream.reset();
+    undo = await pointLedgersAt({ POSTBACK_CONVERSION_URL: upstream.conversionUrl, POSTBACK_CUSTOMER_URL: upstream.customerUrl, TAPFILIATE_API_KEY: KEY });
+  });
+  afterEach(() => undo());
 
   it('sends the customer postback, then the conversion, with key, IP and UA from the request', async () => {
     const external_id = nextId();
@@ -98,6 +104,8 @@ describe('forwarding to the postback API', () => {
   });
 
   it('answers 422 upstream_rejected alone: never the upstream message, and no line carries the key', async () => {
+    await undo();
+    undo = await pointLedgersAt({ POSTBACK_CONVERSION_URL: upstream.conversionUrl, POSTBACK_CUSTOMER_URL: upstream.customerUrl, TAPFILIATE_API_KEY: 'wrong-key-abcdef' });
     const { status, json, lines } = await send(
       '/_tap/convert',
       { external_id: nextId(), referral_code: 'aff' },
@@ -125,17 +133,17 @@ describe('forwarding to the postback API', () => {
   });
 });
 
-describe('the queue behind an inline failure', () => {
+describe('the ledger behind an inline failure', () => {
   beforeEach(() => worker.reset());
 
-  it('answers 202 queued on an upstream 503, then the queue consumer delivers it', async () => {
-    // The bound URLs point at `worker`, where the consumer (with the worker's env) posts too.
+  it('answers 202 queued on an upstream 503, then the ledger object\'s alarm delivers it', async () => {
+    // The bound URLs point at `worker`, where the ledger objects (with the worker's env) post.
     await worker.setFaults({ next: ['503'] });
     const external_id = nextId();
-    const fast: CreateDelivery = (env, ctx) => createDelivery(env, ctx, { queueDelaySeconds: 1 });
-    const { status, json } = await send('/_tap/convert', { external_id, coupon: 'SAVE' }, workerEnv as Env, browser, fast);
+    const { status, json } = await send('/_tap/convert', { external_id, coupon: 'SAVE' }, workerEnv as Env, browser);
     expect(status).toBe(202);
     expect(json).toEqual({ ok: true, status: 'queued' });
+    expect(await runDueTries(`con:${external_id}`)).toBe(true);
     const accepted = await waitFor(() => worker.accepted('conversion'), 1);
     expect(accepted.map((r) => r.fields.external_id)).toEqual([external_id]);
     expect((await worker.received()).map((r) => r.status)).toEqual([503, 200]);
@@ -147,7 +155,7 @@ describe('the worker entry', () => {
 
   it('serves health from its bindings, and the snippet', async () => {
     const health = await SELF.fetch('https://shop.example/_tap/health');
-    // wrangler.toml binds the queue, the ledger and the rate limit; vitest.config.ts the key, and no signing secret.
+    // wrangler.toml binds the ledger and the rate limit; vitest.config.ts the key, and no signing secret.
     expect(await health.json()).toEqual({
       ok: true,
       configured: true,

@@ -7,6 +7,7 @@ import { vi } from 'vitest';
 import { encodeReference } from '../../common/attribution';
 import { createApp } from '../../proxy/app';
 import { createDelivery } from '../../proxy/delivery';
+import { ledgersFollow } from '../ledger-control';
 import { postbackControl } from '../postback/control';
 
 import chargeRefundedText from '../webhooks/fixtures/stripe-charge-refunded.json?raw';
@@ -40,6 +41,7 @@ export function webhookEnv(upstream: Upstream, extra: Partial<Record<keyof Env, 
 /** One request through the production app with the real createDelivery; every log line is captured. */
 export async function request(env: Env, path: string, init: RequestInit) {
   const app = createApp({ createDelivery });
+  await ledgersFollow(env);
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   const ctx = createExecutionContext();
   try {

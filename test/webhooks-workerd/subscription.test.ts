@@ -93,12 +93,12 @@ describe('POST /webhooks/stripe: subscriptions', () => {
     expect(await upstream.received()).toEqual([]);
   });
 
-  it('the first remembered attribution stays: a later checkout of the same customer through another link does not take the renewals', async () => {
+  it('the latest attributed checkout of a customer is remembered: a later checkout through another link takes the renewals', async () => {
     const customer = unique('cus_');
     await postStripe(env(), stripeEvent('checkout.session.completed', subscriptionSession(customer, { payment_status: 'no_payment_required' })));
     await postStripe(env(), stripeEvent('checkout.session.completed', subscriptionSession(customer, { payment_status: 'no_payment_required', client_reference_id: BOB })));
     await postStripe(env(), invoicePaid(customer));
-    expect((await upstream.accepted('conversion'))[0].fields).toMatchObject({ referral_code: 'anna' });
+    expect((await upstream.accepted('conversion'))[0].fields).toMatchObject({ referral_code: 'bob' });
   });
 
   it('an invoice.paid for an unknown customer with no subscription metadata is unattributed, and nothing is sent', async () => {

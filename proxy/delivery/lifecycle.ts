@@ -1,0 +1,229 @@
+// The life of one ledger record, as pure functions: (record, event, now) → record.
+// The ledger object (ledger.ts) stores records in SQLite and runs the tries; it
+// decides nothing itself. Tested without workerd in test/lifecycle/.
+//
+//   state     event                         next state       effect
+//   ───────   ───────────────────────────   ──────────────   ─────────────────────────────────
+//   (none)    accepted                      pending          first try now, inline
+//   pending   try: sent / Tapfiliate has it sent             answer sent (or duplicate)
+//   pending   try: refused (4xx ≠ 408, 429) dead             answer upstream_rejected
+//   pending   try: retry, tries left        pending          next try after backoff (≥ Retry-After)
+//   pending   try: retry, none left         dead             —
+//   pending   refund of a pending conversion reversed         never sent
+//   dead      operator retry                pending          a new series of tries, the first now
+//   pending   operator retry                pending          the next try now
+//   sent      operator retry                sent             409 already_sent
+//   refund    try: reversed/adjusted/…      that status      its conversion updated
+//
+// Invariants: `sent`, `reversed` and `adjusted` are final for a postback, so
+// nothing is posted for a key twice by this ledger (the one window left, a
+// crash between Tapfiliate's 2xx and writing `sent`, is closed by Tapfiliate
+// refusing a repeated external_id: docs/operations.md, "Exactly once"). A
+// record keeps its job until retention ends, whatever its state.
+import { stepsOf as postbackSteps, type PostbackJob, type PostbackKind } from '../tapfiliate';
+
+export type RecordKind = 'conversion' | 'customer' | 'refund';
+export type RecordStatus = 'pending' | 'sent' | 'dead' | 'reversed' | 'adjusted' | 'ignored';
+export type EventSource = 'browser' | 'server' | 'stripe' | 'shopify' | 'paddle' | 'lemonsqueezy';
+
+/** A refund of (part of) a conversion; `amount` left out means the rest of the order. */
+export interface RefundJob {
+  refund: { refund_id: string; external_id: string; amount?: number; currency?: string };
+}
+export type Job = PostbackJob | RefundJob;
+
+/** What a route hands to delivery. */
+export interface Submission {
+  job: Job;
+  source: EventSource;
+  signed: boolean;
+  /** Platform ids a later refund looks this conversion up by (a payment_intent, an invoice, an order id). */
+  platformIds?: string[];
+}
+
+export type Step = PostbackKind | 'refund';
+
+/** One entry of a record's history. */
+export interface Attempt {
+  at: number;
+  outcome: 'sent' | 'duplicate' | 'retry' | 'rejected' | 'out_of_tries' | 'reversed' | 'adjusted' | 'unattributed' | 'ignored' | 'retry_requested';
+  step?: Step;
+  upstream_status?: number;
+  message?: string;
+}
+
+export interface Commission {
+  id: string;
+  amount: number;
+}
+
+export interface LedgerRecord {
+  key: string;
+  kind: RecordKind;
+  status: RecordStatus;
+  source: EventSource;
+  signed: boolean;
+  job: Job;
+  platform_ids: string[];
+  accepted_at: number;
+  updated_at: number;
+  /** Tries made, over the record's life. */
+  attempts: number;
+  /** Tries in the current series: an operator's retry starts a new one. */
+  series_tries: number;
+  next_try_at: number | null;
+  /** Postbacks of the job Tapfiliate already has, so a retry resumes after them. */
+  done_steps: Step[];
+  history: Attempt[];
+  /** A conversion's refunds so far, in its currency. */
+  refunded_amount: number;
+  /** A conversion's commissions as Tapfiliate first reported them, kept so partial refunds never compound. */
+  commissions?: Commission[];
+}
+
+/** How one try ended, from Tapfiliate's answers (tapfiliate.ts classifies them). */
+export type TryOutcome =
+  | { result: 'sent'; duplicate: boolean; status?: number }
+  | { result: 'rejected'; step: Step; status: number; message: string }
+  | { result: 'retry'; step: Step; status?: number; reason: string; retryAfterSeconds?: number }
+  | { result: 'reversed' | 'adjusted' | 'unattributed' | 'ignored'; message?: string };
+
+/** Tries per series, the first included: 12 retries from 30 s doubling to an hour ride out 3 to 6 hours of outage. */
+export const MAX_TRIES = 13;
+export const BASE_DELAY_MS = 30_000;
+const MAX_DELAY_MS = 3_600_000;
+/** The history keeps the first entry and the latest ones, this many in all. */
+export const MAX_HISTORY = 20;
+/**
+ * A first try runs inside the request. Until it ends, the record waits with
+ * its next try this far ahead, so an object restarted mid-try picks it up.
+ */
+export const FIRST_TRY_GRACE_MS = 30_000;
+
+export function keyOf(job: Job): string {
+  if ('refund' in job) return `ref:${job.refund.refund_id}`;
+  if (job.conversion) return `con:${job.conversion.external_id}`;
+  if (job.customer) return `cus:${job.customer.customer_id}`;
+  throw new Error('empty job');
+}
+
+/** Refunds live beside their conversion, so one object can tell whether it was sent. */
+export function shardKeyOf(job: Job): string {
+  return 'refund' in job ? `con:${job.refund.external_id}` : keyOf(job);
+}
+
+export function kindOf(job: Job): RecordKind {
+  if ('refund' in job) return 'refund';
+  return job.conversion ? 'conversion' : 'customer';
+}
+
+/** The postbacks of a job in the order they go out: the customer before the conversion that names it. */
+export function stepsOf(job: Job): Step[] {
+  return 'refund' in job ? ['refund'] : postbackSteps(job);
+}
+
+export function accepted(submission: Submission, now: number): LedgerRecord {
+  const { job, source, signed, platformIds = [] } = submission;
+  return {
+    key: keyOf(job),
+    kind: kindOf(job),
+    status: 'pending',
+    source,
+    signed,
+    job,
+    platform_ids: platformIds,
+    accepted_at: now,
+    updated_at: now,
+    attempts: 0,
+    series_tries: 0,
+    next_try_at: now + FIRST_TRY_GRACE_MS,
+    done_steps: [],
+    history: [],
+    refunded_amount: 0,
+  };
+}
+
+/** A try begins: counted, and pushed ahead so no other try starts while it runs. */
+export function tryStarted(record: LedgerRecord, now: number): LedgerRecord {
+  return { ...record, attempts: record.attempts + 1, series_tries: record.series_tries + 1, next_try_at: now + FIRST_TRY_GRACE_MS, updated_at: now };
+}
+
+export function stepDone(record: LedgerRecord, step: Step, now: number): LedgerRecord {
+  return { ...record, done_steps: [...record.done_steps, step], updated_at: now };
+}
+
+/** The record after a try, given how it ended. */
+export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: number, random = Math.random, baseDelayMs = BASE_DELAY_MS): LedgerRecord {
+  const base = { ...record, updated_at: now };
+  switch (outcome.result) {
+    case 'sent':
+      return withHistory({ ...base, status: 'sent', next_try_at: null }, { at: now, outcome: outcome.duplicate ? 'duplicate' : 'sent', upstream_status: outcome.status });
+    case 'rejected':
+      return withHistory(
+        { ...base, status: 'dead', next_try_at: null },
+        { at: now, outcome: 'rejected', step: outcome.step, upstream_status: outcome.status, message: outcome.message },
+      );
+    case 'retry': {
+      const entry: Attempt = { at: now, outcome: 'retry', step: outcome.step, upstream_status: outcome.status, message: outcome.reason };
+      if (record.series_tries >= MAX_TRIES) {
+        return withHistory({ ...base, status: 'dead', next_try_at: null }, { ...entry, outcome: 'out_of_tries' });
+      }
+      const delay = Math.max(backoffMs(record.series_tries, random, baseDelayMs), (outcome.retryAfterSeconds ?? 0) * 1000);
+      return withHistory({ ...base, status: 'pending', next_try_at: now + Math.ceil(delay) }, entry);
+    }
+    default:
+      return withHistory({ ...base, status: outcome.result === 'unattributed' ? 'ignored' : outcome.result, next_try_at: null }, {
+        at: now,
+        outcome: outcome.result,
+        step: 'refund',
+        message: outcome.message,
+      });
+  }
+}
+
+export type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' };
+
+/** An operator's retry: a dead record starts a new series of tries, a pending one tries now. */
+export function retryRequested(record: LedgerRecord, now: number): RetryVerdict {
+  if (record.status !== 'dead' && record.status !== 'pending') return { refused: 'already_sent' };
+  const series_tries = record.status === 'dead' ? 0 : record.series_tries;
+  return { record: withHistory({ ...record, status: 'pending', series_tries, next_try_at: now, updated_at: now }, { at: now, outcome: 'retry_requested' }) };
+}
+
+/** A refund arrived before its conversion reached Tapfiliate: the conversion is never sent. */
+export function reversedBeforeSending(conversion: LedgerRecord, refundKey: string, now: number): LedgerRecord {
+  return withHistory({ ...conversion, status: 'reversed', next_try_at: null, updated_at: now }, { at: now, outcome: 'reversed', step: 'refund', message: `refunded by ${refundKey} before it was sent` });
+}
+
+/** A conversion after a refund went through at Tapfiliate. */
+export function refundApplied(
+  conversion: LedgerRecord,
+  change: { status: 'reversed' | 'adjusted'; refunded_amount: number; commissions: Commission[] },
+  refundKey: string,
+  now: number,
+): LedgerRecord {
+  return withHistory(
+    { ...conversion, status: change.status, refunded_amount: change.refunded_amount, commissions: conversion.commissions ?? change.commissions, updated_at: now },
+    { at: now, outcome: change.status, step: 'refund', message: `by ${refundKey}` },
+  );
+}
+
+/** Keeps the first entry and the latest ones: how it started and how it stands. */
+function withHistory(record: LedgerRecord, entry: Attempt): LedgerRecord {
+  const history = [...record.history, stripUndefined(entry)];
+  return { ...record, history: history.length > MAX_HISTORY ? [history[0], ...history.slice(-(MAX_HISTORY - 1))] : history };
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
+
+/**
+ * Exponential backoff with "equal jitter": half of each step fixed, half
+ * random, so a fleet of failed jobs spreads out instead of hitting a
+ * recovering Tapfiliate together.
+ */
+export function backoffMs(retry: number, random = Math.random, baseDelayMs = BASE_DELAY_MS): number {
+  const step = Math.min(MAX_DELAY_MS, baseDelayMs * 2 ** Math.max(0, retry - 1));
+  return step / 2 + random() * (step / 2);
+}

@@ -1,0 +1,81 @@
+// A record as the operator API shows it (shared/contract.md section 10): ids,
+// amounts, identifiers and history. Never the job's IP or user agent, never the key.
+import { IDENTIFIER_FIELDS } from '../schema';
+import type { PostbackJob } from '../tapfiliate';
+import type { Attempt, EventSource, LedgerRecord, RecordKind, RecordStatus } from './lifecycle';
+
+export interface LedgerEventAttempt {
+  at: string;
+  outcome: Attempt['outcome'];
+  step?: Attempt['step'];
+  upstream_status?: number;
+  message?: string;
+}
+
+export interface LedgerEvent {
+  key: string;
+  kind: RecordKind;
+  status: RecordStatus;
+  source: EventSource;
+  signed: boolean;
+  external_id?: string;
+  customer_id?: string;
+  refund_id?: string;
+  amount?: number;
+  currency?: string;
+  identifiers: Record<string, string>;
+  accepted_at: string;
+  updated_at: string;
+  attempts: number;
+  next_try_at?: string;
+  last?: LedgerEventAttempt;
+  refunded_amount?: number;
+  history?: LedgerEventAttempt[];
+}
+
+export function eventView(record: LedgerRecord, withHistory: boolean): LedgerEvent {
+  const job = record.job;
+  const fields: Partial<LedgerEvent> = {};
+  if ('refund' in job) {
+    Object.assign(fields, { refund_id: job.refund.refund_id, external_id: job.refund.external_id, amount: job.refund.amount, currency: job.refund.currency });
+  } else {
+    const postback = (job as PostbackJob).conversion ?? (job as PostbackJob).customer!;
+    const conversion = (job as PostbackJob).conversion;
+    Object.assign(fields, {
+      external_id: conversion?.external_id,
+      customer_id: postback.customer_id,
+      amount: conversion?.amount,
+      currency: conversion?.currency,
+    });
+    const identifiers: Record<string, string> = {};
+    for (const field of IDENTIFIER_FIELDS) {
+      const value = (postback as unknown as Record<string, unknown>)[field];
+      if (typeof value === 'string') identifiers[field] = value;
+    }
+    fields.identifiers = identifiers;
+  }
+  const last = record.history.at(-1);
+  const view: LedgerEvent = {
+    key: record.key,
+    kind: record.kind,
+    status: record.status,
+    source: record.source,
+    signed: record.signed,
+    ...fields,
+    identifiers: fields.identifiers ?? {},
+    accepted_at: iso(record.accepted_at),
+    updated_at: iso(record.updated_at),
+    attempts: record.attempts,
+    ...(record.status === 'pending' && record.next_try_at !== null && { next_try_at: iso(record.next_try_at) }),
+    ...(last && { last: attemptView(last) }),
+    ...(record.kind === 'conversion' && record.refunded_amount > 0 && { refunded_amount: record.refunded_amount }),
+    ...(withHistory && { history: record.history.map(attemptView) }),
+  };
+  return Object.fromEntries(Object.entries(view).filter(([, value]) => value !== undefined)) as unknown as LedgerEvent;
+}
+
+function attemptView(attempt: Attempt): LedgerEventAttempt {
+  return { ...attempt, at: iso(attempt.at) };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();

@@ -1,0 +1,136 @@
+// The record's state machine (proxy/delivery/lifecycle.ts) alone, in Node: every row of the table
+// at the top of that file, and its invariants under generated sequences of events.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  accepted,
+  backoffMs,
+  FIRST_TRY_GRACE_MS,
+  keyOf,
+  MAX_HISTORY,
+  MAX_TRIES,
+  refundApplied,
+  retryRequested,
+  reversedBeforeSending,
+  shardKeyOf,
+  stepDone,
+  tryFinished,
+  tryStarted,
+  type LedgerRecord,
+  type TryOutcome,
+} from '../../proxy/delivery/lifecycle';
+
+const NOW = 1_800_000_000_000;
+const conversion = (id = 'ORD1') => accepted({ job: { conversion: { external_id: id, amount: 10, referral_code: 'anna' } }, source: 'browser', signed: false }, NOW);
+const retry: TryOutcome = { result: 'retry', step: 'conversion', status: 503, reason: 'http_503' };
+const half = () => 0.5;
+
+describe('keys', () => {
+  it('con:, cus: and ref: keys; a refund lives with its conversion', () => {
+    expect(keyOf({ conversion: { external_id: 'A' } })).toBe('con:A');
+    expect(keyOf({ customer: { customer_id: 'C' } })).toBe('cus:C');
+    const refund = { refund: { refund_id: 're_1', external_id: 'A' } };
+    expect(keyOf(refund)).toBe('ref:re_1');
+    expect(shardKeyOf(refund)).toBe('con:A');
+  });
+});
+
+describe('the table, row by row', () => {
+  it('accepted: pending, nothing tried, the first try pushed a grace period ahead', () => {
+    expect(conversion()).toMatchObject({ status: 'pending', attempts: 0, next_try_at: NOW + FIRST_TRY_GRACE_MS, history: [], done_steps: [] });
+  });
+
+  it('sent: final, no next try, its history says sent (or duplicate when Tapfiliate had it)', () => {
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: true, status: 422 }, NOW + 5);
+    expect(sent).toMatchObject({ status: 'sent', next_try_at: null, attempts: 1 });
+    expect(sent.history).toEqual([{ at: NOW + 5, outcome: 'duplicate', upstream_status: 422 }]);
+    expect(retryRequested(sent, NOW)).toEqual({ refused: 'already_sent' });
+  });
+
+  it('refused: dead at once, keeping the job and the step and message', () => {
+    const dead = tryFinished(tryStarted(conversion(), NOW), { result: 'rejected', step: 'conversion', status: 401, message: 'Invalid key' }, NOW);
+    expect(dead).toMatchObject({ status: 'dead', next_try_at: null, job: conversion().job });
+    expect(dead.history.at(-1)).toMatchObject({ outcome: 'rejected', upstream_status: 401, message: 'Invalid key' });
+  });
+
+  it('retry with tries left: pending, next try after the backoff and never before Retry-After', () => {
+    const once = tryFinished(tryStarted(conversion(), NOW), retry, NOW, half);
+    expect(once.status).toBe('pending');
+    expect(once.next_try_at).toBe(NOW + backoffMs(1, half));
+    const patient = tryFinished(tryStarted(conversion(), NOW), { ...retry, retryAfterSeconds: 900 }, NOW, half);
+    expect(patient.next_try_at).toBe(NOW + 900_000);
+  });
+
+  it(`retry with none left: dead after ${MAX_TRIES} tries, out_of_tries`, () => {
+    let record = conversion();
+    for (let i = 0; i < MAX_TRIES; i++) record = tryFinished(tryStarted(record, NOW), retry, NOW, half);
+    expect(record).toMatchObject({ status: 'dead', attempts: MAX_TRIES });
+    expect(record.history.at(-1)!.outcome).toBe('out_of_tries');
+  });
+
+  it("operator's retry: a dead record starts a new series now; a pending one tries now", () => {
+    let record = conversion();
+    for (let i = 0; i < MAX_TRIES; i++) record = tryFinished(tryStarted(record, NOW), retry, NOW, half);
+    const verdict = retryRequested(record, NOW + 1);
+    expect(verdict).toMatchObject({ record: { status: 'pending', series_tries: 0, next_try_at: NOW + 1, attempts: MAX_TRIES } });
+    const pending = tryFinished(tryStarted(conversion(), NOW), retry, NOW, half);
+    expect(retryRequested(pending, NOW + 2)).toMatchObject({ record: { status: 'pending', series_tries: 1, next_try_at: NOW + 2 } });
+  });
+
+  it('a refund of a pending conversion reverses it: never sent', () => {
+    expect(reversedBeforeSending(conversion(), 'ref:re_1', NOW)).toMatchObject({ status: 'reversed', next_try_at: null });
+  });
+
+  it('a refund applied keeps the first commissions it saw, so partial refunds never compound', () => {
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
+    const first = refundApplied(sent, { status: 'adjusted', refunded_amount: 3, commissions: [{ id: 'c1', amount: 1 }] }, 'ref:a', NOW);
+    const second = refundApplied(first, { status: 'adjusted', refunded_amount: 5, commissions: [{ id: 'c1', amount: 0.7 }] }, 'ref:b', NOW);
+    expect(second).toMatchObject({ status: 'adjusted', refunded_amount: 5, commissions: [{ id: 'c1', amount: 1 }] });
+  });
+
+  it('a step done is kept, so a retry resumes after it', () => {
+    expect(stepDone(conversion(), 'customer', NOW).done_steps).toEqual(['customer']);
+  });
+});
+
+describe('invariants under any sequence of tries', () => {
+  const outcome = fc.oneof(
+    fc.constant<TryOutcome>(retry),
+    fc.constant<TryOutcome>({ result: 'sent', duplicate: false, status: 200 }),
+    fc.constant<TryOutcome>({ result: 'rejected', step: 'conversion', status: 422, message: 'no' }),
+    fc.integer({ min: 0, max: 7200 }).map<TryOutcome>((seconds) => ({ ...retry, retryAfterSeconds: seconds })),
+  );
+  it('sent stays sent, history is at most 20 with the first entry kept, and no try is scheduled before now', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(outcome, fc.boolean()), { minLength: 1, maxLength: 60 }), (steps) => {
+        let record: LedgerRecord = conversion();
+        let now = NOW;
+        let first: unknown;
+        let everSent = false;
+        for (const [next, operator] of steps) {
+          now += 1000;
+          if (operator) {
+            const verdict = retryRequested(record, now);
+            if ('record' in verdict) record = verdict.record;
+            else expect(record.status).toBe('sent');
+          }
+          if (everSent) expect(record.status).toBe('sent');
+          if (record.status !== 'pending') continue;
+          record = tryFinished(tryStarted(record, now), next, now, Math.random);
+          first ??= record.history[0];
+          everSent ||= record.status === 'sent';
+          expect(record.history.length).toBeLessThanOrEqual(MAX_HISTORY);
+          expect(record.history[0]).toEqual(first);
+          if (record.status === 'pending') expect(record.next_try_at!).toBeGreaterThan(now);
+          else expect(record.next_try_at).toBeNull();
+        }
+      }),
+    );
+  });
+
+  it('backoff: 15–30 s first, doubling, never above an hour', () => {
+    expect(backoffMs(1, () => 0)).toBe(15_000);
+    expect(backoffMs(1, () => 1)).toBe(30_000);
+    expect(backoffMs(20, () => 1)).toBe(3_600_000);
+  });
+});

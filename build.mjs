@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { buildConsole } from './scripts/build-console.mjs';
 
 /** Gzip bytes a lazy file may weigh; `npm test` and CI fail above it. */
 export const GZIP_BUDGET = 2048;
@@ -84,6 +85,10 @@ writeIfChanged(
     `export const SNIPPET_SOURCE = SNIPPETS['tap.js'].source;\n` +
     `export const SNIPPET_ETAG = SNIPPETS['tap.js'].etag;\n`,
 );
+
+// The operator console at BASE_PATH/admin/ (docs/operations.md, "Console").
+const consoleSize = await buildConsole(writeIfChanged);
+console.log(`console         ${consoleSize.raw} B raw  ${consoleSize.gzip} B gzip (index.html, console.js, console.css)`);
 
 const sum = (values) => values.reduce((total, value) => total + value, 0);
 console.log(`every page view: ${gzips['tap.js']} B gzip (budget ${PAGE_VIEW_BUDGET} B, goal ${PAGE_VIEW_GOAL} B)`);

@@ -30,6 +30,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             PADDLE_WEBHOOK_SECRET: '',
             PADDLE_SANDBOX_WEBHOOK_SECRET: '',
             LEMONSQUEEZY_WEBHOOK_SECRET: '',
+            TAPLINE_ADMIN_TOKEN: '',
           },
         },
       })),
@@ -102,6 +103,8 @@ export default defineConfig({
       },
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
+      // The operator API and console page (proxy/routes/admin.ts, console.ts), against a fake and the real ledger.
+      workerdProject('admin', ['test/admin/**/*.test.ts'], (inject) => inject('adminPostbackServer')),
       // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(

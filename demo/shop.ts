@@ -91,7 +91,8 @@ export function createDemoShop() {
           <pre id="result">(waiting…)</pre>
           <p><small>Reload this page: the same order is not sent twice. The terminal running <code>npm start</code>
             prints each postback the local Tapfiliate stand-in receives.</small></p>
-          <p><a href="/product">Buy another</a></p>
+          <p><a href="/_tap/admin/#event=${encodeURIComponent(`con:${order}`)}">See this order in the console</a> ·
+            <a href="/product">Buy another</a></p>
           <script>
             var conversion = ${raw(JSON.stringify(conversion))};
             addEventListener('load', function () {

@@ -4,7 +4,9 @@ import { basePathOf, MAX_EVENT_BYTES, MAX_WEBHOOK_BYTES } from './config';
 import type { CreateDelivery } from './delivery';
 import { SNIPPETS } from './generated/snippet';
 import { handleError, jsonBody, jsonError, requestLog, type AppEnv } from './http';
+import { adminApi } from './routes/admin';
 import { clickRoute } from './routes/click';
+import { consoleRoute } from './routes/console';
 import { eventRoute } from './routes/event';
 import { healthRoute } from './routes/health';
 import { lemonSqueezyWebhookRoute, paddleWebhookRoute } from './routes/platforms';
@@ -68,6 +70,12 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   // A Paddle sandbox account is a separate account with its own secret (docs/guides/paddle.md).
   app.post(`${INSIDE}/webhooks/paddle/sandbox`, jsonBody(MAX_WEBHOOK_BYTES), paddleWebhookRoute(createDelivery, { sandbox: true }));
   app.post(`${INSIDE}/webhooks/lemonsqueezy`, jsonBody(MAX_WEBHOOK_BYTES), lemonSqueezyWebhookRoute(createDelivery));
+
+  // The operator console and its API (docs/operations.md, "Console"); the page's relative URLs need the slash.
+  app.get(`${INSIDE}/admin`, (c) => c.redirect(`${new URL(c.req.url).pathname}/`, 308));
+  app.get(`${INSIDE}/admin/`, etag(), consoleRoute());
+  app.get(`${INSIDE}/admin/:file{console\\.(?:js|css)}`, etag(), consoleRoute());
+  app.route(`${INSIDE}/admin/api`, adminApi(createDelivery));
 
   // Also matches the base itself.
   app.all(`${INSIDE}/*`, () => {

@@ -40,6 +40,8 @@ export const signingSecretOf = (env: Partial<Env>) => setting(env.TAPLINE_SIGNIN
 export const serverTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_SERVER_TOKEN);
 export const stripeSecretOf = (env: Partial<Env>) => setting(env.STRIPE_WEBHOOK_SECRET);
 export const shopifySecretOf = (env: Partial<Env>) => setting(env.SHOPIFY_WEBHOOK_SECRET);
+/** The operator API's bearer token (docs/operations.md, "Console"); unset, the API answers 503. */
+export const adminTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_ADMIN_TOKEN);
 export const paddleSecretOf = (env: Partial<Env>) => setting(env.PADDLE_WEBHOOK_SECRET);
 /** The sandbox account's own notification secret: what it verifies is a test event (docs/guides/paddle.md). */
 export const paddleSandboxSecretOf = (env: Partial<Env>) => setting(env.PADDLE_SANDBOX_WEBHOOK_SECRET);

@@ -113,7 +113,8 @@ function ipv6Groups(value: string): number[] | null {
 /** A minute: the period of the TAPLINE_RATE_LIMIT binding in wrangler.toml. */
 const RATE_LIMIT_PERIOD_SECONDS = 60;
 
-async function enforceRateLimit(c: AppContext): Promise<void> {
+/** Counts one request against the client's limit; 429 once it is spent. */
+export async function enforceRateLimit(c: AppContext): Promise<void> {
   const limiter = c.env.TAPLINE_RATE_LIMIT;
   if (!limiter) return;
   const { success } = await limiter.limit({ key: clientKey(c) });

@@ -3,7 +3,7 @@
 // Builds the snippet, starts the local Tapfiliate stand-in (printing each postback),
 // and runs the demo worker (proxy + demo shop) with `wrangler dev` on local workerd.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +30,13 @@ if (!existsSync(`${root}/.dev.vars`)) {
 }
 const apiKey = /^\s*TAPFILIATE_API_KEY\s*=\s*"?([^"\n]*)"?\s*$/m.exec(readFileSync(`${root}/.dev.vars`, 'utf8'))?.[1]?.trim();
 if (!apiKey) say('.dev.vars has no TAPFILIATE_API_KEY: the proxy will answer 503 not_configured');
+// The console's token: a .dev.vars made before the console existed gets the example's.
+let adminToken = /^\s*TAPLINE_ADMIN_TOKEN\s*=\s*"?([^"\n]*)"?\s*$/m.exec(readFileSync(`${root}/.dev.vars`, 'utf8'))?.[1]?.trim();
+if (!adminToken) {
+  adminToken = 'dev-admin-token';
+  appendFileSync(`${root}/.dev.vars`, `\n# The operator console (docs/operations.md, "Console").\nTAPLINE_ADMIN_TOKEN=${adminToken}\n`);
+  say('added TAPLINE_ADMIN_TOKEN to .dev.vars for the console');
+}
 
 /** @type {import('node:child_process').ChildProcess[]} */
 const children = [];
@@ -103,6 +110,7 @@ run(
     if (/Ready on/.test(line)) {
       say('');
       say(`Open \x1b[1mhttp://localhost:${WORKER_PORT}/?ref=demo\x1b[0m, view the product, buy it.`);
+      say(`The console: \x1b[1mhttp://localhost:${WORKER_PORT}/_tap/admin/\x1b[0m, token \x1b[1m${adminToken}\x1b[0m (or \`TAPLINE_ADMIN_TOKEN=${adminToken} npm run events -- --url http://localhost:${WORKER_PORT}\`).`);
       say('Each postback the local Tapfiliate stand-in receives is printed here. Ctrl-C stops both.');
       say('');
     }

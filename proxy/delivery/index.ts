@@ -62,7 +62,10 @@ export function createDelivery(env: Env): Delivery | undefined {
     },
 
     async get(key) {
-      return (await ledgerOf(namespace, key)).get(key);
+      if (!key.startsWith('ref:')) return (await ledgerOf(namespace, key)).get(key);
+      // A refund lives beside its conversion, whose id its key does not carry: ask every object (refunds are rare).
+      const found = await Promise.all(allLedgers(namespace).map((ledger) => ledger.get(key)));
+      return found.find((event) => event !== null) ?? null;
     },
 
     async list(query) {
@@ -92,7 +95,10 @@ export function createDelivery(env: Env): Delivery | undefined {
     },
 
     async retry(key) {
-      return (await ledgerOf(namespace, key)).retry(key);
+      if (!key.startsWith('ref:')) return (await ledgerOf(namespace, key)).retry(key);
+      const holder = await this.get(key);
+      if (!holder) return { status: 'not_found' };
+      return (await ledgerOf(namespace, `con:${holder.external_id}`)).retry(key);
     },
   };
 }

@@ -39,6 +39,8 @@ export interface StackOptions {
   paddleSecret?: string;
   /** LEMONSQUEEZY_WEBHOOK_SECRET: unset, the Lemon Squeezy webhook answers 503. */
   lemonSqueezySecret?: string;
+  /** Every path goes to the worker, not only BASE_PATH: for the demo worker, whose origin is the demo shop. */
+  forwardAll?: boolean;
 }
 
 export type PostbackServer = Awaited<ReturnType<typeof startPostbackServer>>;
@@ -131,7 +133,7 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
     },
   });
   await worker.ready;
-  const basePath = `${(vars.BASE_PATH ?? '/_tap').replace(/\/+$/, '')}/`;
+  const basePath = options.forwardAll ? '/' : `${(vars.BASE_PATH ?? '/_tap').replace(/\/+$/, '')}/`;
   const merchant = await startMerchantOrigin((url, init) => worker.fetch(url, init as never) as never, basePath);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   return {

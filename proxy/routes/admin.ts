@@ -1,0 +1,160 @@
+// The operator API under BASE_PATH/admin/api (contract §10, docs/operations.md,
+// "Console"): what happened to an order, what is stuck, and sending it again.
+// Behind TAPLINE_ADMIN_TOKEN; every answer is no-store and carries no CORS header.
+import { Hono, type MiddlewareHandler } from 'hono';
+import { timingSafeEqual } from 'hono/utils/buffer';
+import * as z from 'zod/mini';
+import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery';
+import { adminTokenOf, apiKeyOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
+import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http';
+import { truncateIp } from '../log';
+import { isIp } from '../schema';
+import { enforceRateLimit } from '../trust';
+
+const STATUSES = ['pending', 'sent', 'dead', 'reversed', 'adjusted', 'ignored'] as const;
+const KINDS = ['conversion', 'customer', 'refund'] as const;
+const SOURCES = ['browser', 'server', 'stripe', 'shopify', 'paddle', 'lemonsqueezy'] as const;
+
+/** The longest ledger key: a kind prefix and an id of at most 255 characters (proxy/schema.ts). */
+const MAX_KEY_LENGTH = 300;
+
+const listQuerySchema = z.object({
+  status: z.optional(z.enum(STATUSES)),
+  kind: z.optional(z.enum(KINDS)),
+  source: z.optional(z.enum(SOURCES)),
+  q: z.optional(z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(255))),
+  limit: z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')),
+      z.pipe(z.transform(Number), z.number().check(z.gte(1, 'must be at least 1'), z.lte(100, 'must be at most 100'))),
+    ),
+  ),
+  cursor: z.optional(z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024), z.regex(/^[\w.:~=+/-]*$/, 'is not a cursor this API gave'))),
+});
+
+/**
+ * 503 without the secret; 401 for a missing or wrong token, after counting it
+ * against the client's rate limit so the token cannot be guessed at speed.
+ */
+export function adminAuth(): MiddlewareHandler<AppEnv> {
+  return async function adminAuth(c, next) {
+    const token = adminTokenOf(c.env);
+    if (!token) {
+      throw jsonError(503, { ok: false, error: 'not_configured', message: 'set TAPLINE_ADMIN_TOKEN (wrangler secret put TAPLINE_ADMIN_TOKEN) to use the console' });
+    }
+    const presented = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    if (presented !== undefined && (await timingSafeEqual(presented, token))) return next();
+    await enforceRateLimit(c);
+    throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Authorization must be Bearer TAPLINE_ADMIN_TOKEN' });
+  };
+}
+
+/** An operator's answer is never stored by a browser or a cache on the way, and nothing here is ever CORS-readable. */
+export function noStore(): MiddlewareHandler<AppEnv> {
+  return async function noStore(c, next) {
+    await next();
+    c.res.headers.set('cache-control', 'no-store');
+    for (const name of [...c.res.headers.keys()]) if (name.startsWith('access-control-')) c.res.headers.delete(name);
+  };
+}
+
+/**
+ * The routes, mounted at BASE_PATH/admin/api by app.ts.
+ *
+ * @example
+ * app.route('/_tap/admin/api', adminApi(createDelivery));
+ */
+export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
+  const api = new Hono<AppEnv>();
+  api.use('*', noStore(), adminAuth());
+
+  api.get('/summary', async (c) => {
+    const summary = await deliveryOf(c, createDelivery).summary();
+    return c.json(redact({ ok: true, ...summary }, c.env));
+  });
+
+  api.get('/events', async (c) => {
+    const query: EventQuery = parseWith(listQuerySchema, c.req.query());
+    try {
+      decodeCursor(query.cursor);
+    } catch {
+      throw invalidRequest([{ path: 'cursor', message: 'is not a cursor this API gave' }]);
+    }
+    const page = await deliveryOf(c, createDelivery).list(query);
+    return c.json(redact({ ok: true, events: page.events, next_cursor: page.next_cursor }, c.env));
+  });
+
+  api.get('/events/:key', async (c) => {
+    const event = await deliveryOf(c, createDelivery).get(keyOf(c));
+    if (!event) throw notFound();
+    return c.json(redact({ ok: true, event }, c.env));
+  });
+
+  api.post('/events/:key/retry', async (c) => {
+    const key = keyOf(c);
+    const result = await deliveryOf(c, createDelivery).retry(key);
+    c.get('log').result = result.status;
+    switch (result.status) {
+      case 'not_found':
+        throw notFound();
+      case 'already_sent':
+        throw jsonError(409, { ok: false, error: 'already_sent', message: 'Tapfiliate has this one already; it is never sent twice' });
+      case 'rejected':
+        // Tapfiliate's words are in the event's `last.message`; the answer only says it refused.
+        c.get('log').upstream_status = result.upstreamStatus;
+        return c.json({ ok: false, error: 'upstream_rejected', upstream_status: result.upstreamStatus }, 422);
+      case 'queued':
+        return c.json({ ok: true, status: 'queued' }, 202);
+      case 'unavailable':
+        throw jsonError(503, { ok: false, error: 'temporarily_unavailable', message: 'the ledger could not be reached; try again shortly' }, { 'retry-after': '30' });
+      default:
+        return c.json({ ok: true, status: result.status }, 200);
+    }
+  });
+
+  return api;
+}
+
+/** The ledger behind delivery; a deployment without it has nothing to show. */
+function deliveryOf(c: AppContext, createDelivery: CreateDelivery) {
+  const delivery = createDelivery(c.env);
+  if (!delivery) throw jsonError(503, { ok: false, error: 'not_configured', message: 'POSTBACK_LEDGER must be bound (wrangler.toml)' });
+  return delivery;
+}
+
+/** `:key` arrives percent-encoded (`con%3AORD-5`); Hono has decoded it. */
+function keyOf(c: AppContext): string {
+  const key = c.req.param('key') ?? '';
+  if (!key || key.length > MAX_KEY_LENGTH) {
+    throw jsonError(400, { ok: false, error: 'invalid_request', issues: [{ path: 'key', message: `must be a ledger key of 1 to ${MAX_KEY_LENGTH} characters, e.g. con%3AORD-5` }] });
+  }
+  return key;
+}
+
+const notFound = () => jsonError(404, { ok: false, error: 'not_found', message: 'the ledger has no record with this key' });
+
+/** An IPv4 address inside free text (an upstream message, say). */
+const IPV4_IN_TEXT = /\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b/g;
+
+/**
+ * The ledger holds no IP and no secret; this makes sure no answer does either,
+ * whatever a record carries: every string that is an IP, or holds an IPv4, is
+ * cut to its network part (log.ts truncateIp), and every secret is replaced.
+ */
+export function redact<T>(value: T, env: Partial<Env>): T {
+  const secrets = [apiKeyOf(env), adminTokenOf(env), signingSecretOf(env), serverTokenOf(env), stripeSecretOf(env), shopifySecretOf(env)].filter(
+    (secret): secret is string => Boolean(secret),
+  );
+  const clean = (item: unknown): unknown => {
+    if (typeof item === 'string') {
+      if (isIp(item)) return truncateIp(item);
+      let text = item.replace(IPV4_IN_TEXT, (address, network: string) => (isIp(address) ? `${network}.x` : address));
+      for (const secret of secrets) text = text.split(secret).join('***');
+      return text;
+    }
+    if (Array.isArray(item)) return item.map(clean);
+    if (item && typeof item === 'object') return Object.fromEntries(Object.entries(item).map(([name, field]) => [name, clean(field)]));
+    return item;
+  };
+  return clean(value) as T;
+}

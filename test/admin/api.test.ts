@@ -1,0 +1,227 @@
+// The operator API's edge, against a ledger in memory: the token, the query,
+// what every answer carries and what none may.
+import { env as workerEnv } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { redact } from '../../proxy/routes/admin';
+import type { LedgerEvent } from '../../proxy/delivery';
+import { ADMIN_TOKEN, API_KEY, bearer, call, conversion, countingLimit, fakeDelivery } from './helpers';
+
+const ROUTES: [string, string][] = [
+  ['GET', '/_tap/admin/api/summary'],
+  ['GET', '/_tap/admin/api/events'],
+  ['GET', '/_tap/admin/api/events/con%3AORD-1'],
+  ['POST', '/_tap/admin/api/events/con%3AORD-1/retry'],
+];
+
+describe('the admin token', () => {
+  it.each(ROUTES)('%s %s answers 503 not_configured without TAPLINE_ADMIN_TOKEN, even to a token', async (method, path) => {
+    for (const token of ['', '   ']) {
+      const { status, json, response } = await call(path, { method, headers: bearer() }, { TAPLINE_ADMIN_TOKEN: token });
+      expect(status).toBe(503);
+      expect(json()).toMatchObject({ ok: false, error: 'not_configured' });
+      expect(response.headers.get('cache-control')).toBe('no-store');
+    }
+  });
+
+  it.each(ROUTES)('%s %s answers 401 without the header, with another scheme, and with a wrong token', async (method, path) => {
+    const fake = fakeDelivery([conversion('ORD-1')]);
+    for (const headers of [{}, { authorization: ADMIN_TOKEN }, { authorization: `Basic ${ADMIN_TOKEN}` }, bearer('wrong'), bearer(`${ADMIN_TOKEN}x`), bearer(ADMIN_TOKEN.slice(0, -1))]) {
+      const { status, json } = await call(path, { method, headers }, {}, { createDelivery: fake.create });
+      expect(status, JSON.stringify(headers)).toBe(401);
+      expect(json()).toMatchObject({ ok: false, error: 'unauthorized' });
+    }
+    // Nothing reached the ledger.
+    expect(fake.calls).toEqual([]);
+  });
+
+  it.each(ROUTES)('%s %s answers with the right token', async (method, path) => {
+    const fake = fakeDelivery([conversion('ORD-1', { status: 'dead' })]);
+    const { status, json } = await call(path, { method, headers: { authorization: `bearer   ${ADMIN_TOKEN} ` } }, {}, { createDelivery: fake.create });
+    expect(status).toBe(200);
+    expect(json()).toMatchObject({ ok: true });
+    expect(fake.calls).toHaveLength(1);
+  });
+
+  it('counts every refused token against the client’s rate limit, and never the right one', async () => {
+    const limit = countingLimit();
+    const env = { TAPLINE_RATE_LIMIT: limit.binding };
+    const from = (ip: string, headers: Record<string, string> = {}) => ({ headers: { 'cf-connecting-ip': ip, ...headers } });
+    await call('/_tap/admin/api/summary', from('198.51.100.4', bearer('guess-1')), env);
+    await call('/_tap/admin/api/summary', from('198.51.100.4'), env);
+    await call('/_tap/admin/api/summary', from('198.51.100.4', bearer()), env);
+    expect(limit.keys).toEqual(['198.51.100.4', '198.51.100.4']);
+  });
+
+  it('refuses a wrong token with 429 once the limit is spent, while the right token still works', async () => {
+    const env = { TAPLINE_RATE_LIMIT: countingLimit(() => false).binding };
+    const wrong = await call('/_tap/admin/api/summary', { headers: bearer('guess') }, env);
+    expect(wrong.status).toBe(429);
+    expect(wrong.json()).toMatchObject({ ok: false, error: 'rate_limited' });
+    expect(wrong.response.headers.get('cache-control')).toBe('no-store');
+    expect((await call('/_tap/admin/api/summary', { headers: bearer() }, env)).status).toBe(200);
+  });
+
+  it('hits the real rate limit binding (60 a minute per IP) after enough wrong tokens', async () => {
+    const ip = `192.0.2.${Math.floor(Math.random() * 200) + 20}`;
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 70; attempt++) {
+      const { status } = await call('/_tap/admin/api/summary', { headers: { ...bearer(`guess-${attempt}`), 'cf-connecting-ip': ip } }, { TAPLINE_RATE_LIMIT: workerEnv.TAPLINE_RATE_LIMIT });
+      statuses.push(status);
+    }
+    expect(statuses.slice(0, 10).every((status) => status === 401)).toBe(true);
+    expect(statuses.at(-1)).toBe(429);
+  });
+});
+
+describe('every answer', () => {
+  it('is no-store and carries no CORS header, even to another origin or a preflight', async () => {
+    const headers = { ...bearer(), origin: 'https://evil.example' };
+    for (const [method, path, status] of [
+      ['GET', '/_tap/admin/api/summary', 200],
+      ['GET', '/_tap/admin/api/events?limit=0', 400],
+      ['GET', '/_tap/admin/api/events/con%3Anope', 404],
+      ['GET', '/_tap/admin/api/nothing', 404],
+      ['OPTIONS', '/_tap/admin/api/summary', 404],
+    ] as const) {
+      const { response } = await call(path, { method, headers: { ...headers, 'access-control-request-method': 'GET' } });
+      expect(response.status, `${method} ${path}`).toBe(status);
+      expect(response.headers.get('cache-control'), path).toBe('no-store');
+      expect([...response.headers.keys()].filter((name) => name.startsWith('access-control-')), path).toEqual([]);
+    }
+  });
+
+  it('answers 503 when the ledger is not bound', async () => {
+    const { status, json } = await call('/_tap/admin/api/summary', { headers: bearer() }, {}, { createDelivery: () => undefined });
+    expect(status).toBe(503);
+    expect(json()).toMatchObject({ ok: false, error: 'not_configured' });
+  });
+});
+
+describe('GET events', () => {
+  it('hands each filter to the ledger, limit as a number', async () => {
+    const fake = fakeDelivery();
+    const cursor = btoa(JSON.stringify([1764756000000, 'con:ORD-8'])).replace(/=+$/, '');
+    const { status } = await call(
+      `/_tap/admin/api/events?status=dead&kind=conversion&source=stripe&q=%20ORD-9%20&limit=7&cursor=${encodeURIComponent(cursor)}`,
+      { headers: bearer() },
+      {},
+      { createDelivery: fake.create },
+    );
+    expect(status).toBe(200);
+    expect(fake.calls).toEqual([{ method: 'list', arg: { status: 'dead', kind: 'conversion', source: 'stripe', q: 'ORD-9', limit: 7, cursor } }]);
+  });
+
+  it('passes no filter when none is given (the ledger defaults the limit to 50)', async () => {
+    const fake = fakeDelivery([conversion('A'), conversion('B')]);
+    const { json } = await call('/_tap/admin/api/events', { headers: bearer() }, {}, { createDelivery: fake.create });
+    expect(fake.calls).toEqual([{ method: 'list', arg: {} }]);
+    expect(json()).toMatchObject({ ok: true, events: [{ key: 'con:A' }, { key: 'con:B' }], next_cursor: null });
+  });
+
+  it.each([
+    ['status=lost', 'status'],
+    ['kind=order', 'kind'],
+    ['source=woo', 'source'],
+    ['q=', 'q'],
+    ['q=%20%20', 'q'],
+    [`q=${'x'.repeat(256)}`, 'q'],
+    ['limit=0', 'limit'],
+    ['limit=101', 'limit'],
+    ['limit=ten', 'limit'],
+    ['limit=5.5', 'limit'],
+    ['limit=-1', 'limit'],
+    ['cursor=', 'cursor'],
+    ['cursor=%3Cscript%3E', 'cursor'],
+    [`cursor=${btoa('not json')}`, 'cursor'],
+    [`cursor=${btoa('["soon","con:x"]')}`, 'cursor'],
+  ])('refuses %s with a 400 naming %s', async (query, field) => {
+    const fake = fakeDelivery();
+    const { status, json } = await call(`/_tap/admin/api/events?${query}`, { headers: bearer() }, {}, { createDelivery: fake.create });
+    expect(status).toBe(400);
+    expect(json()).toMatchObject({ ok: false, error: 'invalid_request', issues: [{ path: field, message: expect.any(String) }] });
+    expect(fake.calls).toEqual([]);
+  });
+
+  it.each(['1', '100'])('takes limit=%s', async (limit) => {
+    const fake = fakeDelivery();
+    expect((await call(`/_tap/admin/api/events?limit=${limit}`, { headers: bearer() }, {}, { createDelivery: fake.create })).status).toBe(200);
+    expect(fake.calls[0].arg).toEqual({ limit: Number(limit) });
+  });
+});
+
+describe('GET events/:key and POST events/:key/retry', () => {
+  it('decodes the key, and answers 404 not_found for a key the ledger lacks', async () => {
+    const fake = fakeDelivery([conversion('ORD/5 ü')]);
+    const found = await call(`/_tap/admin/api/events/${encodeURIComponent('con:ORD/5 ü')}`, { headers: bearer() }, {}, { createDelivery: fake.create });
+    expect(found.status).toBe(200);
+    expect(found.json()).toMatchObject({ ok: true, event: { key: 'con:ORD/5 ü', history: [{ outcome: 'sent' }] } });
+    const missing = await call('/_tap/admin/api/events/con%3AORD-404', { headers: bearer() }, {}, { createDelivery: fake.create });
+    expect(missing.status).toBe(404);
+    expect(missing.json()).toMatchObject({ ok: false, error: 'not_found' });
+    expect(fake.calls.map((c) => c.arg)).toEqual(['con:ORD/5 ü', 'con:ORD-404']);
+  });
+
+  it('refuses a key longer than any ledger key with a 400 naming key', async () => {
+    const { status, json } = await call(`/_tap/admin/api/events/con%3A${'x'.repeat(400)}`, { headers: bearer() });
+    expect(status).toBe(400);
+    expect(json()).toMatchObject({ issues: [{ path: 'key' }] });
+  });
+
+  it.each([
+    [{ status: 'sent' }, 200, { ok: true, status: 'sent' }],
+    [{ status: 'queued' }, 202, { ok: true, status: 'queued' }],
+    [{ status: 'duplicate' }, 200, { ok: true, status: 'duplicate' }],
+    [{ status: 'rejected', upstreamStatus: 422, message: `Bad key ${API_KEY} from 203.0.113.7` }, 422, { ok: false, error: 'upstream_rejected', upstream_status: 422 }],
+    [{ status: 'already_sent' }, 409, { ok: false, error: 'already_sent' }],
+    [{ status: 'not_found' }, 404, { ok: false, error: 'not_found' }],
+  ] as const)('answers a retry that ends %j with %i', async (answer, status, body) => {
+    const fake = fakeDelivery([], answer as never);
+    const result = await call('/_tap/admin/api/events/con%3AORD-7/retry', { method: 'POST', headers: bearer() }, {}, { createDelivery: fake.create });
+    expect(result.status).toBe(status);
+    expect(result.json()).toMatchObject(body);
+    // Tapfiliate's own words stay in the event's history, never in this answer.
+    expect(result.text).not.toContain('Bad key');
+    expect(fake.calls).toEqual([{ method: 'retry', arg: 'con:ORD-7' }]);
+  });
+
+  it('retries on POST only', async () => {
+    expect((await call('/_tap/admin/api/events/con%3AORD-7/retry', { headers: bearer() })).status).toBe(404);
+  });
+});
+
+describe('nothing secret in an answer', () => {
+  const secrets = { TAPLINE_SIGNING_SECRET: 'signing-secret-1', TAPLINE_SERVER_TOKEN: 'server-token-2', STRIPE_WEBHOOK_SECRET: 'whsec_3', SHOPIFY_WEBHOOK_SECRET: 'shopify-4' };
+
+  // The ledger keeps no IP and no secret; a record that somehow held them must still not show them.
+  // `ip` and `visitor` are fields a LedgerEvent never has.
+  const leaky = conversion('ORD-LEAK', {
+    status: 'dead',
+    ip: '203.0.113.7',
+    visitor: { ip: '2001:db8:1:2::5', user_agent: 'Mozilla/5.0' },
+    last: { at: '2026-12-03T10:00:01.000Z', outcome: 'rejected', upstream_status: 401, message: `key ${API_KEY} refused for 198.51.100.23 (token ${ADMIN_TOKEN})` },
+    history: [{ at: '2026-12-03T10:00:01.000Z', outcome: 'rejected', message: `signing-secret-1 server-token-2 whsec_3 shopify-4 10.1.2.3` }],
+  } as Partial<LedgerEvent>);
+
+  it.each(['/_tap/admin/api/events', '/_tap/admin/api/events/con%3AORD-LEAK', '/_tap/admin/api/summary'])('%s holds no key, token, secret or full IP', async (path) => {
+    const fake = fakeDelivery([leaky]);
+    const { status, text } = await call(path, { headers: bearer() }, secrets, { createDelivery: fake.create });
+    expect(status).toBe(200);
+    for (const secret of [API_KEY, ADMIN_TOKEN, ...Object.values(secrets), '203.0.113.7', '2001:db8:1:2::5', '198.51.100.23', '10.1.2.3']) expect(text).not.toContain(secret);
+  });
+
+  it('masks IPv4 to its /24 and IPv6 to its /48, in fields and in text', async () => {
+    const fake = fakeDelivery([leaky]);
+    const { json } = await call('/_tap/admin/api/events/con%3AORD-LEAK', { headers: bearer() }, secrets, { createDelivery: fake.create });
+    const event = json().event as Record<string, any>;
+    expect(event.ip).toBe('203.0.113.x');
+    expect(event.visitor).toEqual({ ip: '2001:db8:1::x', user_agent: 'Mozilla/5.0' });
+    expect(event.last.message).toBe('key *** refused for 198.51.100.x (token ***)');
+    expect(event.history[0].message).toBe('*** *** *** *** 10.1.2.x');
+    // What is not an IP stays as it was.
+    expect(event).toMatchObject({ external_id: 'ORD-LEAK', amount: 49, accepted_at: '2026-12-03T10:00:00.000Z' });
+  });
+
+  it('leaves ids that merely look like numbers alone', () => {
+    expect(redact({ id: '1.2.3', version: '999.1.1.1', n: 5 }, {})).toEqual({ id: '1.2.3', version: '999.1.1.1', n: 5 });
+  });
+});

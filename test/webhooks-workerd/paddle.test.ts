@@ -1,6 +1,6 @@
 // POST /_tap/webhooks/paddle in workerd: the production app, the real delivery and
 // ledger, a local Tapfiliate stand-in; notifications shaped like Paddle's examples.
-import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { encodeReference } from '../../common/attribution';
 import { postbackControl } from '../postback/control';
 import { ANNA, webhookEnv } from './helpers';
@@ -120,5 +120,38 @@ describe('POST /webhooks/paddle: transactions', () => {
     const paid = body.replace('"transaction.completed"', '"transaction.paid"');
     expect(await postPaddle(env(), paid)).toMatchObject({ status: 200, json: { ok: true, status: 'ignored' } });
     expect(await upstream.received()).toEqual([]);
+  });
+});
+
+describe('POST /webhooks/paddle: what an unauthenticated request costs', () => {
+  let hmacs = 0;
+  beforeEach(() => {
+    hmacs = 0;
+    const sign = crypto.subtle.sign.bind(crypto.subtle);
+    const verify = crypto.subtle.verify.bind(crypto.subtle);
+    vi.spyOn(crypto.subtle, 'sign').mockImplementation((...args: Parameters<SubtleCrypto['sign']>) => (hmacs++, sign(...args)));
+    vi.spyOn(crypto.subtle, 'verify').mockImplementation((...args: Parameters<SubtleCrypto['verify']>) => (hmacs++, verify(...args)));
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  const body = JSON.stringify({ event_id: 'evt_cost', event_type: 'customer.created', data: { id: 'ctm_cost' } });
+  const wrong = (n: number) => `h1=${n.toString(16).padStart(64, '0')}`;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('9 candidates, the right one among them: 400 without an HMAC; 8 wrong ones: one HMAC; a stale ts: none', async () => {
+    const right = (await paddleSignature(body)).split(';')[1];
+    hmacs = 0;
+    const nine = await postPaddle(env(), body, { signature: [`ts=${now()}`, ...Array.from({ length: 8 }, (_, i) => wrong(i)), right].join(';') });
+    expect([nine.status, nine.json.error, hmacs]).toEqual([400, 'invalid_signature', 0]);
+    const eight = await postPaddle(env(), body, { signature: [`ts=${now()}`, ...Array.from({ length: 8 }, (_, i) => wrong(i))].join(';') });
+    expect([eight.status, hmacs]).toEqual([400, 1]);
+    const staleSignature = await paddleSignature(body, { ts: now() - 3600 });
+    hmacs = 0;
+    const stale = await postPaddle(env(), body, { signature: staleSignature });
+    expect([stale.status, hmacs]).toEqual([400, 0]);
+    const goodSignature = await paddleSignature(body);
+    hmacs = 0;
+    const good = await postPaddle(env(), body, { signature: goodSignature });
+    expect([good.status, good.json, hmacs]).toEqual([200, { ok: true, status: 'ignored' }, 1]);
   });
 });

@@ -2,6 +2,10 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import type { inject as vitestInject } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { onConsoleLog, quietWorkerdOutput } from './test/quiet-output.mjs';
+
+// Only lines that mean something in a passing run (test/quiet-output.mjs).
+quietWorkerdOutput();
 
 /**
  * A project whose tests run inside workerd with the production worker and
@@ -41,6 +45,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
 
 export default defineConfig({
   test: {
+    onConsoleLog,
     projects: [
       {
         test: {
@@ -56,6 +61,10 @@ export default defineConfig({
           environment: 'node',
           include: ['test/webhooks/**/*.test.ts'],
         },
+      },
+      {
+        // The docs name real files (ARCHITECTURE.md's code map, every relative link).
+        test: { name: 'docs', environment: 'node', include: ['test/docs/**/*.test.ts'] },
       },
       {
         // The ledger record's state machine, pure, in Node.
@@ -87,7 +96,7 @@ export default defineConfig({
       },
       // The proxy's HTTP surface and its forwarding path, in workerd.
       workerdProject('proxy', ['test/proxy/**/*.test.ts'], (inject) => inject('proxyPostbackServers').worker),
-      // Every attack of the trust issue, in workerd with the real delivery, ledger and rate limit binding,
+      // One test file per known attack (docs/security.md), in workerd with the real delivery, ledger and rate limit binding,
       // against the local postback server; and a 1,000-request fuzz subset.
       workerdProject('attack', ['test/attack/**/*.test.ts'], (inject) => inject('attackPostbackServers').worker),
       {

@@ -67,3 +67,27 @@ export async function importAppForNode() {
   });
   return import(outfile);
 }
+
+/**
+ * Where tap.js's bytes go: snippet/index.ts bundled as build.mjs bundles it,
+ * with esbuild's metafile, as minified bytes per source file, largest first.
+ * @returns {Promise<{ file: string, bytes: number }[]>}
+ */
+export async function snippetBreakdown() {
+  const result = await build({
+    entryPoints: [resolve(ROOT, 'snippet/index.ts')],
+    bundle: true,
+    format: 'iife',
+    minify: true,
+    target: 'es2019',
+    legalComments: 'none',
+    tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
+    write: false,
+    metafile: true,
+    logLevel: 'error',
+  });
+  const [output] = Object.values(result.metafile.outputs);
+  return Object.entries(output.inputs)
+    .map(([file, { bytesInOutput }]) => ({ file: relative(ROOT, resolve(ROOT, file)), bytes: bytesInOutput }))
+    .sort((a, b) => b.bytes - a.bytes);
+}

@@ -1,11 +1,18 @@
 // The snippet in Chromium: main-thread time of a page with dist/tap.js against the
 // same page with an empty script, over interleaved fresh loads (a fresh browser
 // context each), read from CDP Performance.getMetrics. Pages come from a tiny
-// server on 127.0.0.1; the snippet's own requests get an empty 200.
+// server on 127.0.0.1 that serves dist/ (the lazy files a landing loads
+// included); the snippet's own requests get an empty 200.
+// BENCH_BEFORE=<folder> (a copy of an earlier dist/) adds its tap.js to the same
+// interleaved run, so a change is measured against what it replaces side by side.
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { snippetBreakdown } from './bundle.mjs';
 import { fmt, median, table } from './print.mjs';
 
+const BEFORE = process.env.BENCH_BEFORE;
 const LOADS = Number(process.env.BENCH_CHROMIUM_LOADS ?? 30);
 /** On a busy machine a fresh context takes a second or more: the section stops at a round boundary after this. */
 const BUDGET_MS = Number(process.env.BENCH_CHROMIUM_BUDGET_S ?? 60) * 1000;
@@ -21,24 +28,31 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/** A file of a dist/ folder, or undefined. */
+const fileOf = (/** @type {string} */ folder, /** @type {string} */ name) =>
+  /^tap(-\w+)?\.js$/.test(name) && existsSync(join(folder, name)) ? readFileSync(join(folder, name)) : undefined;
+
 const page = (/** @type {string} */ src) => `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
 <script async src="${src}"></script>
 </head><body><h1>Shop</h1><p>A product page.</p></body></html>`;
 
 /**
  * Measures, and returns a function that prints the figures (section 3 prints first).
- * @param {{ snippet: Buffer }} options
+ * @param {{ dist: string }} options the folder tap.js and its lazy files are served from
  * @returns {Promise<() => void>}
  */
-export async function snippetInChromium({ snippet }) {
+export async function snippetInChromium({ dist }) {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (/** @type {string} */ type, /** @type {string | Buffer} */ body) =>
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     if (path === '/empty.html') return send('text/html; charset=utf-8', page('/_tap/empty.js'));
     if (path === '/tap.html') return send('text/html; charset=utf-8', page('/_tap/tap.js'));
+    if (path === '/before.html') return send('text/html; charset=utf-8', page('/_before/tap.js'));
     if (path === '/_tap/empty.js') return send('text/javascript', '');
-    if (path === '/_tap/tap.js') return send('text/javascript', snippet);
+    const [, folder, name] = /^\/(_tap|_before)\/(.*)$/.exec(path) ?? [];
+    const file = folder && fileOf(folder === '_tap' ? dist : String(BEFORE), name);
+    if (file) return send('text/javascript', file);
     if (path === '/favicon.ico') return res.writeHead(204).end();
     req.resume();
     send('application/json', '{"ok":true}');
@@ -49,7 +63,13 @@ export async function snippetInChromium({ snippet }) {
   const variants = [
     { label: 'empty script', url: `${origin}/empty.html` },
     { label: 'tap.js, a page view', url: `${origin}/tap.html` },
-    { label: 'tap.js, a landing (?ref=bench)', url: `${origin}/tap.html?ref=bench`, every: 3 },
+    { label: 'tap.js, a landing (?ref=bench)', url: `${origin}/tap.html?ref=bench`, every: BEFORE ? 1 : 3 },
+    ...(BEFORE
+      ? [
+          { label: "before: tap.js, a page view", url: `${origin}/before.html` },
+          { label: "before: tap.js, a landing", url: `${origin}/before.html?ref=bench` },
+        ]
+      : []),
   ];
   /** @type {Record<string, { script: number[], task: number[], heap: number[] }>} */
   const samples = Object.fromEntries(variants.map((v) => [v.label, { script: [], task: [], heap: [] }]));
@@ -84,6 +104,7 @@ export async function snippetInChromium({ snippet }) {
     await new Promise((resolve) => server.close(() => resolve(undefined)));
   }
   const version = browser.version();
+  const breakdown = await snippetBreakdown();
 
   return () => {
     const base = samples['empty script'];
@@ -105,5 +126,8 @@ export async function snippetInChromium({ snippet }) {
     );
     if (base.script.length < LOADS) console.log(`  stopped after ${base.script.length} of ${LOADS} rounds: the ${BUDGET_MS / 1000} s budget (BENCH_CHROMIUM_BUDGET_S) ran out`);
     console.log(`  medians; Δ = median minus the empty script's median. Chromium ${version}, CDP Performance.getMetrics (thread time) after load + 50 ms`);
+    const total = breakdown.reduce((sum, { bytes }) => sum + bytes, 0);
+    console.log(`  where tap.js's ${total} minified bytes go (esbuild metafile, before gzip):`);
+    for (const { file, bytes } of breakdown) console.log(`    ${String(bytes).padStart(5)} B  ${fmt((100 * bytes) / total, 0).padStart(3)}%  ${file}`);
   };
 }

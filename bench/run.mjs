@@ -61,7 +61,6 @@ setTimeout(() => {
 console.log('# Tapline bench');
 console.log(`machine   ${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, Node ${process.version}, ${process.platform}/${process.arch}`);
 console.log(`load avg  ${loadavg().map((n) => n.toFixed(2)).join(' ')} (1/5/15 min) at start: other work on the machine skews every figure below`);
-const snippet = readFileSync(join(ROOT, 'dist/tap.js'));
 // tap.js is what every page view loads; any other dist/*.js loads only where it is used.
 for (const file of ['tap.js', ...readdirSync(join(ROOT, 'dist')).filter((f) => f.endsWith('.js') && f !== 'tap.js').sort()]) {
   const code = readFileSync(join(ROOT, 'dist', file));
@@ -97,7 +96,7 @@ if (only.has('ops')) {
 let printChromium;
 if (only.has('chromium')) {
   const { snippetInChromium } = await import('./chromium.mjs');
-  printChromium = await snippetInChromium({ snippet }).catch((error) => () =>
+  printChromium = await snippetInChromium({ dist: join(ROOT, 'dist') }).catch((error) => () =>
     console.log(`  not measured: ${error instanceof Error ? error.stack : error}`),
   );
 }

@@ -11,7 +11,9 @@ const TAP_TAGS = raw(
 const STYLE = raw(`<style>
   body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #222 }
   a.button, button { display: inline-block; background: #1a6; color: #fff; border: 0; border-radius: .4rem; padding: .6rem 1.2rem; font: inherit; text-decoration: none; cursor: pointer }
-  pre { background: #f4f4f4; padding: 1rem; border-radius: .4rem; white-space: pre-wrap }
+  pre { background: #f4f4f4; padding: 1rem; border-radius: .4rem; white-space: pre-wrap; overflow-wrap: anywhere }
+  /* A signed order is one long word: it wraps anywhere rather than widen the page on a phone. */
+  code { overflow-wrap: anywhere }
   small { color: #666 }
 </style>`);
 
@@ -44,14 +46,22 @@ export function createDemoShop() {
       page(
         'Welcome',
         html`<h1>Welcome to the demo shop</h1>
-          <p>You arrived through an affiliate link. The snippet stored the tracking parameters of this URL in the
-            <code>tap_data</code> cookie:</p>
-          <pre id="data">(loading tap.js…)</pre>
+          <p id="arrived">(loading tap.js…)</p>
+          <pre id="data" hidden></pre>
           <p><a class="button" href="/product">See the product</a></p>
           <script>
             addEventListener('load', function () {
               var data = window.tap && tap.data ? tap.data() : null;
-              document.getElementById('data').textContent = data ? JSON.stringify(data, null, 2) : 'nothing stored: open /?ref=demo';
+              var arrived = document.getElementById('arrived');
+              if (!data) {
+                arrived.innerHTML = 'No affiliate attribution is stored in this browser: open <a href="/?ref=demo">/?ref=demo</a>, as an affiliate&rsquo;s link would.';
+                return;
+              }
+              arrived.innerHTML = 'An affiliate link brought you here: the snippet stored its tracking parameters in the <code>tap_data</code> cookie. An order now is credited to <strong></strong>.';
+              arrived.querySelector('strong').textContent = data.referral_code || 'the stored identifiers';
+              var pre = document.getElementById('data');
+              pre.textContent = JSON.stringify(data, null, 2);
+              pre.hidden = false;
             });
           </script>`,
       ),
@@ -87,7 +97,9 @@ export function createDemoShop() {
         'Thank you',
         html`<h1>Thank you for your order ${order}</h1>
           <p>The shop's server signed the order with <code>TAPLINE_SIGNING_SECRET</code>, and the page called
-            <code>tap.convert(${JSON.stringify(conversion)})</code>. The proxy answered:</p>
+            <code>tap.convert(${JSON.stringify(conversion)})</code>.</p>
+          <p id="credited"></p>
+          <p id="answered">The answer:</p>
           <pre id="result">(waiting…)</pre>
           <p><small>Reload this page: the same order is not sent twice. The terminal running <code>npm start</code>
             prints each postback the local Tapfiliate stand-in receives.</small></p>
@@ -98,7 +110,18 @@ export function createDemoShop() {
             addEventListener('load', function () {
               var out = document.getElementById('result');
               if (!window.tap || !tap.convert) { out.textContent = 'tap.js did not load'; return; }
-              tap.convert(conversion).then(function (result) { out.textContent = JSON.stringify(result, null, 2); });
+              var data = tap.data();
+              document.getElementById('credited').textContent = data && data.referral_code
+                ? 'This order is credited to the affiliate ' + data.referral_code + '.'
+                : 'No affiliate attribution is stored in this browser, so Tapfiliate credits this order to nobody (unattributed).';
+              tap.convert(conversion).then(function (result) {
+                out.textContent = JSON.stringify(result, null, 2);
+                // No request left the page when the browser had already sent this order: say who answered.
+                var asked = performance.getEntriesByType('resource').some(function (entry) { return entry.name.indexOf('/_tap/convert') >= 0; });
+                document.getElementById('answered').textContent = asked
+                  ? 'The proxy answered:'
+                  : 'This browser had already sent this order, so the snippet answered itself and sent nothing:';
+              });
             });
           </script>`,
       ),

@@ -165,9 +165,18 @@ function remembered<T>(cache: WeakMap<object, T>, env: Partial<Env>, derive: () 
   return value;
 }
 
+/**
+ * What to run for a missing secret. The deployed worker is `[env.production]`
+ * in wrangler.toml (README, "To production"): a secret put without `--env
+ * production` lands on another worker and this one never sees it.
+ */
+export function secretHint(name: string): string {
+  return `${name} is not set: run \`npx wrangler secret put ${name} --env production\` (locally, put it in .dev.vars)`;
+}
+
 function findProblems(env: Partial<Env>): string[] {
   const problems: string[] = [];
-  if (!apiKeyOf(env)) problems.push('TAPFILIATE_API_KEY is not set: run `wrangler secret put TAPFILIATE_API_KEY` (locally, put it in .dev.vars)');
+  if (!apiKeyOf(env)) problems.push(secretHint('TAPFILIATE_API_KEY'));
   const urls = upstreamUrlsOf(env);
   for (const [name, url] of [
     ['POSTBACK_CONVERSION_URL', urls.conversion],

@@ -6,10 +6,12 @@ import { getConnInfo } from 'hono/cloudflare-workers';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod/mini';
+import { FORBIDDEN_ID_CHARACTERS } from '../common/attribution';
 import { apiKeyOf, serverTokenOf, signingSecretOf } from './config';
 import { logLine, scrub, truncateIp } from './log';
 import { isIp } from './schema';
 import type { Visitor } from './tapfiliate';
+import { isPlainObject } from './plain';
 
 /** Fields a handler adds to the request's log line. */
 export interface LogFields {
@@ -18,6 +20,8 @@ export interface LogFields {
   result?: string;
   upstream_status?: number;
   reason?: string;
+  /** The error code of a refusal (`invalid_request`, `signature_required`…), set by handleError. */
+  error?: string;
   /** Optional webhook fields left out because they break the id rules. */
   dropped?: string[];
 }
@@ -54,6 +58,9 @@ export function invalidRequest(issues: { path: string; message: string }[]): HTT
  */
 export function handleError(error: Error, c: AppContext): Response {
   if (error instanceof HTTPException) {
+    // The refusal's code (jsonError's message) goes on the request line (docs/operations.md, "Logs").
+    const log = c.get('log');
+    if (log) log.error = error.message;
     if (error.res?.headers.get('content-type')?.startsWith('application/json')) return error.res;
     return c.json({ ok: false, error: 'request_failed' } satisfies ErrorBody, error.status as ContentfulStatusCode);
   }
@@ -101,7 +108,7 @@ export function parseJson(text: string | undefined | null): unknown {
 export function jsonObject(text: string): Record<string, unknown> {
   const data = parseJson(text);
   if (data === undefined) throw invalidRequest([{ path: '', message: 'the body is not valid JSON' }]);
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw invalidRequest([{ path: '', message: 'must be a JSON object' }]);
+  if (!isPlainObject(data)) throw invalidRequest([{ path: '', message: 'must be a JSON object' }]);
   return data as Record<string, unknown>;
 }
 
@@ -135,6 +142,28 @@ export function cleanVisitor(ip: string | undefined, userAgent: string | undefin
   return visitor;
 }
 
+/** Longest id the log repeats from a refused body, as the schema allows (common/attribution.ts). */
+const LOGGED_ID_MAX = 255;
+
+/**
+ * The `external_id` and `customer_id` of a body the route has already read
+ * (signed fields first, as the route reads them), each only when it is a short
+ * printable id; a body nobody read, such as one refused for its size or origin,
+ * stays unread.
+ */
+async function idsOfReadBody(c: AppContext): Promise<{ external_id?: string; customer_id?: string }> {
+  if (!Object.keys(c.req.bodyCache).length) return {};
+  const body = Object(parseJson(await c.req.text().catch(() => undefined)));
+  const signed = Object(typeof body.signed === 'string' ? parseJson(body.signed) : undefined);
+  const ids: { external_id?: string; customer_id?: string } = {};
+  for (const field of ['external_id', 'customer_id'] as const) {
+    const value = signed[field] ?? body[field];
+    const text = typeof value === 'number' || typeof value === 'string' ? String(value).trim() : '';
+    if (text && text.length <= LOGGED_ID_MAX && !FORBIDDEN_ID_CHARACTERS.test(text)) ids[field] = text;
+  }
+  return ids;
+}
+
 /**
  * One JSON line per request under BASE_PATH, for `wrangler tail`: route,
  * method, status, milliseconds, truncated IP, and what the handler added
@@ -146,6 +175,8 @@ export function requestLog(routeOf: (path: string) => string): MiddlewareHandler
     c.set('route', routeOf(c.req.path));
     c.set('log', {});
     await next();
+    // A refusal before the route named its event still says which order it was, when the body was read.
+    if (c.res.status >= 400 && !c.get('log').external_id && !c.get('log').customer_id) Object.assign(c.get('log'), await idsOfReadBody(c));
     logLine('request', {
       route: c.get('route'),
       method: c.req.method,

@@ -3,6 +3,7 @@
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import { FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH, capturable } from '../common/attribution';
+import { isCurrency } from './currency';
 
 // zod/mini ships no messages ("Invalid input"); English ones name what is wrong.
 z.config(en());
@@ -73,8 +74,9 @@ const amountSchema = z.pipe(
   z.number().check(z.refine(Number.isFinite, 'must be a finite number'), z.gte(0)),
 );
 
+// Checked against the list (proxy/currency.ts): Tapfiliate would take `XYZ` as it is.
 const currencySchema = z.pipe(
-  z.string().check(z.regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code')),
+  z.string().check(z.regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code'), z.refine((code) => code.length !== 3 || isCurrency(code), 'is not an active ISO 4217 currency code')),
   z.transform((code: string) => code.toUpperCase()),
 );
 
@@ -105,10 +107,24 @@ export const signedEnvelopeSchema = z.object({
 /** `exp` inside `signed`: Unix seconds after which the proxy refuses it. */
 export const signedExpirySchema = z.object({ exp: z.optional(z.number().check(z.refine(Number.isFinite, 'must be Unix seconds'))) });
 
+/**
+ * A visitor field a merchant's backend may send blank or null (an order created
+ * in the shop's admin has no IP address): left out of the postback, never a
+ * reason to refuse the order (docs/guides/wordpress-woocommerce.md).
+ */
+const blankIsMissing = (schema: z.ZodMiniString<string>) =>
+  z.optional(
+    z.pipe(
+      // Anything else goes on to `schema` as it came, to be checked there.
+      z.transform((value: unknown) => (value === null || (typeof value === 'string' && !value.trim()) ? undefined : (value as {}))),
+      z.optional(schema),
+    ),
+  );
+
 /** The shopper, as a merchant's backend saw them. Checked like the edge's own values. */
 export const serverEventExtrasSchema = z.object({
-  ip: z.optional(z.string().check(z.refine((value) => isIp(value), 'must be an IPv4 or IPv6 address'))),
-  user_agent: z.optional(z.string()),
+  ip: blankIsMissing(z.string().check(z.refine((value) => isIp(value.trim()), 'must be an IPv4 or IPv6 address'))),
+  user_agent: blankIsMissing(z.string()),
   tap_data: z.optional(z.string().check(z.maxLength(4096))),
   reference: z.optional(z.string().check(z.maxLength(200))),
 });

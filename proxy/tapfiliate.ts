@@ -13,6 +13,7 @@
 //   - a repeated id is a 4xx saying "Conversion with external_id … already
 //     exists" (or "Customer with customer_id …"), or a 409. See DUPLICATE_MESSAGE.
 import { scrub } from './log';
+import { withoutUndefined } from './plain';
 import type { Conversion, Customer, Identifiers } from './schema';
 
 export const TAPFILIATE_URLS = {
@@ -44,24 +45,6 @@ export type PostbackKind = 'customer' | 'conversion';
 export interface PostbackJob {
   customer?: CustomerPostback;
   conversion?: ConversionPostback;
-}
-
-/** The postbacks for a conversion. The customer carries identifiers and visitor, not the order's meta_data. */
-export function conversionJob(order: Conversion, identifiers: Identifiers, visitor: Visitor): PostbackJob {
-  const { external_id, amount, currency, customer_id, meta_data } = order;
-  const conversion: ConversionPostback = { external_id, amount, currency, customer_id, meta_data, ...identifiers, ...visitor };
-  const job: PostbackJob = { conversion: withoutUndefined(conversion) };
-  if (customer_id !== undefined) job.customer = { customer_id, ...identifiers, ...visitor };
-  return job;
-}
-
-export function customerJob(customer: Customer, identifiers: Identifiers, visitor: Visitor): PostbackJob {
-  const { customer_id, meta_data } = customer;
-  return { customer: withoutUndefined({ customer_id, meta_data, ...identifiers, ...visitor }) };
-}
-
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
 }
 
 /** The postbacks of a job in the order they go out. */

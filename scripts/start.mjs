@@ -2,8 +2,11 @@
 // `npm start`: the whole path on one machine, with no Cloudflare account and no key.
 // Builds the snippet, starts the local Tapfiliate stand-in (printing each postback),
 // and runs the demo worker (proxy + demo shop) with `wrangler dev` on local workerd.
+// PORT (default 8787) is the shop's and worker's port, POSTBACK_PORT (default 8789)
+// the stand-in's. Only lines that mean something are printed (see `quiet` below).
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -14,10 +17,24 @@ const POSTBACK_PORT = Number(process.env.POSTBACK_PORT ?? 8789);
 /** @param {string} text */
 const say = (text) => console.log(`\x1b[1m[start]\x1b[0m ${text}`);
 
-// 1. Build. wrangler.toml's [build] runs the same step again and refuses to start
-// on a failure, so a build error or a snippet over its size budget stops here,
-// with build.mjs's own message above.
-const build = spawnSync(process.execPath, ['build.mjs'], { cwd: root, stdio: 'inherit' });
+// 0. Both ports free, or one clear line instead of a server's EADDRINUSE stack trace.
+for (const [port, variable] of /** @type {const} */ ([[WORKER_PORT, 'PORT'], [POSTBACK_PORT, 'POSTBACK_PORT']])) {
+  const free = await new Promise((resolve) => {
+    const probe = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, () => probe.close(() => resolve(true)));
+  });
+  if (!free) {
+    say(`port ${port} is in use (another npm start?): stop it, or choose another port, e.g. ${variable}=${port + 10} npm start`);
+    process.exit(1);
+  }
+}
+
+// 1. Build, once: wrangler.toml's [build] runs the same step again as wrangler starts and
+// whenever snippet/ or common/ change, and in quiet mode build.mjs skips a build whose
+// inputs have not changed. A build error or a snippet over its size budget stops here.
+const BUILD_ENV = { ...process.env, TAPLINE_BUILD_QUIET: '1' };
+const build = spawnSync(process.execPath, ['build.mjs'], { cwd: root, stdio: 'inherit', env: BUILD_ENV });
 if (build.status !== 0) {
   say('the snippet did not build (an error, or over its size budget); fix it and run npm start again');
   process.exit(1);
@@ -64,7 +81,7 @@ function run(name, args, onLine) {
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', FORCE_COLOR: process.env.FORCE_COLOR ?? '1' },
+    env: { ...BUILD_ENV, WRANGLER_SEND_METRICS: 'false', FORCE_COLOR: process.env.FORCE_COLOR ?? '1' },
   });
   children.push(child);
   for (const stream of [child.stdout, child.stderr]) {
@@ -87,6 +104,31 @@ await new Promise((resolve) => {
   });
 });
 
+/**
+ * Whether a line of `wrangler dev` says nothing a merchant trying the demo needs:
+ * its banner, the bindings table, the build step's own lines (build.mjs prints one
+ * line when it builds), the check of generated types (`npm run types` is for
+ * those who change settings), and the `Request.cf` lookup that fails without
+ * network, with its stack trace. Warnings and errors of the worker still print.
+ */
+function quiet(/** @type {string} */ raw) {
+  const line = raw.replace(/\x1b\[[0-9;]*m/g, '');
+  if (/^\s*at .+\(.*\)$|^\s*at [\w.<>]+ /.test(line)) return droppingTrace;
+  droppingTrace = false;
+  if (/Unable to fetch the `Request\.cf` object|ENOTFOUND workers\.cloudflare\.com/.test(line)) {
+    droppingTrace = true;
+    return true;
+  }
+  return (
+    !line.trim() ||
+    /^\s*(⛅️ wrangler|─{5,}|Binding\s+Resource|env\.\w+ \(|Your Worker has access|Using (secrets|vars) defined|⎔ Starting local server|❓ Your types might be out of date)/.test(line) ||
+    /\[custom build\] (Running: |\s*$)/.test(line) ||
+    /changed, restarting build/.test(line) ||
+    /\[wrangler:info\] Ready on/.test(line)
+  );
+}
+let droppingTrace = false;
+
 // 4. The demo worker on local workerd, its postback URLs pointed at the stand-in.
 const wranglerBin = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 run(
@@ -106,13 +148,11 @@ run(
     `TAPFILIATE_CLICKS_URL:${postbackUrl}/1.6/clicks/`,
   ],
   (line) => {
-    console.log(`\x1b[36m[worker]\x1b[0m ${line}`);
     if (/Ready on/.test(line)) {
-      say('');
       say(`Open \x1b[1mhttp://localhost:${WORKER_PORT}/?ref=demo\x1b[0m, view the product, buy it.`);
       say(`The console: \x1b[1mhttp://localhost:${WORKER_PORT}/_tap/admin/\x1b[0m, token \x1b[1m${adminToken}\x1b[0m (or \`TAPLINE_ADMIN_TOKEN=${adminToken} npm run events -- --url http://localhost:${WORKER_PORT}\`).`);
       say('Each postback the local Tapfiliate stand-in receives is printed here. Ctrl-C stops both.');
-      say('');
     }
+    if (!quiet(line)) console.log(`\x1b[36m[worker]\x1b[0m ${line.replace(/^\[custom build\] /, '')}`);
   },
 );

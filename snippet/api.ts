@@ -6,7 +6,7 @@ import { land, landing } from './landing';
 import { load } from './loader';
 import { attempt, ignore, log, offline } from './log';
 import { isTest, readOutbox, saveOutbox } from './outbox';
-import { EVENTS, PENDING_EVENT, REF } from './names';
+import { EVENTS, REF } from './names';
 import type { ConversionInput, CustomerInput, EventKind, EventsModule, TapResult } from './types';
 
 /**
@@ -58,18 +58,13 @@ const run = (kind: EventKind, input: unknown, idField: string): Promise<TapResul
     });
 
 /**
- * Stores this landing's parameters, has tap-ref.js decorate links to
- * `data-domains`, then has tap-events.js resend what earlier page views left,
- * found in the outbox's JSON without a look at each entry.
+ * Has tap-events.js store this landing and resend what earlier page views
+ * left (snippet/landing.ts), and tap-ref.js decorate links to `data-domains`.
  */
 export const start = () => {
   attempt(land);
   // tap-ref.js decorates the links itself as it loads.
   if (data.domains) load(REF);
-  if (JSON.stringify(readOutbox()).includes(PENDING_EVENT)) {
-    // After the landing, so resent events carry its cookie. tap-events.js replays them as it registers.
-    landing.then(() => load(EVENTS));
-  }
 };
 
 /** The `tap` API (docs/reference.md); every entry resolves or returns, never throws. */

@@ -9,6 +9,13 @@ import type { Attribution } from './types';
 const PARAMETERS = [['refc', 'referral_code', 'ref'], ['aid', 'asset_id', 'a'], ['sid', 'source_id', 's'], ['coupon'], ['click_id', 'tap_click_id']];
 
 /**
+ * Whether a query may carry a landing: any parameter above but the one-letter
+ * ones, or any `tap_` one (`tap_ref`, `tap_test`). A page view without one
+ * reads no storage at all.
+ */
+export const TRACKING = /[?&](refc?|referral_code|aid|asset_id|sid|source_id|coupon|click_id|tap_\w+)=/;
+
+/**
  * The tracking parameters of a landing's query, or undefined when it has none.
  * `reference`, the decoded `tap_ref` if any, fills each field that no parameter of
  * its own sets. The one-letter `a` and `s` count only beside another tracking

@@ -3,6 +3,7 @@ import { granted } from './consent';
 import { watchHistory } from './history';
 import { kernel } from './loader';
 import { attempt, ignore } from './log';
+import { DEBUG_KEY, SESSION_COOKIE } from './names';
 
 type Tap = ((command: string, arg?: unknown) => unknown) & typeof api & { q?: IArguments[]; _?: typeof kernel };
 const page = window as unknown as { tap?: Tap };
@@ -15,6 +16,13 @@ const install = () => {
   }, api) as Tap;
   tap._ = kernel;
   page.tap = tap;
+  // Debug mode lasts for the tab's session, like test mode, so a thank-you page after `?tap_debug=1` logs too.
+  if (/[?&]tap_debug=1/.test(location.search)) {
+    attempt(() => {
+      sessionStorage.setItem(DEBUG_KEY, '1');
+      document.cookie = SESSION_COOKIE + '=1; path=/; samesite=lax';
+    });
+  }
   attempt(watchHistory);
   // The landing is stored before the queue is replayed, so the first event
   // request already carries the cookie the proxy attributes by.

@@ -1,50 +1,41 @@
-import { REFERENCE_FIELDS } from '../common/attribution';
-import { capture } from './capture';
-import { cookieDays, data } from './config';
-import { readCookie, writeCookie } from './cookie';
+import { TRACKING } from './capture';
 import { load } from './loader';
-import { attempt, log } from './log';
-import { EVENTS, REF, REFERENCE_PARAMETER, TEST_KEY } from './names';
-import type { Attribution, EventsModule, RefModule } from './types';
+import { attempt } from './log';
+import { EVENTS, LANDING_COOKIE } from './names';
+import type { EventsModule } from './types';
 
-const MS_PER_SECOND = 1000;
-
-/**
- * Settles once the last landing is stored. A `tap_ref` landing waits for its
- * decoder (tap-ref.js), and events wait for it, so they carry its cookie.
- */
+/** Settles once the last landing is stored; events wait for it, so they carry its cookie. */
 export let landing: Promise<unknown> = Promise.resolve();
 
 /**
- * Reads the current URL as a landing, now, before a router can strip it:
- * stores a new attribution, then reports it with a click from tap-events.js.
- * A `tap_ref` needs its decoder from tap-ref.js: the landing's own parameters
- * are stored at once, and the click waits for the decoder, or for its failure.
+ * In a frame, nothing is captured: a page that frames the shop must not make
+ * clicks out of its own visitors (docs/security.md). Reading `top` of a
+ * cross-origin parent is allowed, but a hostile page may make it throw.
+ */
+const framed = attempt(() => window.top !== window, true);
+
+/** Longest landing URL kept; the click route takes 2,048 characters, and a cookie at most about 4 KB. */
+const MAX_LANDING_URL = 1200;
+/**
+ * The longest `data-cookie-days`, so the landing cookie outlives none the tag
+ * may ask for; tap-events.js drops a landing older than the tag's own.
+ */
+const LANDING_SECONDS = 365 * 24 * 60 * 60;
+
+/**
+ * Reads the current URL as a landing, now, before a router can strip it or
+ * the page be left: a URL with a tracking parameter is written as the landing
+ * cookie at once, and tap-events.js stores it as the attribution and reports
+ * its click (snippet/events/landing.ts). A page view without one, or without
+ * a landing or event left by an earlier one, loads nothing and opens no storage.
  */
 export const land = () => {
-  const query = new URLSearchParams(location.search);
-  const landingPage = location.href;
-  const reference = query.get(REFERENCE_PARAMETER);
-  const stored = readCookie();
-  if (query.get(TEST_KEY) == '1') attempt(() => sessionStorage.setItem(TEST_KEY, '1'));
-
-  const store = (captured: Attribution | undefined, click: boolean) => {
-    if (!captured) return;
-    // Kept in first-touch mode, or when the landing carries what is stored already, as on a
-    // reload. The proxy adds `click_id` to the cookie, so a stored one counts only when the landing carries one too.
-    if (
-      stored &&
-      (data.attribution == 'first' || REFERENCE_FIELDS.every((field) => captured[field] == stored[field] || (field == 'click_id' && !captured[field])))
-    ) {
-      return log('kept', stored);
-    }
-    const now = Date.now();
-    const cookie = { ...captured, ts: Math.floor(now / MS_PER_SECOND) };
-    // landed_at tells this landing from another one in the same second, so the proxy creates one click for each.
-    const landed = { ...cookie, landed_at: now, landing_page: landingPage, cookie_domain: writeCookie(cookie), cookie_days: cookieDays };
-    if (click) load<EventsModule>(EVENTS).then((events) => events && events.click(landed));
-  };
-
-  store(capture(query), !reference);
-  if (reference) landing = load<RefModule>(REF).then((ref) => attempt(() => store(capture(query, ref && ref(reference)), true)));
+  if (framed) return;
+  if (TRACKING.test(location.search)) {
+    document.cookie =
+      LANDING_COOKIE + '=' + encodeURIComponent(Date.now() + ' ' + location.href.slice(0, MAX_LANDING_URL)) +
+      '; path=/; samesite=lax; max-age=' + LANDING_SECONDS + (location.protocol == 'https:' ? '; secure' : '');
+  }
+  // LANDING_COOKIE, or PENDING_COOKIE: an event an earlier page view left (snippet/outbox.ts).
+  if (/(^|; )tap_[lp]=/.test(document.cookie)) landing = load<EventsModule>(EVENTS).then((events) => events && events.land());
 };

@@ -1,5 +1,6 @@
 import { data, fileUrl } from './config';
 import { granted } from './consent';
+import { cookieValue, parseAttribution } from './cookie';
 import { log } from './log';
 import { isTest, readOutbox, saveOutbox } from './outbox';
 
@@ -17,6 +18,8 @@ export const kernel = {
   read: readOutbox,
   save: saveOutbox,
   granted: () => granted,
+  cookie: cookieValue,
+  attribution: parseAttribution,
 };
 /** Each lazy file also sets its module on `tap._` under its name (`tap._.events`). */
 export type Kernel = typeof kernel & Record<string, unknown>;

@@ -1,12 +1,20 @@
-import { debug } from './config';
+import { data } from './config';
+import { DEBUG_KEY } from './names';
 import type { TapResult } from './types';
 
-/** Logs one decision with the fixed `[tap]` prefix, only with `data-debug` or `?tap_debug=1`. */
+/** Read at the first decision, not at start: a page view with nothing to log never opens sessionStorage. */
+let debug: boolean | undefined;
+
+/**
+ * Logs one decision with the fixed `[tap]` prefix, only with `data-debug`, or
+ * `?tap_debug=1` on this page or earlier in the tab's session (snippet/index.ts).
+ */
 export const log = (...args: unknown[]) => {
-  if (!debug) return;
-  // A page may replace console methods; logging must never be what breaks it.
+  // A page may replace console methods or refuse storage; logging must never be what breaks it.
   try {
-    console.log('[tap]', ...args);
+    // SESSION_COOKIE (`tap_s`, snippet/names.ts) first, so a shopper's page opens no sessionStorage.
+    if (debug == null) debug = 'debug' in data || /[?&]tap_debug=1/.test(location.search) || (/(^|; )tap_s=1/.test(document.cookie) && sessionStorage.getItem(DEBUG_KEY) == '1');
+    if (debug) console.log('[tap]', ...args);
   } catch {}
 };
 
@@ -27,4 +35,7 @@ export const ignore = (reason: string): TapResult => {
 };
 
 /** Nothing reached the proxy; the event waits in the outbox for a later page view. */
-export const offline = (reason: string): TapResult => ({ ok: false, status: 'offline', reason });
+export const offline = (reason: string): TapResult => {
+  log('offline, kept for the next page view', reason);
+  return { ok: false, status: 'offline', reason };
+};

@@ -10,9 +10,35 @@ export const PENDING_EVENT = '{"b":';
 /** The URL parameter carrying a reference from `tap.reference()`, added to links by `data-domains`. */
 export const REFERENCE_PARAMETER = 'tap_ref';
 
+/**
+ * A cookie holding a landing's time (ms) and URL, written the moment the page
+ * loads (snippet/landing.ts), until tap-events.js stores it as `tap_data`
+ * (snippet/events/landing.ts): a page left before that file has run loses no
+ * landing, as the next page view stores it.
+ */
+export const LANDING_COOKIE = 'tap_l';
+
 /** Lazy files, each `tap-<name>.js` next to tap.js; build.mjs writes them. */
 export const EVENTS = 'events';
 export const REF = 'ref';
 
 /** sessionStorage key: `?tap_test=1` keeps test mode on for the rest of the tab's session. */
 export const TEST_KEY = 'tap_test';
+
+/**
+ * A session cookie set with the first `?tap_test=1` or `?tap_debug=1` of a
+ * browser session and never removed in it: only while it is set is
+ * sessionStorage read for test or debug mode, so the landings and events of a
+ * shopper who never tested open no sessionStorage.
+ */
+export const SESSION_COOKIE = 'tap_s';
+
+/** sessionStorage key: `?tap_debug=1` keeps debug mode on for the rest of the tab's session. */
+export const DEBUG_KEY = 'tap_debug';
+
+/**
+ * A cookie set while the outbox holds an event no proxy has answered: a page
+ * view reads it with the document's other cookies, and opens localStorage (a
+ * slow first access in Chromium) only when something waits to be resent.
+ */
+export const PENDING_COOKIE = 'tap_p';

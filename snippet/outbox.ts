@@ -4,7 +4,10 @@
 // fails to load cannot lose it: a later page view resends it; tap-events.js sends it and records the answer.
 import { data } from './config';
 import { attempt } from './log';
-import { OUTBOX_KEY, TEST_KEY } from './names';
+import { OUTBOX_KEY, PENDING_COOKIE, PENDING_EVENT, TEST_KEY } from './names';
+
+/** How long the pending cookie lasts: as long as an unanswered event is kept (snippet/events/track.ts). */
+const PENDING_SECONDS = 7 * 24 * 60 * 60;
 
 /** Marks an event the proxy has accepted, so the same id is not sent again. */
 export const SENT = 1;
@@ -22,12 +25,24 @@ let memory: string;
 export const readOutbox = (): Outbox =>
   attempt(() => JSON.parse(attempt(() => localStorage.getItem(OUTBOX_KEY)) || memory || '{}')) || {};
 
-/** Saves the outbox; tap-events.js trims it to the newest keys as it records each answer. */
-export const saveOutbox = (outbox: Outbox) =>
+/**
+ * Saves the outbox, and sets the pending cookie while it holds an unanswered
+ * event (snippet/names.ts), host-only like localStorage. tap-events.js trims
+ * the outbox to the newest keys as it records each answer.
+ */
+export const saveOutbox = (outbox: Outbox) => {
   attempt(() => {
     memory = JSON.stringify(outbox);
     localStorage.setItem(OUTBOX_KEY, memory);
   });
+  attempt(() => {
+    document.cookie = PENDING_COOKIE + '=1; path=/; samesite=lax; max-age=' + (memory.includes(PENDING_EVENT) ? PENDING_SECONDS : 0);
+  });
+};
 
-/** Test mode (docs/reference.md): `data-test`, or `?tap_test=1` earlier in this tab. Every body then carries `test: true`. */
-export const isTest = () => 'test' in data || attempt(() => sessionStorage.getItem(TEST_KEY)) == '1';
+/**
+ * Test mode (docs/reference.md): `data-test`, or `?tap_test=1` earlier in this
+ * tab, looked up only when SESSION_COOKIE (`tap_s`, spelled out for a literal
+ * expression) says this browser session has used it. Every body then carries `test: true`.
+ */
+export const isTest = () => 'test' in data || attempt(() => /(^|; )tap_s=1/.test(document.cookie) && sessionStorage.getItem(TEST_KEY) == '1');

@@ -42,9 +42,6 @@ export type EventKind = 'convert' | 'customer';
 export type EventsModule = {
   /** Sends an event tap.js has stored in the outbox under `key`, and records the answer. */
   deliver: (key: string, body: string) => Promise<TapResult>;
-  /** Reports a new attribution to the proxy's `click` route. */
-  click: (landing: Attribution & { landing_page: string }) => void;
+  /** Stores the landing the landing cookie holds, and reports it with a click. Never throws. */
+  land: () => void;
 };
-
-/** What tap-ref.js hands back to tap.js once it has loaded: the decoder of a `tap_ref`, which returns its identifiers, or null when it is not a reference. */
-export type RefModule = (reference: string) => Attribution | null;

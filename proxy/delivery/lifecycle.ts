@@ -21,6 +21,7 @@
 // refusing a repeated external_id: docs/operations.md, "Exactly once"). A
 // record keeps its job until retention ends, whatever its state.
 import { stepsOf as postbackSteps, type PostbackJob, type PostbackKind } from '../tapfiliate';
+import { withoutUndefined } from '../plain';
 
 export type RecordKind = 'conversion' | 'customer' | 'refund';
 export type RecordStatus = 'pending' | 'sent' | 'dead' | 'reversed' | 'adjusted' | 'ignored';
@@ -210,13 +211,10 @@ export function refundApplied(
 
 /** Keeps the first entry and the latest ones: how it started and how it stands. */
 function withHistory(record: LedgerRecord, entry: Attempt): LedgerRecord {
-  const history = [...record.history, stripUndefined(entry)];
+  const history = [...record.history, withoutUndefined(entry)];
   return { ...record, history: history.length > MAX_HISTORY ? [history[0], ...history.slice(-(MAX_HISTORY - 1))] : history };
 }
 
-function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
-}
 
 /**
  * Exponential backoff with "equal jitter": half of each step fixed, half

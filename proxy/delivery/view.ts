@@ -3,6 +3,7 @@
 import { IDENTIFIER_FIELDS } from '../schema';
 import type { PostbackJob } from '../tapfiliate';
 import type { Attempt, EventSource, LedgerRecord, RecordKind, RecordStatus } from './lifecycle';
+import { withoutUndefined } from '../plain';
 
 export interface LedgerEventAttempt {
   at: string;
@@ -71,7 +72,7 @@ export function eventView(record: LedgerRecord, withHistory: boolean): LedgerEve
     ...(record.kind === 'conversion' && record.refunded_amount > 0 && { refunded_amount: record.refunded_amount }),
     ...(withHistory && { history: record.history.map(attemptView) }),
   };
-  return Object.fromEntries(Object.entries(view).filter(([, value]) => value !== undefined)) as unknown as LedgerEvent;
+  return withoutUndefined(view);
 }
 
 function attemptView(attempt: Attempt): LedgerEventAttempt {

@@ -5,13 +5,13 @@
 import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
 import { FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
-import { COOKIE_NAME } from '../attribution';
+import { COOKIE_NAME } from '../identifiers';
 import { allowedOriginsOf, upstreamUrlsOf } from '../config';
 import { clickFor } from '../memory';
 import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
 import { clickSchema, cookieSafe, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
-import { clientNetwork } from '../trust';
-import { refuseUnlessConfigured } from './event';
+import { clientNetwork } from '../visitor';
+import { refuseUnlessConfigured } from '../events/answer';
 
 /** The longest landing_page or referrer forwarded to Tapfiliate. */
 const MAX_URL_LENGTH = 2048;

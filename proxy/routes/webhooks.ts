@@ -33,17 +33,18 @@
 // - delivery could not take it (the queue refused): 503 temporarily_unavailable,
 //   so the platform retries it.
 import type { Handler } from 'hono';
-import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../attribution';
-import { shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
+import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../identifiers';
+import { secretHint, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
 import type { CreateDelivery, EventSource } from '../delivery';
 import { cleanVisitor, jsonError, parseJson, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
 import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
-import { conversionJob, type Visitor } from '../tapfiliate';
+import { conversionJob } from '../events/job';
+import type { Visitor } from '../tapfiliate';
 import { verifyShopifyWebhook, shopifyAction } from '../webhooks/shopify';
 import { stripeAction, verifyStripeEvent, type StripeEvent } from '../webhooks/stripe';
-import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured } from './event';
+import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured } from '../events/answer';
 
 export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleStripe(c) {
@@ -121,7 +122,7 @@ function refundFields(event: StripeEvent): Record<string, unknown> {
 
 function requireSecret(c: AppContext, secret: string | undefined, name: string): string {
   if (secret) return secret;
-  logLine('not_configured', { hints: [`${name} is not set: run \`wrangler secret put ${name}\``] });
+  logLine('not_configured', { hints: [secretHint(name)] });
   throw jsonError(503, { ok: false, error: 'not_configured' });
 }
 

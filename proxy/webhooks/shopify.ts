@@ -30,6 +30,7 @@
 //   (no currency has more).
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
 import { hmacMatchesAny } from '../hmac';
+import { isPlainObject } from '../plain';
 
 export interface ShopifyConversion {
   external_id: string;
@@ -71,25 +72,25 @@ function base64Bytes(value: string): Uint8Array<ArrayBuffer> | null {
 export function shopifyAction(topic: string | undefined | null, order: unknown): ShopifyAction {
   try {
     if (!SHOPIFY_TOPICS.includes(topic as (typeof SHOPIFY_TOPICS)[number])) return { action: 'ignore', reason: 'unhandled_topic' };
-    if (!isRecord(order)) return { action: 'ignore', reason: 'malformed' };
+    if (!isPlainObject(order)) return { action: 'ignore', reason: 'malformed' };
     if (order.cancelled_at) return { action: 'ignore', reason: 'cancelled' };
     const external_id = shopifyId(order, 'Order');
     const currency = text(order.currency);
     const amount = commissionBase(order);
     if (!external_id || !currency || amount === undefined) return { action: 'ignore', reason: 'malformed' };
 
-    const customer = isRecord(order.customer) ? order.customer : undefined;
+    const customer = isPlainObject(order.customer) ? order.customer : undefined;
     const customer_id =
       (customer ? shopifyId(customer, 'Customer') : undefined) ??
       text(order.email) ??
       text(order.contact_email) ??
       (customer ? text(customer.email) : undefined);
-    const firstCode = Array.isArray(order.discount_codes) && isRecord(order.discount_codes[0]) ? text(order.discount_codes[0].code) : undefined;
+    const firstCode = Array.isArray(order.discount_codes) && isPlainObject(order.discount_codes[0]) ? text(order.discount_codes[0].code) : undefined;
     const reference = Array.isArray(order.note_attributes)
-      ? order.note_attributes.filter(isRecord).map((entry) => (entry.name === 'tap_ref' ? text(entry.value) : undefined)).find(Boolean)
+      ? order.note_attributes.filter(isPlainObject).map((entry) => (entry.name === 'tap_ref' ? text(entry.value) : undefined)).find(Boolean)
       : undefined;
     const ip = text(order.browser_ip);
-    const user_agent = isRecord(order.client_details) ? text(order.client_details.user_agent) : undefined;
+    const user_agent = isPlainObject(order.client_details) ? text(order.client_details.user_agent) : undefined;
 
     return {
       action: 'convert',
@@ -119,8 +120,8 @@ function commissionBase(order: Record<string, unknown>): number | undefined {
     let shippingTax = 0;
     if (Array.isArray(order.shipping_lines)) {
       for (const line of order.shipping_lines) {
-        if (!isRecord(line) || !Array.isArray(line.tax_lines)) continue;
-        for (const taxLine of line.tax_lines) if (isRecord(taxLine)) shippingTax += decimal(taxLine.price) ?? 0;
+        if (!isPlainObject(line) || !Array.isArray(line.tax_lines)) continue;
+        for (const taxLine of line.tax_lines) if (isPlainObject(taxLine)) shippingTax += decimal(taxLine.price) ?? 0;
       }
     }
     base -= Math.max(0, tax - shippingTax);
@@ -149,9 +150,6 @@ function decimal(value: unknown): number | undefined {
   return Number(value.trim());
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;

@@ -52,6 +52,7 @@
 //   declines the commission in Tapfiliate). Every other type: ignored.
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
 import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
+import { isPlainObject } from '../plain';
 
 export type Verdict<T> =
   | { ok: true; event: T }
@@ -116,7 +117,7 @@ export async function verifyStripeEvent(
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  if (!isRecord(event) || typeof event.type !== 'string' || !isRecord(event.data) || !isRecord(event.data.object)) {
+  if (!isPlainObject(event) || typeof event.type !== 'string' || !isPlainObject(event.data) || !isPlainObject(event.data.object)) {
     return { ok: false, reason: 'malformed' };
   }
   return { ok: true, event: event as unknown as StripeEvent };
@@ -166,8 +167,8 @@ export function fromMinorUnits(amount: number, currency: string): number {
 /** What the route should do with a verified event. Never throws. */
 export function stripeAction(event: StripeEvent): StripeAction {
   try {
-    const object = isRecord(event) && isRecord(event.data) && isRecord(event.data.object) ? event.data.object : undefined;
-    const type = isRecord(event) && typeof event.type === 'string' ? event.type : '';
+    const object = isPlainObject(event) && isPlainObject(event.data) && isPlainObject(event.data.object) ? event.data.object : undefined;
+    const type = isPlainObject(event) && typeof event.type === 'string' ? event.type : '';
     if (!object) return { action: 'ignore', reason: 'malformed' };
     switch (type) {
       case 'checkout.session.completed':
@@ -189,15 +190,15 @@ function sessionAction(session: Record<string, unknown>): StripeAction {
   const id = text(session.id);
   const currency = text(session.currency);
   if (!id || !currency) return { action: 'ignore', reason: 'malformed' };
-  const reference = text(session.client_reference_id) ?? (isRecord(session.metadata) ? text(session.metadata.tap_ref) : undefined);
+  const reference = text(session.client_reference_id) ?? (isPlainObject(session.metadata) ? text(session.metadata.tap_ref) : undefined);
   const customer = idOf(session.customer);
   const paid = session.payment_status === 'paid';
   const conversion = (external_id: string): StripeConversion | undefined => {
     const total = integer(session.amount_total);
     if (total === undefined) return undefined;
-    const details = isRecord(session.total_details) ? session.total_details : {};
+    const details = isPlainObject(session.total_details) ? session.total_details : {};
     const base = paidForGoods(total, integer(details.amount_tax), integer(details.amount_shipping));
-    const customer_id = customer ?? (isRecord(session.customer_details) ? text(session.customer_details.email) : undefined);
+    const customer_id = customer ?? (isPlainObject(session.customer_details) ? text(session.customer_details.email) : undefined);
     return {
       external_id,
       amount: fromMinorUnits(base, currency),
@@ -233,16 +234,16 @@ function invoiceAction(invoice: Record<string, unknown>): StripeAction {
   if (!id || !currency || paid === undefined) return { action: 'ignore', reason: 'malformed' };
   const customer = idOf(invoice.customer);
   if (!customer) return { action: 'ignore', reason: 'no_customer' };
-  const shipping = isRecord(invoice.shipping_cost) ? (integer(invoice.shipping_cost.amount_subtotal) ?? 0) : 0;
+  const shipping = isPlainObject(invoice.shipping_cost) ? (integer(invoice.shipping_cost.amount_subtotal) ?? 0) : 0;
   const base = paidForGoods(paid, invoiceTax(invoice), shipping);
   if (base === 0) return { action: 'ignore', reason: 'zero_amount' };
-  const parent = isRecord(invoice.parent) ? invoice.parent : {};
-  const details = isRecord(parent.subscription_details)
+  const parent = isPlainObject(invoice.parent) ? invoice.parent : {};
+  const details = isPlainObject(parent.subscription_details)
     ? parent.subscription_details
-    : isRecord(invoice.subscription_details)
+    : isPlainObject(invoice.subscription_details)
       ? invoice.subscription_details
       : {};
-  const reference = isRecord(details.metadata) ? text(details.metadata.tap_ref) : undefined;
+  const reference = isPlainObject(details.metadata) ? text(details.metadata.tap_ref) : undefined;
   return {
     action: 'renewal',
     stripe_customer: customer,
@@ -265,16 +266,13 @@ function paidForGoods(paid: number, ...deductions: (number | undefined)[]): numb
 /** All tax on an invoice, in minor units, whichever API version shaped it. */
 function invoiceTax(invoice: Record<string, unknown>): number {
   const sum = (list: unknown) =>
-    Array.isArray(list) ? list.reduce((total: number, entry) => total + (isRecord(entry) ? (integer(entry.amount) ?? 0) : 0), 0) : 0;
+    Array.isArray(list) ? list.reduce((total: number, entry) => total + (isPlainObject(entry) ? (integer(entry.amount) ?? 0) : 0), 0) : 0;
   if (Array.isArray(invoice.total_taxes)) return sum(invoice.total_taxes);
   const tax = integer(invoice.tax);
   if (tax !== undefined) return tax;
   return sum(invoice.total_tax_amounts);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
@@ -286,5 +284,5 @@ function integer(value: unknown): number | undefined {
 
 /** An id, or the id of an expanded object. */
 function idOf(value: unknown): string | undefined {
-  return text(value) ?? (isRecord(value) ? text(value.id) : undefined);
+  return text(value) ?? (isPlainObject(value) ? text(value.id) : undefined);
 }

@@ -35,8 +35,11 @@ export const deliver = (key: string, body: string): Promise<TapResult> => {
 
 const send = (key: string, body: string): Promise<TapResult> =>
   post(key.split(':')[0], body).then((answer) => {
-    kernel.log(key, answer);
-    if (!answer) return { ok: false, status: 'offline', reason: 'no-answer' };
+    if (!answer) {
+      kernel.log(key, 'offline, kept for the next page view');
+      return { ok: false, status: 'offline', reason: 'no-answer' };
+    }
+    kernel.log(key, answer[1]);
     const [status, result] = answer;
     // A 5xx or a 429 stays in the outbox; any other answer from the proxy is final.
     if (status >= SERVER_ERROR || status == TOO_MANY_REQUESTS) return result;

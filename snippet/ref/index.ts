@@ -1,6 +1,5 @@
-// Entry of tap-ref.js, loaded by tap.js when the URL has `tap_ref` or the tag
-// has `data-domains`: decodes references and decorates links.
-import { decodeReference } from '../../common/attribution';
+// Entry of tap-ref.js, loaded by tap.js when the tag has `data-domains`:
+// decorates links. (tap-events.js decodes a landing's `tap_ref`.)
 import { kernel } from '../kernel';
 import { REF, REFERENCE_PARAMETER } from '../names';
 
@@ -39,8 +38,7 @@ const links = (domains: string) => {
 };
 
 if (kernel.data) {
-  // The module tap.js gets is the decoder itself.
-  kernel[REF] = decodeReference;
+  kernel[REF] = links;
   // tap.js loads this file only with consent; each click checks it again.
   if (kernel.data.domains) links(kernel.data.domains);
 }

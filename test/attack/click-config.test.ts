@@ -1,7 +1,7 @@
 // Attack "The click route ignores the configuration check": with an unsafe
 // TAPFILIATE_CLICKS_URL, /health said configured:false and convert answered 503,
 // yet click answered 200 and sent the key in clear text. Now the click route
-// obeys the same check. On the old code both clicks below were 200, and the
+// obeys the same check. Without the guard both clicks below were 200, and the
 // second reached the stand-in.
 import { describe, expect, it } from 'vitest';
 import { clicksEnv, clicksFor, health, send, uniqueId } from './harness';

@@ -2,7 +2,7 @@
 // time made a new Tapfiliate click, 60 a minute from one IP, for any referral
 // code: each an API call with the merchant's key. Now one click per referral
 // code and client network per 30 minutes; later landings get its click_id.
-// On the old code the five landings below made five clicks.
+// Without the guard the five landings below made five clicks.
 import { describe, expect, it } from 'vitest';
 import { clicksEnv, clicksFor, freshIp, send, uniqueId } from './harness';
 

@@ -1,7 +1,7 @@
-// Issue "Money-grade trust", finding "Echoed messages": Tapfiliate's refusal was
+// The attack "Echoed messages": Tapfiliate's refusal was
 // passed to anonymous callers. The key scrub was exact-match only, so the key
 // in lower case or URL-encoded came back, and the messages told anyone which
-// referral codes exist. On the old code the 422 carried `message`.
+// referral codes exist. Without the guard the 422 carried `message`.
 //
 // This file alone uses the `faults` stand-in: a fault spec is global to its server.
 // "The key follows redirects" (307/302) and "Loose duplicate matching" are the

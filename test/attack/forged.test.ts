@@ -1,6 +1,6 @@
-// Issue "Money-grade trust", finding "Forged commissions": anyone could POST
+// The attack "Forged commissions": anyone could POST
 // /_tap/convert with any amount and referral code, with or without an Origin,
-// and the worker signed it with the merchant's key. On the old code every
+// and the worker signed it with the merchant's key. Without the guard every
 // request below was answered 200 sent and reached the postback server.
 import { describe, expect, it } from 'vitest';
 import { attackEnv, ORIGIN, receivedFor, send, signedEvent, signedTrust, uniqueId } from './harness';
@@ -94,6 +94,26 @@ describe('signed trust (TAPLINE_SIGNING_SECRET set)', () => {
     expect(received[0].fields).not.toHaveProperty('meta_data');
     expect(await receivedFor(decoy)).toEqual([]);
     expect(await receivedFor(`CUS-${decoy}`)).toEqual([]);
+  });
+
+  it('an identifier inside `signed` wins over the same identifier outside it', async () => {
+    // The merchant's server signed the affiliate (a coupon it validated, a referral code from its own
+    // records); a browser adding its own must not replace it.
+    const external_id = uniqueId();
+    const answer = await send(
+      '/_tap/convert',
+      {
+        ...(await signedEvent({ external_id, amount: 20, referral_code: 'signed-affiliate', coupon: 'SIGNED' })),
+        referral_code: 'browser-affiliate',
+        coupon: 'BROWSER',
+        click_id: 'browser-click',
+      },
+      { env },
+    );
+    expect(answer.json).toEqual({ ok: true, status: 'sent' });
+    const [conversion] = await receivedFor(external_id);
+    // Outside identifiers the signed fields do not name still count: attribution belongs to the browser.
+    expect(conversion.fields).toMatchObject({ referral_code: 'signed-affiliate', coupon: 'SIGNED', click_id: 'browser-click' });
   });
 
   it('puts no cap on a signed amount: the merchant signed it', async () => {

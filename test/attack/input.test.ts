@@ -1,6 +1,6 @@
-// Issue "Money-grade trust", finding "Loose input" (and "Ledger bypass", whose
-// cause was an unbounded User-Agent). On the old code each hostile value
-// below was accepted and forwarded as is.
+// The attack "Loose input" (and "Ledger bypass", whose cause was an unbounded
+// User-Agent): without these rules each hostile value below would be accepted
+// and forwarded as is.
 import { describe, expect, it } from 'vitest';
 import { attackEnv, health, receivedFor, send, uniqueId } from './harness';
 

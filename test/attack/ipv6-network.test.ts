@@ -1,10 +1,10 @@
 // Attack "IPv6 escapes the rate limit": 1,000 clicks from 2001:db8:1:2::0 to
 // ::3e7 got 1,000 answers of 200 and 1,000 upstream clicks; any VPS has a /64.
 // Now the rate limit and the click memory count a client by its network: the
-// IPv4 address, or the IPv6 /64. On the old code clientNetwork did not exist,
+// IPv4 address, or the IPv6 /64. Without the guard clientNetwork did not exist,
 // the 61st event from one /64 was accepted, and each address made its own click.
 import { describe, expect, it } from 'vitest';
-import { clientNetwork } from '../../proxy/trust';
+import { clientNetwork } from '../../proxy/visitor';
 import { clicksEnv, clicksFor, send, uniqueId } from './harness';
 
 /** A /64 no other test uses. */

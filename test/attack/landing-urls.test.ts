@@ -3,7 +3,7 @@
 // each is forwarded only when it is an http(s) URL of at most 2,048 characters
 // without control characters, and landing_page only on the shop's own host or
 // an ALLOWED_ORIGINS host; otherwise it is left out and the click still made.
-// On the old code every value below was forwarded (the 3,000-character one was
+// Without the guard every value below was forwarded (the 3,000-character one was
 // a 400 and no click).
 import { describe, expect, it } from 'vitest';
 import { clicksEnv, clicksFor, freshIp, send, uniqueId } from './harness';

@@ -1,8 +1,8 @@
-// Issue "Money-grade trust", finding "Amplification": no rate limit existed, so
+// The attack "Amplification": no rate limit existed, so
 // one client could make the worker post with the merchant's key as fast as it
 // liked. Now browser events pass TAPLINE_RATE_LIMIT ([[ratelimits]] in
 // wrangler.toml, 60 per IP per minute), which Miniflare emulates: these tests
-// use the real binding. On the old code the 61st event was `sent`.
+// use the real binding. Without the guard the 61st event was `sent`.
 //
 // The rest of that finding is delivery's, covered by the delivery project:
 // a 4xx-refused job goes to the DLQ at once (test/delivery/faults.test.ts),

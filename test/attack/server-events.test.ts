@@ -1,7 +1,7 @@
-// Issue "Money-grade trust", "Server events": the merchant's backend posts with
+// Server events: the merchant's backend posts with
 // `Authorization: Bearer $TAPLINE_SERVER_TOKEN`, as Tapfiliate's CMS guide does
-// from a WooCommerce order hook. A wrong token must not open that door: on the
-// old code the header was ignored and every one of these was forwarded.
+// from a WooCommerce order hook. A wrong token must not open that door: if the header were
+// ignored, every one of these would be forwarded.
 import { describe, expect, it } from 'vitest';
 import { encodeReference } from '../../common/attribution';
 import { attackEnv, receivedFor, send, signedTrust, TOKEN, uniqueId, withServerToken } from './harness';
@@ -95,6 +95,18 @@ describe('a valid server event', () => {
       expect(answer.json).toMatchObject({ error: 'invalid_request', issues: [{ path: 'ip' }] });
     }
     expect(await receivedFor(external_id)).toEqual([]);
+  });
+
+  it('leaves out a blank or null ip and user_agent instead of refusing the order (an order made in the shop admin)', async () => {
+    for (const [ip, user_agent] of [['', ''], ['  ', ' '], [null, null]]) {
+      const external_id = uniqueId();
+      const answer = await send('/_tap/convert', { external_id, ip, user_agent, referral_code: 'aff' }, { env: withServerToken(), headers: server() });
+      expect(answer.status, JSON.stringify([ip, user_agent])).toBeLessThan(300);
+      const [received] = await receivedFor(external_id);
+      expect(received.fields).toMatchObject({ external_id, referral_code: 'aff' });
+      expect(received.fields).not.toHaveProperty('ip');
+      expect(received.fields).not.toHaveProperty('user_agent');
+    }
   });
 
   it('cuts a long user_agent to 512 characters', async () => {

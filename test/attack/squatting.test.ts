@@ -1,7 +1,7 @@
-// Issue "Money-grade trust", finding "Squatted orders": WooCommerce order
+// The attack "Squatted orders": WooCommerce order
 // numbers are sequential, so an attacker posted the next one first with their
 // own referral code; the real order then got `duplicate` and Tapfiliate only
-// saw the attacker's. On the old code the attacker's POST was `sent` and the
+// saw the attacker's. Without the guard the attacker's POST was `sent` and the
 // real one `duplicate`.
 import { describe, expect, it } from 'vitest';
 import { receivedFor, send, signedEvent, signedTrust, tapDataCookie } from './harness';

@@ -4,7 +4,7 @@
 // code was forwarded as coupon; an email that broke the id rules dropped the
 // whole order instead of only customer_id. Now webhook fields obey the
 // browser's rules, and a zero amount is `200 ignored` on every route
-// (docs/reference.md, "Zero amounts"). On the old code each test below failed.
+// (docs/reference.md, "Zero amounts"). Without the guard each test below failed.
 import { describe, expect, it } from 'vitest';
 import { encodeReference } from '../../common/attribution';
 import {

@@ -3,8 +3,8 @@
 // was `sent` with the attacker's referral code and any amount; the real signed
 // checkout.session.completed was then `duplicate`. /customer could claim a
 // guest's email the same way. Now any webhook secret makes the platform own the
-// orders: unsigned browser convert and customer are 401 signature_required. On
-// the old code the squat was `sent` and /health said "open".
+// orders: unsigned browser convert and customer are 401 signature_required. Without
+// that rule the squat is `sent` and /health says "open".
 import { describe, expect, it } from 'vitest';
 import { encodeReference } from '../../common/attribution';
 import { attackEnv, health, receivedFor, send, signedEvent, signedTrust, STRIPE_SECRET, stripeSignature, tapDataCookie, TOKEN, uniqueId } from './harness';

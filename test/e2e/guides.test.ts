@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixtureText } from '../webhooks/load';
-import { block, guidePath, pageOf, parseGuide, readGuide, type Guide } from './guides';
+import { block, checkLanding, guidePath, pageOf, parseGuide, readGuide, tapLines, type Guide } from './guides';
 import { API_KEY, chromiumMissing, freshClientIp, startStack, visit, waitFor, type Stack, type TapWindow } from './harness';
 
 const SHOPIFY_SECRET = 'e2e-shopify-secret';
@@ -100,6 +100,28 @@ describe.skipIf(chromiumMissing)('the guides, end to end (open trust)', () => {
       ['customer', 200, API_KEY, { customer_id: 'USR42', ...identifiers }],
       ['conversion', 200, API_KEY, { external_id: 'ORD005', amount: 100, currency: 'EUR', customer_id: 'USR42', ...identifiers }],
     ]);
+  });
+
+  it.each(['plain-html', 'webflow'])('%s.md, "Check it": the landing it gives logs the captured referral_code; the thank-you page in the same tab logs the convert answer, status test; nothing reaches Tapfiliate', async (name) => {
+    const guide = readGuide(name);
+    const head = block(guide, 'head', name).html;
+    const thanks = pageOf(block(guide, 'thank-you', name), '/thanks');
+    const html = (body: string) => `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>My shop</title>\n${head}\n</head>\n<body>${body}</body></html>`;
+    const landing = checkLanding(name);
+    stack.merchant.pages.set(landing.split('?')[0], { html: html('<h1>My shop</h1>') });
+    stack.merchant.pages.set(thanks.path, {
+      html: html(`<h1>Thank you</h1><div data-tap-amount="">$100.00 USD</div>\n${block(guide, 'thank-you', name).html}`),
+    });
+    const lines = tapLines(page);
+
+    await visit(page, www(landing));
+    await waitFor('a [tap] line with the captured referral_code', () => lines.some((line) => JSON.stringify(line).includes('\\"referral_code\\":\\"anna\\"')));
+    await visit(page, www(thanks.url));
+    const answer = (await waitFor('the convert answer in the console', () =>
+      lines.find((line) => typeof line[0] === 'string' && line[0].startsWith('convert:') && typeof line[1] === 'object'),
+    ))!;
+    expect(answer[1]).toMatchObject({ ok: true, status: 'test', postbacks: expect.arrayContaining([expect.objectContaining({ kind: 'conversion' })]) });
+    expect(stack.postbacks.received).toEqual([]);
   });
 
   it('a guide that drifts fails its scenario: plain-html.md with a broken tag sends nothing', async () => {

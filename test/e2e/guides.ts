@@ -73,3 +73,26 @@ export function pageOf(found: GuideBlock, fallback: string): { path: string; url
   const url = found.page ?? fallback;
   return { path: url.split('?')[0], url };
 }
+
+/**
+ * The first page URL of a guide's "Check it" section, as a path and query on
+ * the test's shop host: the landing a merchant is told to open.
+ */
+export function checkLanding(name: string): string {
+  const markdown = readFileSync(guidePath(name), 'utf8');
+  const section = /^## \d+\. Check it\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(markdown)?.[1];
+  const url = section && /`https:\/\/shop\.example(\/[^`]*)`/.exec(section)?.[1];
+  if (!url) throw new Error(`${guidePath(name)}: no "Check it" section with a https://shop.example/… URL`);
+  return url;
+}
+
+/** The `[tap]` lines a page logs, each as its arguments' JSON values, collected from now on. */
+export function tapLines(page: import('playwright-core').Page): unknown[][] {
+  const lines: unknown[][] = [];
+  page.on('console', (message) => {
+    void Promise.all(message.args().map((argument) => argument.jsonValue().catch(() => undefined))).then((values) => {
+      if (values[0] === '[tap]') lines.push(values.slice(1));
+    });
+  });
+  return lines;
+}

@@ -3,7 +3,7 @@
 // cookies through the real app with a recording delivery, and what must hold
 // for every one of them (docs/reference.md, "Fields" and "Answers").
 import fc from 'fast-check';
-import { IDENTIFIER_FIELDS, FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH, encodeReference } from '../../common/attribution';
+import { encodeReference } from '../../common/attribution';
 import { createApp } from '../../proxy/app';
 import type { CreateDelivery, DeliveryResult } from '../../proxy/delivery';
 import { fakeDelivery } from '../fake-delivery';
@@ -16,6 +16,15 @@ export const SECRET = 'fuzz-signing-secret';
 export const TOKEN = 'fuzz-server-token';
 export const MAX_AMOUNT = 100_000;
 export const SEED = 20_260_425;
+
+// The rules as shared/contract.md section 2 states them, written here from the contract and not imported
+// from the code, so a wrong limit or a missing character class in the code fails the fuzz.
+/** "An id … is a string of 1–255 characters". */
+const ID_MAX_LENGTH = 255;
+/** "… with no control characters (C0, C1) and no bidirectional-override characters" (U+202A–U+202E, U+2066–U+2069). */
+const FORBIDDEN_ID_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+/** The identifiers, in the contract's attribution order: coupon > click_id > referral_code > asset_id + source_id. */
+const IDENTIFIER_FIELDS = ['coupon', 'click_id', 'referral_code', 'asset_id', 'source_id'] as const;
 const SECRETS = [KEY, KEY.toLowerCase(), encodeURIComponent(KEY), SECRET, TOKEN];
 
 // ── Generators ────────────────────────────────────────────────────────────
@@ -34,6 +43,8 @@ const printable = fc.stringMatching(/^[A-Za-z0-9_.-]{1,24}$/);
 
 const idValue: fc.Arbitrary<Raw> = fc.oneof(
   { weight: 40, arbitrary: printable.map(json) },
+  // Either side of the contract's length limit.
+  { weight: 2, arbitrary: fc.integer({ min: 250, max: 260 }).map((length) => json('i'.repeat(length))) },
   { weight: 2, arbitrary: hostileText.map(json) },
   { weight: 2, arbitrary: fc.integer().map(json) },
   fc.constantFrom(raw('12345678901234567891'), raw('9007199254740993'), raw('1e300'), raw('-0'), raw('1.5'), raw('null'), raw('true'), raw('{}'), raw('[]'), raw('{"__proto__":{"x":1}}')),

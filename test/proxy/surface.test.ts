@@ -77,6 +77,18 @@ describe('answers', () => {
       body: { ok: false, error: 'invalid_request', issues: [{ path: 'currency', message: 'must be a three-letter ISO 4217 code' }] },
     },
     {
+      name: 'three letters that are no ISO 4217 currency',
+      call: { path: '/_tap/convert', init: post({ ...order, currency: 'XYZ' }) },
+      status: 400,
+      body: { ok: false, error: 'invalid_request', issues: [{ path: 'currency', message: 'is not an active ISO 4217 currency code' }] },
+    },
+    {
+      name: 'a withdrawn ISO 4217 currency (the kuna, replaced by the euro)',
+      call: { path: '/_tap/convert', init: post({ ...order, currency: 'hrk' }) },
+      status: 400,
+      body: { ok: false, error: 'invalid_request', issues: [{ path: 'currency', message: 'is not an active ISO 4217 currency code' }] },
+    },
+    {
       name: 'meta_data with a character Tapfiliate rejects',
       call: { path: '/_tap/convert', init: post({ ...order, meta_data: { plan: 'a/b' } }) },
       status: 400,
@@ -192,6 +204,19 @@ describe('delivery results', () => {
     expect(response.status).toBe(503);
     expect(json()).toEqual({ ok: false, error: 'temporarily_unavailable', message: 'try again shortly' });
     expect(lines.some((line) => line.includes('"delivery_unavailable"') && line.includes('kaboom'))).toBe(true);
+  });
+
+  it('names the order and the error code on the request line of a refusal (docs/operations.md, "Logs")', async () => {
+    const requestLine = (lines: string[]) => JSON.parse(lines.find((line) => line.includes('"event":"request"'))!);
+    const invalid = await call({ path: '/_tap/convert', init: post({ ...order, external_id: 'ORD-LOG-1', currency: 'XYZ' }) });
+    expect(invalid.response.status).toBe(400);
+    expect(requestLine(invalid.lines)).toMatchObject({ status: 400, external_id: 'ORD-LOG-1', error: 'invalid_request' });
+    const signedId = await call({
+      path: '/_tap/convert',
+      init: post({ signed: JSON.stringify({ external_id: 'ORD-LOG-2', amount: 1 }), signature: '0'.repeat(64) }),
+      env: { TAPLINE_SIGNING_SECRET: 'log-test-secret' },
+    });
+    expect(requestLine(signedId.lines)).toMatchObject({ status: 401, external_id: 'ORD-LOG-2', error: 'invalid_signature' });
   });
 
   it('answers 503 not_configured and hands nothing on when the deployment has no delivery (no ledger)', async () => {
@@ -611,7 +636,7 @@ describe('logs', () => {
 
   it('logs a one-line hint when the key is missing', async () => {
     const { lines } = await call({ path: '/_tap/convert', init: post(order), env: { TAPFILIATE_API_KEY: '' } });
-    expect(lines.some((line) => line.includes('wrangler secret put TAPFILIATE_API_KEY'))).toBe(true);
+    expect(lines.some((line) => line.includes('npx wrangler secret put TAPFILIATE_API_KEY --env production'))).toBe(true);
   });
 });
 

@@ -19,14 +19,14 @@ describe('the stub queue', () => {
     ]);
   });
 
-  it('captures the landing before replaying, so the proxy gets the cookie on the first request', async () => {
+  it('keeps the landing before anything loads, and stores it before replaying, so the proxy gets the cookie on the first request', async () => {
     // Records the cookie when the events code is requested, the first step of any queued event.
     const WATCH_EVENTS_LOAD = `document.head.appendChild = function (node) {
       if (/tap-events/.test(node.src)) window.cookieAtEventsLoad = document.cookie;
       return Node.prototype.appendChild.call(this, node);
     }`;
     page = await openPage({ url: 'https://www.shop.example/thanks?ref=anna', before: [WATCH_EVENTS_LOAD, STUB, "tap('convert', { external_id: 'A' })"] });
-    expect(page.w.cookieAtEventsLoad).toMatch(/tap_data=[^;]*anna/);
+    expect(decodeURIComponent(page.w.cookieAtEventsLoad)).toMatch(/tap_l=\d+ https:\/\/www\.shop\.example\/thanks\?ref=anna/);
     expect(page.sent).toHaveLength(1);
     expect(page.sent[0].cookie).toMatch(/tap_data=[^;]*anna/);
   });

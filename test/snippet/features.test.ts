@@ -161,6 +161,7 @@ describe('references', () => {
   it.each(['t1', 'nope', 't1!!!', 't1PD4-Pj4-'])('an invalid tap_ref %s is no landing', async (reference) => {
     page = await openPage({ url: 'https://shop.co.uk/?tap_ref=' + reference });
     expect(page.cookieWrites).toEqual([]);
+    expect(page.clicks).toEqual([]);
   });
 });
 
@@ -227,6 +228,33 @@ describe('test mode', () => {
   it('?tap_test=1 lasts for the rest of the tab session', async () => {
     page = await openPage({ url: 'https://www.shop.example/?tap_test=1' });
     await page.next('https://www.shop.example/thanks');
+    await page.w.tap.convert(ORDER);
+    expect(page.sent[0].body.test).toBe(true);
+  });
+
+  it('?tap_test=1 is ignored when a real attribution is stored, so a stranger\'s link cannot make a shopper a test', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna', attrs: { 'data-debug': '' } });
+    await page.next('https://www.shop.example/p?ref=mallory&tap_test=1');
+    await page.next('https://www.shop.example/thanks');
+    await page.w.tap.convert(ORDER);
+    expect(page.sent[0].body).not.toHaveProperty('test');
+    expect(clickOf(page).map((click) => click.test)).toEqual([undefined, undefined]);
+    expect(page.ignored()).toContain('test-over-real');
+  });
+
+  it('a later landing with tracking parameters and no tap_test ends the session\'s test mode', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna&tap_test=1' });
+    await page.next('https://www.shop.example/p?ref=bob');
+    await page.next('https://www.shop.example/thanks');
+    await page.w.tap.convert(ORDER);
+    expect(clickOf(page).map((click) => click.test)).toEqual([true, undefined]);
+    expect(page.sent[0].body).not.toHaveProperty('test');
+  });
+
+  it('a reload of the test landing stays a test, and a page without tracking parameters keeps it', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna&tap_test=1' });
+    await page.next('https://www.shop.example/?ref=anna&tap_test=1');
+    await page.next('https://www.shop.example/cart?utm_source=x');
     await page.w.tap.convert(ORDER);
     expect(page.sent[0].body.test).toBe(true);
   });
@@ -302,14 +330,41 @@ describe('the events file loads only where it is used', () => {
     return scripts.length;
   };
 
-  it('a page view without events or a new landing does not load it; a new landing loads it for its click', async () => {
+  it('a page view without events or a tracking parameter does not load it; a landing loads it to store the landing and send its click', async () => {
     page = await openPage({ url: 'https://www.shop.example/' });
     expect(eventsLoads(page)).toBe(0);
     await page.next('https://www.shop.example/?ref=anna');
     expect(eventsLoads(page)).toBe(1);
+    // A reload of the landing is read again, and keeps what is stored: no second click.
     await page.next('https://www.shop.example/?ref=anna');
+    expect(eventsLoads(page)).toBe(1);
+    await page.next('https://www.shop.example/other');
     expect(eventsLoads(page)).toBe(0);
     expect(page.clicks).toHaveLength(1);
+  });
+
+  it('a landing cookie older than data-cookie-days is dropped, not stored', async () => {
+    const old = Date.now() - 31 * 24 * 60 * 60 * 1000;
+    const LEFT_LONG_AGO = `document.cookie = 'tap_l=' + encodeURIComponent('${old} https://www.shop.example/p?ref=anna') + '; path=/'`;
+    page = await openPage({ url: 'https://www.shop.example/other', attrs: { 'data-cookie-days': '30' }, before: [LEFT_LONG_AGO] });
+    expect(page.stored()).toBeNull();
+    expect(page.clicks).toEqual([]);
+    expect(page.cookie()).not.toMatch(/tap_l=/);
+  });
+
+  it('a landing left before tap-events.js ran is stored by the next page view, with its own time and URL', async () => {
+    // The events file fails to load on the landing (blocked, or the tab closed first).
+    const BLOCK_EVENTS = `document.head.appendChild = function (node) {
+      if (/tap-events/.test(node.src)) { setTimeout(() => node.onerror && node.onerror()); return node; }
+      return Node.prototype.appendChild.call(this, node);
+    }`;
+    page = await openPage({ url: 'https://www.shop.example/p?ref=anna', before: [BLOCK_EVENTS] });
+    expect(page.stored()).toBeNull();
+    expect(page.cookie()).toMatch(/(^|; )tap_l=/);
+    await page.next('https://www.shop.example/other', { before: ['delete document.head.appendChild'] });
+    expect(page.stored()).toMatchObject({ referral_code: 'anna' });
+    expect(page.clicks.map((click) => click.body.landing_page)).toEqual(['https://www.shop.example/p?ref=anna']);
+    expect(page.cookie()).not.toMatch(/tap_l=/);
   });
 
   it('the first tap.convert loads it once, from the folder of tap.js with its query', async () => {
@@ -419,5 +474,52 @@ describe('an event is kept in the outbox before the events file loads', () => {
     await settle();
     expect(page.sent.map((request) => request.body.external_id).sort()).toEqual(['ORD005', 'ORD006']);
     expect(outbox(page)).toEqual({ 'convert:ORD005': 1, 'convert:ORD006': 1 });
+  });
+});
+
+describe('a plain page view', () => {
+  // Chromium's first localStorage or sessionStorage access in a page is a slow
+  // synchronous call: a page view with nothing to do makes none (npm run bench).
+  const COUNT_STORAGE = `for (const name of ['getItem', 'setItem', 'removeItem']) {
+    const original = Storage.prototype[name];
+    Storage.prototype[name] = function (...args) { (window.storageCalls = window.storageCalls || []).push(name + ' ' + args[0]); return original.apply(this, args); };
+  }`;
+
+  it('opens no storage and writes no cookie when the URL has no tracking parameter and nothing waits', async () => {
+    page = await openPage({ url: 'https://www.shop.example/product?s=shoes&utm_source=news', before: [COUNT_STORAGE] });
+    expect(page.w.storageCalls).toBeUndefined();
+    expect(page.allCookieWrites).toEqual([]);
+    expect(page.clicks).toEqual([]);
+    expect(typeof page.w.tap.reference).toBe('function');
+  });
+
+  it('resends an event an earlier page view left, told by the pending cookie', async () => {
+    page = await openPage({ replies: ['network-error'] });
+    expect(await page.w.tap.convert(ORDER)).toMatchObject({ ok: false, status: 'offline' });
+    expect(page.cookie()).toMatch(/(^|; )tap_p=1/);
+    page.setReplies([{ status: 200, body: { ok: true, status: 'sent' } }]);
+    await page.next('https://www.shop.example/other');
+    await settle();
+    expect(page.sent.map((request) => request.body)).toEqual([ORDER, ORDER]);
+    // Nothing waits any more: the cookie is gone, and the next page view opens no storage.
+    expect(page.cookie()).not.toMatch(/tap_p=/);
+  });
+});
+
+describe('debug mode', () => {
+  it('?tap_debug=1 lasts for the rest of the tab session, so the thank-you page logs', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?ref=anna&tap_debug=1' });
+    await page.next('https://www.shop.example/thanks');
+    page.logs.length = 0;
+    await page.w.tap.convert(ORDER);
+    expect(page.logs.filter((line) => line[0] == '[tap]').length).toBeGreaterThan(0);
+  });
+
+  it('says a blocked send is offline and kept, not `undefined`', async () => {
+    page = await openPage({ attrs: { 'data-debug': '' }, replies: ['network-error'] });
+    await page.w.tap.convert(ORDER);
+    const lines = page.logs.filter((line) => line[0] == '[tap]').map((line) => line.slice(1).join(' '));
+    expect(lines).toContain('convert:ORD005 offline, kept for the next page view');
+    expect(lines.join('\n')).not.toMatch(/undefined/);
   });
 });

@@ -88,6 +88,9 @@ export const openPage = async (options: PageOptions = {}) => {
   window.addEventListener('error', (event) => pageErrors.push((event as unknown as ErrorEvent).error ?? event));
 
   // Every cookie write goes through here, so tests see the attributes the snippet chose.
+  // `cookieWrites` are those of the attribution cookie, tap_data; `allCookieWrites` add the
+  // landing and pending cookies (snippet/names.ts).
+  const allCookieWrites: string[] = [];
   const cookieWrites: string[] = [];
   let proto = Object.getPrototypeOf(window.document);
   while (!Object.getOwnPropertyDescriptor(proto, 'cookie')) proto = Object.getPrototypeOf(proto);
@@ -96,7 +99,8 @@ export const openPage = async (options: PageOptions = {}) => {
     configurable: true,
     get: () => native.get!.call(window.document),
     set: (write: string) => {
-      cookieWrites.push(write);
+      allCookieWrites.push(write);
+      if (write.startsWith('tap_data=')) cookieWrites.push(write);
       if (!options.refuseCookie?.(write)) native.set!.call(window.document, write);
     },
   });
@@ -136,6 +140,7 @@ export const openPage = async (options: PageOptions = {}) => {
     pageErrors,
     fetchMock,
     cookieWrites,
+    allCookieWrites,
     /** The `[tap] skip <reason>` reasons logged in debug mode. */
     ignored: () => logs.filter((line) => line[0] == '[tap]' && line[1] == 'skip').map((line) => line[2]),
     /** Runs code in the page, as the merchant's own script would. */

@@ -6,6 +6,7 @@ import { IDENTIFIER_FIELDS, decodeReference } from '../common/attribution';
 import type { AppContext } from './http';
 import { parseJson } from './http';
 import { identifiersSchema, type Identifiers } from './schema';
+import { isPlainObject } from './plain';
 
 /** The attribution cookie the snippet writes and POST /click writes again. */
 export const COOKIE_NAME = 'tap_data';
@@ -26,7 +27,7 @@ export function identifiersFromCookieValue(value: string | undefined): Identifie
       return {};
     }
   }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) return {};
+  if (!isPlainObject(data)) return {};
   const identifiers: Identifiers = {};
   for (const field of IDENTIFIER_FIELDS) {
     const parsed = identifiersSchema.shape[field].safeParse((data as Record<string, unknown>)[field]);

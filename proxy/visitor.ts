@@ -1,0 +1,42 @@
+// Who the shopper is, as the edge saw them: the client network that limits and
+// click memory count by.
+/**
+ * What counts as one client (docs/security.md, "Client network"): an IPv4
+ * address, or the /64 an IPv6 address is in, written `2001:db8:1:2::/64`. One
+ * host or ISP customer gets a whole /64, so counting full IPv6 addresses would
+ * give one attacker 2^64 clients. An IPv4-mapped address (`::ffff:192.0.2.1`)
+ * is its IPv4 address. Anything that is not an address is 'unknown'.
+ */
+export function clientNetwork(address: string | undefined | null): string {
+  const value = (address ?? '').trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  if (IPV4.test(value)) return value;
+  const groups = ipv6Groups(value);
+  if (!groups) return 'unknown';
+  const mapped = groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff;
+  if (mapped) return [groups[6] >> 8, groups[6] & 255, groups[7] >> 8, groups[7] & 255].join('.');
+  return `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a dotted IPv4 tail read as two groups), or null. */
+function ipv6Groups(value: string): number[] | null {
+  if (!value.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(value)) return null;
+  let text = value;
+  const tail = /(?:^|:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (tail) {
+    if (!IPV4.test(tail[1])) return null;
+    const [a, b, c, d] = tail[1].split('.').map(Number);
+    text = `${text.slice(0, text.length - tail[1].length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const parse = (part: string) => (part === '' ? [] : part.split(':'));
+  const head = parse(halves[0]);
+  const rest = halves.length === 2 ? parse(halves[1]) : [];
+  const missing = 8 - head.length - rest.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest];
+  if (!all.every((group) => /^[0-9A-Fa-f]{1,4}$/.test(group))) return null;
+  return all.map((group) => parseInt(group, 16));
+}

@@ -1,0 +1,101 @@
+// tap.js writes a landing's time and URL as the landing cookie the moment the
+// page loads (snippet/landing.ts); this file stores it as the attribution and
+// reports its click, on that page view or, if it was left first, the next one.
+import { REFERENCE_FIELDS, decodeReference } from '../../common/attribution';
+import { capture } from '../capture';
+import { cookieDaysOf } from '../days';
+import { kernel } from '../kernel';
+import { LANDING_COOKIE, REFERENCE_PARAMETER, SESSION_COOKIE, TEST_KEY } from '../names';
+import type { Attribution } from '../types';
+import { click } from './click';
+
+const MS_PER_SECOND = 1000;
+const SECONDS_PER_DAY = 24 * 60 * 60;
+
+/**
+ * Writes on the broadest domain the browser accepts, so `www.` and `checkout.`
+ * share one cookie, and returns that domain ('' for a host-only cookie).
+ * Browsers refuse public suffixes and, on IP hosts, any other host (RFC 6265
+ * §5.3 steps 5–6), so reading the cookie back tells which write took:
+ * `x.pages.dev` falls through to itself, `localhost` stays host-only.
+ */
+const writeCookie = (attribution: Attribution, days: number): string => {
+  const value = JSON.stringify(attribution);
+  const labels = location.hostname.split('.');
+  const cookieDomain = kernel.data.cookieDomain;
+  let attributes = '; path=/; samesite=lax; max-age=' + days * SECONDS_PER_DAY;
+  if (location.protocol == 'https:') attributes += '; secure';
+  // From the last two labels, one more each round, then host-only when `first` is below 0.
+  for (let first = labels.length - 2; ; first--) {
+    const domain = cookieDomain || (first < 0 ? '' : labels.slice(first).join('.'));
+    document.cookie = 'tap_data=' + encodeURIComponent(value) + (domain && '; domain=' + domain) + attributes;
+    if (cookieDomain || first < 0 || kernel.cookie('tap_data') == value) {
+      kernel.log('stored', value, domain);
+      return domain;
+    }
+  }
+};
+
+/**
+ * Test mode from a URL (docs/reference.md, "Test mode"): `?tap_test=1` counts
+ * only while no real attribution is stored (nothing stored, or what this tab
+ * stored in test mode), and a landing without it ends it, so nobody's link can
+ * turn another affiliate's shopper into a test. Returns whether the tab is in
+ * test mode from a URL now.
+ */
+const testFromUrl = (query: URLSearchParams, stored: Attribution | null, tracked: boolean, jar: string): boolean => {
+  const asked = query.get(TEST_KEY) == '1';
+  // No tab of this browser session has used `?tap_test=1`: nothing to end, so no sessionStorage.
+  if (!asked && !kernel.cookie(SESSION_COOKIE, jar)) return false;
+  const session = sessionStorage.getItem(TEST_KEY) == '1';
+  if (!asked) {
+    if (tracked && session) sessionStorage.removeItem(TEST_KEY);
+    return session && !tracked;
+  }
+  if (!stored || session) {
+    sessionStorage.setItem(TEST_KEY, '1');
+    document.cookie = SESSION_COOKIE + '=1; path=/; samesite=lax';
+    return true;
+  }
+  kernel.log('skip', 'test-over-real');
+  return false;
+};
+
+/**
+ * Stores the landing the landing cookie holds, if any, and reports a new
+ * attribution with a click. Kept instead in first-touch mode, or when the
+ * landing carries what is stored already, as on a reload. `jar` is the
+ * document's cookies, read once by the caller.
+ */
+export const land = (jar: string) => {
+  const raw = kernel.cookie(LANDING_COOKIE, jar);
+  if (!raw) return;
+  // Read once: whatever happens next, a landing is never stored twice.
+  document.cookie = LANDING_COOKIE + '=; path=/; max-age=0';
+  const space = raw.indexOf(' ');
+  const landedAt = Number(raw.slice(0, space));
+  const landingPage = raw.slice(space + 1);
+  const days = cookieDaysOf(kernel.data);
+  // A landing whose page was left before this file ran, too long ago for the tag's cookie lifetime.
+  if (!(Date.now() - landedAt < days * SECONDS_PER_DAY * MS_PER_SECOND)) return kernel.log('skip', 'expired landing');
+  const query = new URL(landingPage).searchParams;
+  const reference = query.get(REFERENCE_PARAMETER);
+  const stored = kernel.attribution(kernel.cookie('tap_data', jar));
+  const captured = capture(query, reference ? decodeReference(reference) : null);
+  let test = 'test' in kernel.data;
+  try {
+    test = testFromUrl(query, stored, !!captured, jar) || test;
+  } catch {} // storage refused: no test mode from the URL
+  if (test) kernel.log('test');
+  if (!captured) return;
+  // The proxy adds `click_id` to the cookie, so a stored one counts only when the landing carries one too.
+  if (
+    stored &&
+    (kernel.data.attribution == 'first' || REFERENCE_FIELDS.every((field) => captured[field] == stored[field] || (field == 'click_id' && !captured[field])))
+  ) {
+    return kernel.log('kept', stored);
+  }
+  const cookie = { ...captured, ts: Math.floor(landedAt / MS_PER_SECOND) };
+  // landed_at tells this landing from another one in the same second, so the proxy creates one click for each.
+  click({ ...cookie, landed_at: landedAt, landing_page: landingPage, cookie_domain: writeCookie(cookie, days), cookie_days: days }, test);
+};

@@ -16,17 +16,17 @@
 // a 202 queued is therefore retried, and answered duplicate: harmless, and kept so
 // that every route answers the contract's statuses.
 import type { Handler } from 'hono';
-import { hasIdentifier, identifiersFromReference } from '../attribution';
-import { lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
+import { hasIdentifier, identifiersFromReference } from '../identifiers';
+import { lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, secretHint, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
 import type { CreateDelivery, RefundJob } from '../delivery';
 import { jsonError, parseJson, type AppContext, type AppEnv } from '../http';
 import { logLine } from '../log';
 import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
-import { conversionJob } from '../tapfiliate';
+import { conversionJob } from '../events/job';
 import { lemonSqueezyAction, verifyLemonSqueezyWebhook, type LemonSqueezyRefund } from '../webhooks/lemonsqueezy';
 import { paddleAction, verifyPaddleEvent, type PlatformConversion, type PlatformRefund } from '../webhooks/paddle';
-import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from './event';
+import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from '../events/answer';
 
 type Platform = 'paddle' | 'lemonsqueezy';
 
@@ -210,7 +210,7 @@ const OPTIONAL_ORDER_FIELDS = Object.keys(OPTIONAL_FIELD_SCHEMAS) as (keyof type
 
 function requireSecret(secret: string | undefined, name: string): string {
   if (secret) return secret;
-  logLine('not_configured', { hints: [`${name} is not set: run \`wrangler secret put ${name}\``] });
+  logLine('not_configured', { hints: [secretHint(name)] });
   throw jsonError(503, { ok: false, error: 'not_configured' });
 }
 

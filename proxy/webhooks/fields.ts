@@ -1,9 +1,10 @@
 // Reading a platform's payload defensively: what Paddle and Lemon Squeezy send is
 // signed, but its shape is still theirs, so every field is checked as it is read.
+import { isCurrency } from '../currency';
+import { isPlainObject } from '../plain';
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** The one plain-object guard (proxy/plain.ts), under the name these readers use. */
+export const isRecord = isPlainObject;
 
 export function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
@@ -39,8 +40,8 @@ export function fromMinor(amount: number, currency: string): number {
   return Number((amount / 10 ** exponent).toFixed(exponent));
 }
 
-/** An ISO 4217 code as Tapfiliate takes it, or undefined when it is not three letters. */
+/** An active ISO 4217 code, upper case, as Tapfiliate takes it; undefined otherwise (proxy/currency.ts). */
 export function currencyCode(value: unknown): string | undefined {
   const code = text(value)?.toUpperCase();
-  return code && /^[A-Z]{3}$/.test(code) ? code : undefined;
+  return code && isCurrency(code) ? code : undefined;
 }

@@ -52,6 +52,7 @@ export default defineConfig({
           name: 'snippet',
           environment: 'happy-dom',
           include: ['test/snippet/**/*.test.ts'],
+          globalSetup: ['test/snippet/global-setup.ts'],
         },
       },
       {

@@ -2,29 +2,12 @@
 // and reading what a request carries (its body, and who sent it).
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { getConnInfo } from 'hono/cloudflare-workers';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod/mini';
-import { FORBIDDEN_ID_CHARACTERS } from '../common/attribution';
 import { apiKeyOf, serverTokenOf, signingSecretOf } from './config';
-import { logLine, scrub, truncateIp } from './log';
-import { isIp } from './schema';
-import type { Visitor } from './tapfiliate';
-import { isPlainObject } from './plain';
-
-/** Fields a handler adds to the request's log line. */
-export interface LogFields {
-  external_id?: string;
-  customer_id?: string;
-  result?: string;
-  upstream_status?: number;
-  reason?: string;
-  /** The error code of a refusal (`invalid_request`, `signature_required`…), set by handleError. */
-  error?: string;
-  /** Optional webhook fields left out because they break the id rules. */
-  dropped?: string[];
-}
+import { logLine, scrub, type LogFields } from './log';
+import { isPlainObject, parseJson } from './plain';
 
 /** Hono's generics for this app: the worker's bindings and per-request variables. */
 export interface AppEnv {
@@ -94,16 +77,6 @@ export function jsonBody(maxBytes: number): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** The one JSON.parse guard: undefined for anything that is not JSON. */
-export function parseJson(text: string | undefined | null): unknown {
-  if (typeof text !== 'string') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 /** The body as a JSON object, or a 400 that says why not. */
 export function jsonObject(text: string): Record<string, unknown> {
   const data = parseJson(text);
@@ -119,71 +92,4 @@ export function parseWith<Schema extends z.ZodMiniType>(schema: Schema, data: un
   throw invalidRequest(
     parsed.error.issues.map((issue) => ({ path: pathPrefix + issue.path.map(String).join('.'), message: issue.message })),
   );
-}
-
-/** Tapfiliate keeps user agents for fraud checks; nothing real is longer, and a long one would bloat every job. */
-export const MAX_USER_AGENT = 512;
-
-/**
- * The shopper as Cloudflare's edge saw them: the IP from CF-Connecting-IP only
- * (set by the edge; a client cannot forge it, and X-Forwarded-For it can), kept
- * only when it parses as an IP, and the User-Agent cut to 512 characters.
- */
-export function visitorOf(c: AppContext): Visitor {
-  return cleanVisitor(getConnInfo(c).remote.address, c.req.header('user-agent'));
-}
-
-export function cleanVisitor(ip: string | undefined, userAgent: string | undefined): Visitor {
-  const visitor: Visitor = {};
-  const address = ip?.trim();
-  if (address && isIp(address)) visitor.ip = address;
-  const agent = userAgent?.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_USER_AGENT);
-  if (agent) visitor.user_agent = agent;
-  return visitor;
-}
-
-/** Longest id the log repeats from a refused body, as the schema allows (common/attribution.ts). */
-const LOGGED_ID_MAX = 255;
-
-/**
- * The `external_id` and `customer_id` of a body the route has already read
- * (signed fields first, as the route reads them), each only when it is a short
- * printable id; a body nobody read, such as one refused for its size or origin,
- * stays unread.
- */
-async function idsOfReadBody(c: AppContext): Promise<{ external_id?: string; customer_id?: string }> {
-  if (!Object.keys(c.req.bodyCache).length) return {};
-  const body = Object(parseJson(await c.req.text().catch(() => undefined)));
-  const signed = Object(typeof body.signed === 'string' ? parseJson(body.signed) : undefined);
-  const ids: { external_id?: string; customer_id?: string } = {};
-  for (const field of ['external_id', 'customer_id'] as const) {
-    const value = signed[field] ?? body[field];
-    const text = typeof value === 'number' || typeof value === 'string' ? String(value).trim() : '';
-    if (text && text.length <= LOGGED_ID_MAX && !FORBIDDEN_ID_CHARACTERS.test(text)) ids[field] = text;
-  }
-  return ids;
-}
-
-/**
- * One JSON line per request under BASE_PATH, for `wrangler tail`: route,
- * method, status, milliseconds, truncated IP, and what the handler added
- * (ids, result, upstream status). Never a secret, the cookie or a full IP.
- */
-export function requestLog(routeOf: (path: string) => string): MiddlewareHandler<AppEnv> {
-  return async function requestLog(c, next) {
-    const started = Date.now();
-    c.set('route', routeOf(c.req.path));
-    c.set('log', {});
-    await next();
-    // A refusal before the route named its event still says which order it was, when the body was read.
-    if (c.res.status >= 400 && !c.get('log').external_id && !c.get('log').customer_id) Object.assign(c.get('log'), await idsOfReadBody(c));
-    logLine('request', {
-      route: c.get('route'),
-      method: c.req.method,
-      status: c.res.status,
-      ms: Date.now() - started,
-      ip: truncateIp(getConnInfo(c).remote.address),
-      ...c.get('log'),
-    });
-  };
 }

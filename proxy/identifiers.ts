@@ -4,12 +4,11 @@
 import { getCookie } from 'hono/cookie';
 import { IDENTIFIER_FIELDS, decodeReference } from '../common/attribution';
 import type { AppContext } from './http';
-import { parseJson } from './http';
+import { parseJson } from './plain';
 import { identifiersSchema, type Identifiers } from './schema';
 import { isPlainObject } from './plain';
+import { COOKIE_NAME } from '../common/contract';
 
-/** The attribution cookie the snippet writes and POST /click writes again. */
-export const COOKIE_NAME = 'tap_data';
 
 /**
  * Identifiers from a tap_data value. It comes from a browser we do not

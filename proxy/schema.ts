@@ -4,6 +4,8 @@ import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import { FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH, capturable } from '../common/attribution';
 import { isCurrency } from './currency';
+import { isIp } from './visitor';
+import { MAX_COOKIE_DAYS } from '../common/contract';
 
 // zod/mini ships no messages ("Invalid input"); English ones name what is wrong.
 z.config(en());
@@ -136,7 +138,7 @@ export const clickSchema = z.object({
   landing_page: z.optional(z.string()),
   referrer: z.optional(z.string()),
   cookie_domain: z.optional(z.string().check(z.maxLength(253), z.regex(/^[A-Za-z0-9.-]*$/, 'must be a host name'))),
-  cookie_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(365))),
+  cookie_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(MAX_COOKIE_DAYS))),
   ts: z.optional(z.number().check(z.int(), z.gte(0))),
   /** The landing's time in milliseconds, as the snippet sends it. It does not decide clicks: an attacker writes it (routes/click.ts). */
   landed_at: z.optional(z.number().check(z.int(), z.gte(0))),
@@ -148,16 +150,6 @@ export function cookieSafe(value: string | undefined): boolean {
   return value === undefined || capturable(value) === value;
 }
 
-/** Whether a string parses as an IP address (dotted IPv4, or IPv6 as a URL host accepts it). */
-export function isIp(value: string): boolean {
-  if (/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(value)) return true;
-  if (!value.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(value)) return false;
-  try {
-    return new URL(`http://[${value}]/`).hostname.length > 2;
-  } catch {
-    return false;
-  }
-}
 
 export { IDENTIFIER_FIELDS } from '../common/attribution';
 
@@ -170,9 +162,4 @@ export type CustomerInput = z.input<typeof customerSchema>;
 export type Customer = z.output<typeof customerSchema>;
 export type Click = z.output<typeof clickSchema>;
 
-/** Every JSON answer of the proxy, and the snippet's own ones (docs/reference.md, "Answers"). */
-export type TapResult =
-  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' | 'ignored' | 'stored' | 'reversed' | 'adjusted'; click_id?: string }
-  | { ok: true; status: 'test'; postbacks: { kind: string; url: string; body: unknown }[] }
-  | { ok: false; status: 'offline' | 'skipped'; reason: string }
-  | { ok: false; error: string; issues?: { path: string; message: string }[]; message?: string };
+export type { TapResult } from '../common/contract';

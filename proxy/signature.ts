@@ -1,7 +1,8 @@
 // Signed events (docs/reference.md, "Signed events"): the merchant's server
 // signs the order, so no browser can change it.
 import { hexBytes, hmacVerify } from './hmac';
-import { invalidRequest, jsonError, parseJson, parseWith } from './http';
+import { invalidRequest, jsonError, parseWith } from './http';
+import { parseJson } from './plain';
 import { signedEnvelopeSchema, signedExpirySchema } from './schema';
 import { isPlainObject } from './plain';
 

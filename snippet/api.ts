@@ -7,7 +7,7 @@ import { load } from './loader';
 import { attempt, ignore, log, offline } from './log';
 import { isTest, readOutbox, saveOutbox } from './outbox';
 import { EVENTS, REF } from './names';
-import type { ConversionInput, CustomerInput, EventKind, EventsModule, TapResult } from './types';
+import type { ConversionInput, CustomerInput, EventRoute, EventsModule, TapResult } from './types';
 
 /**
  * The event's id. A signed event carries it inside `signed`, whose fields win
@@ -28,7 +28,7 @@ const idOf = (event: Record<string, unknown>, field: string) => {
  * loses it; then hands it to tap-events.js to send. When that file cannot
  * load, the event waits for a later page view.
  */
-const keep = (kind: EventKind, input: unknown, idField: string): TapResult | Promise<TapResult> => {
+const keep = (kind: EventRoute, input: unknown, idField: string): TapResult | Promise<TapResult> => {
   const event = Object(input);
   const id = idOf(event, idField);
   if (id == null || !String(id).trim()) return ignore('no-id');
@@ -49,7 +49,7 @@ const keep = (kind: EventKind, input: unknown, idField: string): TapResult | Pro
  * Waits for consent and the landing, then keeps the event.
  * Never rejects: whatever goes wrong resolves as a skipped result.
  */
-const run = (kind: EventKind, input: unknown, idField: string): Promise<TapResult> =>
+const run = (kind: EventRoute, input: unknown, idField: string): Promise<TapResult> =>
   consentAnswer
     .then(() => (granted ? landing.then(() => keep(kind, input, idField)) : ignore('no-consent')))
     .catch((error) => {

@@ -4,6 +4,7 @@
 import { REFERENCE_FIELDS, capturable } from '../common/attribution';
 import { attempt } from './log';
 import type { Attribution } from './types';
+import { COOKIE_NAME } from '../common/contract';
 
 /**
  * A cookie's value, or null, also when the page makes `document.cookie` throw.
@@ -30,4 +31,4 @@ export const parseAttribution = (value: string | null): Attribution | null =>
   }, null)!;
 
 /** The stored attribution, or null: `tap.data()`. */
-export const readCookie = (): Attribution | null => parseAttribution(cookieValue('tap_data'));
+export const readCookie = (): Attribution | null => parseAttribution(cookieValue(COOKIE_NAME));

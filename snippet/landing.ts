@@ -3,6 +3,7 @@ import { load } from './loader';
 import { attempt } from './log';
 import { EVENTS, LANDING_COOKIE } from './names';
 import type { EventsModule } from './types';
+import { MAX_COOKIE_DAYS } from '../common/contract';
 
 /** Settles once the last landing is stored; events wait for it, so they carry its cookie. */
 export let landing: Promise<unknown> = Promise.resolve();
@@ -20,7 +21,7 @@ const MAX_LANDING_URL = 1200;
  * The longest `data-cookie-days`, so the landing cookie outlives none the tag
  * may ask for; tap-events.js drops a landing older than the tag's own.
  */
-const LANDING_SECONDS = 365 * 24 * 60 * 60;
+const LANDING_SECONDS = MAX_COOKIE_DAYS * 24 * 60 * 60;
 
 /**
  * Reads the current URL as a landing, now, before a router can strip it or

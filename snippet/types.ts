@@ -27,16 +27,13 @@ export type CustomerInput = Identifiers & {
   signature?: string;
 };
 
-/** The proxy's JSON answer, or the snippet's own when nothing reached the proxy. */
-export type TapResult =
-  | { ok: true; status: 'sent' | 'queued' | 'duplicate' | 'unattributed' | 'test'; postbacks?: unknown[] }
-  | { ok: false; status: 'offline' | 'skipped'; reason: string }
-  | { ok: false; error: string; issues?: { path: string; message: string }[] };
+import type { TapResult } from '../common/contract';
+export type { TapResult };
 
 /** The captured identifiers, as stored in the cookie with `ts`. */
 export type Attribution = Record<string, string | number>;
 
-export type EventKind = 'convert' | 'customer';
+export type { EventRoute } from '../common/contract';
 
 /** What tap-events.js hands back to tap.js once it has loaded. */
 export type EventsModule = {

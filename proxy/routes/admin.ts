@@ -8,7 +8,7 @@ import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery'
 import { adminTokenOf, apiKeyOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
 import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http';
 import { truncateIp } from '../log';
-import { isIp } from '../schema';
+import { isIp } from '../visitor';
 import { enforceRateLimit } from '../trust';
 
 const STATUSES = ['pending', 'sent', 'dead', 'reversed', 'adjusted', 'ignored'] as const;

@@ -5,17 +5,16 @@
 import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
 import { FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
-import { COOKIE_NAME } from '../identifiers';
 import { allowedOriginsOf, upstreamUrlsOf } from '../config';
 import { clickFor } from '../memory';
-import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
+import { invalidRequest, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
+import { visitorOf } from '../visitor';
 import { clickSchema, cookieSafe, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
 import { clientNetwork } from '../visitor';
 import { refuseUnlessConfigured } from '../events/answer';
+import { COOKIE_NAME, DEFAULT_COOKIE_DAYS, MAX_URL_LENGTH } from '../../common/contract';
 
 /** The longest landing_page or referrer forwarded to Tapfiliate. */
-const MAX_URL_LENGTH = 2048;
-const DEFAULT_COOKIE_DAYS = 90;
 
 export function clickRoute(): Handler<AppEnv> {
   return async function handleClick(c) {

@@ -6,19 +6,18 @@ import { maxAmountOf, secretHint, signingSecretOf, webhooksOwnOrders } from '../
 import type { CreateDelivery } from '../delivery';
 import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from '../events/answer';
 import { conversionJob, customerJob } from '../events/job';
-import { cleanVisitor, invalidRequest, jsonError, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http';
+import { invalidRequest, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
+import { cleanVisitor, visitorOf } from '../visitor';
 import { logLine } from '../log';
 import { conversionSchema, customerSchema, serverEventExtrasSchema, IDENTIFIER_FIELDS, type TapResult } from '../schema';
 import { signatureRequired, verifySigned } from '../signature';
 import { isServerEvent } from '../trust';
 
-export type EventKind = 'conversion' | 'customer';
-
 /**
  * The handler for one kind of event. Browser events have passed the origin
  * policy and the rate limit (app.ts); server events, the server token.
  */
-export function eventRoute(kind: EventKind, createDelivery: CreateDelivery): Handler<AppEnv> {
+export function eventRoute(kind: 'conversion' | 'customer', createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleEvent(c) {
     const log = c.get('log');
     refuseUnlessConfigured(c);

@@ -1,9 +1,9 @@
 import type { Attribution } from '../types';
 import { kernel } from '../kernel';
 import { post } from './send';
+import { MAX_URL_LENGTH } from '../../common/contract';
 
 /** The proxy refuses a longer landing page or referrer; the click still sets the cookie. */
-const MAX_URL_LENGTH = 2048;
 
 /**
  * Reports a new attribution to the proxy's `click` route, which creates the

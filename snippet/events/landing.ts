@@ -8,6 +8,7 @@ import { kernel } from '../kernel';
 import { LANDING_COOKIE, REFERENCE_PARAMETER, SESSION_COOKIE, TEST_KEY } from '../names';
 import type { Attribution } from '../types';
 import { click } from './click';
+import { COOKIE_NAME } from '../../common/contract';
 
 const MS_PER_SECOND = 1000;
 const SECONDS_PER_DAY = 24 * 60 * 60;
@@ -28,8 +29,8 @@ const writeCookie = (attribution: Attribution, days: number): string => {
   // From the last two labels, one more each round, then host-only when `first` is below 0.
   for (let first = labels.length - 2; ; first--) {
     const domain = cookieDomain || (first < 0 ? '' : labels.slice(first).join('.'));
-    document.cookie = 'tap_data=' + encodeURIComponent(value) + (domain && '; domain=' + domain) + attributes;
-    if (cookieDomain || first < 0 || kernel.cookie('tap_data') == value) {
+    document.cookie = COOKIE_NAME + '=' + encodeURIComponent(value) + (domain && '; domain=' + domain) + attributes;
+    if (cookieDomain || first < 0 || kernel.cookie(COOKIE_NAME) == value) {
       kernel.log('stored', value, domain);
       return domain;
     }
@@ -80,7 +81,7 @@ export const land = (jar: string) => {
   if (!(Date.now() - landedAt < days * SECONDS_PER_DAY * MS_PER_SECOND)) return kernel.log('skip', 'expired landing');
   const query = new URL(landingPage).searchParams;
   const reference = query.get(REFERENCE_PARAMETER);
-  const stored = kernel.attribution(kernel.cookie('tap_data', jar));
+  const stored = kernel.attribution(kernel.cookie(COOKIE_NAME, jar));
   const captured = capture(query, reference ? decodeReference(reference) : null);
   let test = 'test' in kernel.data;
   try {

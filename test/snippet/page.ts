@@ -1,12 +1,11 @@
 // A merchant page in happy-dom that loads the real dist/tap.js through the
 // <script> tag of the README, with fetch, sendBeacon and console under test control.
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Window } from 'happy-dom';
 import { vi } from 'vitest';
 
 const DIST = resolve(__dirname, '../../dist');
-if (!existsSync(resolve(DIST, 'tap.js'))) throw new Error('dist/tap.js is missing: run `node build.mjs` first');
+// test/snippet/global-setup.ts has just built it.
 
 export type Reply = { status: number; body?: unknown } | 'network-error' | 'html';
 /** One POST; `cookie` is what document.cookie held when it was made, as the proxy would see it. */

@@ -4,13 +4,13 @@
 
 /** The identifiers Tapfiliate attributes by, in its order of precedence. */
 export const IDENTIFIER_FIELDS = ['coupon', 'click_id', 'referral_code', 'asset_id', 'source_id'] as const;
-export type IdentifierField = (typeof IDENTIFIER_FIELDS)[number];
+type IdentifierField = (typeof IDENTIFIER_FIELDS)[number];
 
 /** Longest id (external_id, customer_id or identifier) the proxy accepts. */
 export const ID_MAX_LENGTH = 255;
 
 /** Longest value the snippet captures from a landing URL; a longer one is ignored. */
-export const CAPTURE_MAX_LENGTH = 100;
+const CAPTURE_MAX_LENGTH = 100;
 
 /**
  * Characters no id may contain: C0 and C1 controls and DEL, which break log

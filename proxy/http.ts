@@ -18,7 +18,7 @@ export interface AppEnv {
 export type AppContext = Context<AppEnv>;
 
 /** The one JSON shape of every failure (docs/reference.md, "Answers"). */
-export interface ErrorBody {
+interface ErrorBody {
   ok: false;
   error: string;
   issues?: { path: string; message: string }[];
@@ -85,11 +85,14 @@ export function jsonObject(text: string): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
+/** A schema's complaints as the answer names them: `{path, message}`, the path dotted (`meta_data.plan`). */
+export function issuesOf(error: z.core.$ZodError, pathPrefix = ''): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({ path: pathPrefix + issue.path.map(String).join('.'), message: issue.message }));
+}
+
 /** Validates against a schema, or throws the 400 that names each field (`meta_data.plan`; '' for the body). */
 export function parseWith<Schema extends z.ZodMiniType>(schema: Schema, data: unknown, pathPrefix = ''): z.output<Schema> {
   const parsed = schema.safeParse(data);
   if (parsed.success) return parsed.data;
-  throw invalidRequest(
-    parsed.error.issues.map((issue) => ({ path: pathPrefix + issue.path.map(String).join('.'), message: issue.message })),
-  );
+  throw invalidRequest(issuesOf(parsed.error, pathPrefix));
 }

@@ -14,9 +14,16 @@ export const CLICK_MEMORY_MS = 30 * 60 * 1000;
 
 /** The click id for this landing: made once per referral code and client network, or remembered. Undefined when none could be made. */
 export async function clickFor(env: Env, network: string, body: ClickBody): Promise<string | undefined> {
-  const key = `clk:${body.referral_code}|${network}`;
-  return (await (await ledgerOf(env.POSTBACK_LEDGER, key)).click(key, body, CLICK_MEMORY_MS)) || undefined;
+  return (await (await ledgerOf(env.POSTBACK_LEDGER, `clk:${network}`)).click(network, body, CLICK_MEMORY_MS, CLICK_CODES_PER_NETWORK)) || undefined;
 }
+
+/**
+ * Referral codes one client network may have clicks made for in the window.
+ * A shopper arrives through one affiliate, rarely two or three; past this the
+ * cookie is still set and the conversion still attributed, only without a
+ * Tapfiliate click.
+ */
+export const CLICK_CODES_PER_NETWORK = 5;
 
 const subscriptionKey = (platform: string, customer: string) => `sub:${platform}:${customer}`;
 

@@ -2,7 +2,7 @@
 // checks as classic zod with a tree-shakeable API, ~40 KB gzip less in the worker.
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH, capturable } from '../common/attribution';
+import { FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH } from '../common/attribution';
 import { isCurrency } from './currency';
 import { isIp } from './visitor';
 import { MAX_COOKIE_DAYS } from '../common/contract';
@@ -144,11 +144,6 @@ export const clickSchema = z.object({
   landed_at: z.optional(z.number().check(z.int(), z.gte(0))),
   ...eventFlags,
 });
-
-/** Identifiers a cookie may hold: what the snippet could have captured from a URL, plus a click id. */
-export function cookieSafe(value: string | undefined): boolean {
-  return value === undefined || capturable(value) === value;
-}
 
 
 export { IDENTIFIER_FIELDS } from '../common/attribution';

@@ -6,7 +6,7 @@ import { parseJson } from './plain';
 import { signedEnvelopeSchema, signedExpirySchema } from './schema';
 import { isPlainObject } from './plain';
 
-export type SignatureFailure = 'invalid_signature' | 'signature_expired';
+type SignatureFailure = 'invalid_signature' | 'signature_expired';
 
 /**
  * Checks a signed event and returns the fields inside `signed`. The signature

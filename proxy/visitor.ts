@@ -47,7 +47,7 @@ function ipv6Groups(value: string): number[] | null {
 }
 
 /** Tapfiliate keeps user agents for fraud checks; nothing real is longer, and a long one would bloat every job. */
-export const MAX_USER_AGENT = 512;
+const MAX_USER_AGENT = 512;
 
 /**
  * The shopper as Cloudflare's edge saw them: the IP from CF-Connecting-IP only

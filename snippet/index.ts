@@ -1,11 +1,11 @@
 import { api, start } from './api';
 import { granted } from './consent';
 import { watchHistory } from './history';
-import { kernel } from './loader';
+import { lent } from './loader';
 import { attempt, ignore } from './log';
 import { DEBUG_KEY, SESSION_COOKIE } from './names';
 
-type Tap = ((command: string, arg?: unknown) => unknown) & typeof api & { q?: IArguments[]; _?: typeof kernel };
+type Tap = ((command: string, arg?: unknown) => unknown) & typeof api & { q?: IArguments[]; _?: typeof lent };
 const page = window as unknown as { tap?: Tap };
 const stub = page.tap;
 
@@ -14,7 +14,7 @@ const install = () => {
     const run = (api as unknown as Record<string, (arg: unknown) => unknown>)[command];
     return run ? run(arg) : ignore('unknown');
   }, api) as Tap;
-  tap._ = kernel;
+  tap._ = lent;
   page.tap = tap;
   // Debug mode lasts for the tab's session, like test mode, so a thank-you page after `?tap_debug=1` logs too.
   if (/[?&]tap_debug=1/.test(location.search)) {

@@ -1,4 +1,4 @@
-import type { Kernel } from './loader';
+import type { Lent } from './loader';
 
 /**
  * What tap.js lends its lazy files as `tap._` (snippet/loader.ts): its
@@ -6,4 +6,4 @@ import type { Kernel } from './loader';
  * file carries a second copy. Each lazy file sets its module here under its
  * name. Object(): a page that replaced `window.tap` gets nothing set rather than a throw.
  */
-export const kernel: Kernel = Object(Object((window as unknown as { tap?: { _?: Kernel } }).tap)._);
+export const kernel: Lent = Object(Object((window as unknown as { tap?: { _?: Lent } }).tap)._);

@@ -10,8 +10,8 @@ import { isTest, readOutbox, saveOutbox } from './outbox';
 
 const loading: Record<string, Promise<unknown>> = {};
 
-/** What tap.js lends its lazy files, as `tap._`: see snippet/kernel.ts. */
-export const kernel = {
+/** What tap.js lends its lazy files, as `tap._`: a lazy file reaches it through snippet/kernel.ts. */
+export const lent = {
   log,
   data,
   test: isTest,
@@ -22,7 +22,7 @@ export const kernel = {
   attribution: parseAttribution,
 };
 /** Each lazy file also sets its module on `tap._` under its name (`tap._.events`). */
-export type Kernel = typeof kernel & Record<string, unknown>;
+export type Lent = typeof lent & Record<string, unknown>;
 
 /**
  * The lazy file `tap-<name>.js`, loaded once: resolves with the module it set
@@ -35,7 +35,7 @@ export const load = <T>(name: string): Promise<T | void> => {
       const script = document.createElement('script');
       script.src = fileUrl(name);
       // A script's load event fires after it has run (HTML "execute the script element").
-      script.onload = script.onerror = () => resolve((kernel as Kernel)[name]);
+      script.onload = script.onerror = () => resolve((lent as Lent)[name]);
       document.head.appendChild(script);
     }).catch(log);
   }

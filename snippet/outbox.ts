@@ -13,10 +13,10 @@ const PENDING_SECONDS = 7 * 24 * 60 * 60;
 export const SENT = 1;
 
 /** An event no proxy has answered yet: its body and when it was first saved (ms). */
-export type Pending = { b: string; t: number };
+type Pending = { b: string; t: number };
 
 /** An object, not an array, so a page's Array#toJSON (prototype.js) cannot garble it. */
-export type Outbox = Record<string, Pending | typeof SENT>;
+type Outbox = Record<string, Pending | typeof SENT>;
 
 /** This page's last write, for when storage throws: it still deduplicates within a page view. */
 let memory: string;

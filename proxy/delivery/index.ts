@@ -39,7 +39,7 @@ export interface Delivery {
 export type CreateDelivery = (env: Env) => Delivery | undefined;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_PAGE = 50;
+const DEFAULT_PAGE = 50;
 
 /**
  * Delivery through the ledger objects.
@@ -79,7 +79,8 @@ export function createDelivery(env: Env): Delivery | undefined {
         .flatMap((page) => page.events.map((event, index) => ({ event, cursor: page.cursors[index] })))
         .sort((a, b) => b.cursor.at - a.cursor.at || (a.cursor.key < b.cursor.key ? 1 : a.cursor.key > b.cursor.key ? -1 : 0))
         .slice(0, limit);
-      const more = merged.length === limit && pages.reduce((sum, page) => sum + page.events.length, 0) > limit;
+      // More may follow when rows were left over, or when an object gave all it was asked for (it may hold more).
+      const more = merged.length === limit && (pages.reduce((sum, page) => sum + page.events.length, 0) > limit || pages.some((page) => page.events.length === limit));
       const last = merged.at(-1)?.cursor;
       return { events: merged.map((entry) => entry.event), next_cursor: more && last ? encodeCursor(last) : null };
     },
@@ -105,14 +106,17 @@ export function createDelivery(env: Env): Delivery | undefined {
 
 /** An opaque cursor: the last event's acceptance time and key. */
 function encodeCursor(cursor: { at: number; key: string }): string {
-  return btoa(JSON.stringify([cursor.at, cursor.key])).replace(/=+$/, '');
+  // base64url of the UTF-8 bytes: a key may hold any character an id may (btoa alone takes Latin-1 only).
+  const bytes = new TextEncoder().encode(JSON.stringify([cursor.at, cursor.key]));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 /** Undefined for a missing cursor; a malformed one is the caller's error (the operator API checks it first). */
 export function decodeCursor(cursor: string | undefined): { at: number; key: string } | undefined {
   if (!cursor) return undefined;
   try {
-    const [at, key] = JSON.parse(atob(cursor)) as unknown[];
+    const binary = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
+    const [at, key] = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)))) as unknown[];
     if (typeof at === 'number' && Number.isFinite(at) && typeof key === 'string') return { at, key };
   } catch {
     // Falls through.

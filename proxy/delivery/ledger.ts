@@ -23,6 +23,7 @@ import { createClick, type ClickBody } from '../tapfiliate';
 import {
   accepted,
   BASE_DELAY_MS,
+  FIRST_TRY_GRACE_MS,
   keyOf,
   refundApplied,
   retryRequested,
@@ -51,7 +52,7 @@ export type DeliveryResult =
 
 export type RetryResult = DeliveryResult | { status: 'already_sent' } | { status: 'not_found' };
 
-export interface ListQuery {
+interface ListQuery {
   status?: RecordStatus;
   kind?: RecordKind;
   source?: EventSource;
@@ -139,6 +140,8 @@ export class PostbackLedger extends DurableObject<Env> {
     if ('refused' in verdict) return { status: verdict.refused };
     if (this.inFlight.has(key)) return { status: 'queued' };
     this.write(verdict.record);
+    // As for a first try: should this object stop mid-try, its alarm finds the record.
+    await this.scheduleAlarm(Date.now() + FIRST_TRY_GRACE_MS);
     logLine('retry_requested', { key, ...idsOf(record), was: record.status });
     return answerOf(await this.attempt(key));
   }
@@ -196,21 +199,34 @@ export class PostbackLedger extends DurableObject<Env> {
   /**
    * The click for a (referral code, client network), made here once per
    * memory window: one Durable Object request per landing, and concurrent
-   * landings share one Tapfiliate click. '' when no click could be made (a
-   * failure is remembered too, so a retried landing does not ask again).
+   * landings share one Tapfiliate click. One object holds every code of a
+   * network (memory.ts), so it also caps how many codes one network may have
+   * clicks made for in the window: random codes from one address cost at most
+   * that many API calls. '' when no click is made. A refusal (4xx) is
+   * remembered, so a retried landing does not ask again; a timeout or a 5xx is
+   * not, so the next landing tries again.
    */
-  async click(memoryKey: string, body: ClickBody, ttlMs: number): Promise<string> {
+  async click(network: string, body: ClickBody, ttlMs: number, codesPerNetwork: number): Promise<string> {
+    const memoryKey = `clk:${network}|${body.referral_code}`;
     const kept = this.recallNow(memoryKey);
     if (kept !== undefined) return kept;
     const running = this.clicksInFlight.get(memoryKey);
     if (running) return running;
+    const codes = Number(
+      this.sql.exec<Row>('SELECT COUNT(*) AS n FROM memory WHERE key > ? AND key < ? AND expires_at > ?', `clk:${network}|`, `clk:${network}|\uffff`, Date.now()).one().n,
+    );
+    if (codes + this.clicksInFlight.size >= codesPerNetwork) {
+      logLine('click_budget_spent', { level: 'warn', referral_code: body.referral_code, codes });
+      return '';
+    }
     const making = (async () => {
       const url = upstreamUrlsOf(this.env).clicks;
       const apiKey = apiKeyOf(this.env);
       if (!url || !apiKey) return '';
       const created = await createClick(body, { url, apiKey, timeoutMs: this.timeoutMs });
       if (!created.id) logLine('click_not_created', { level: 'warn', referral_code: body.referral_code, upstream_status: created.status, message: created.message });
-      await this.remember(memoryKey, created.id ?? '', ttlMs);
+      const refused = created.status !== undefined && created.status >= 400 && created.status < 500 && created.status !== 408 && created.status !== 429;
+      if (created.id || refused) await this.remember(memoryKey, created.id ?? '', ttlMs);
       return created.id ?? '';
     })();
     this.clicksInFlight.set(memoryKey, making);
@@ -353,7 +369,8 @@ export class PostbackLedger extends DurableObject<Env> {
 
   private forgetExpired(now: number): void {
     const before = now - retentionMsOf(this.env);
-    this.sql.exec('DELETE FROM events WHERE accepted_at < ?', before);
+    // A record an operator is having tried again is kept until that series ends.
+    this.sql.exec("DELETE FROM events WHERE accepted_at < ? AND status != 'pending'", before);
     this.sql.exec('DELETE FROM platform_ids WHERE accepted_at < ?', before);
     this.sql.exec('DELETE FROM memory WHERE expires_at <= ?', now);
   }

@@ -31,7 +31,7 @@ export type EventSource = 'browser' | 'server' | 'stripe' | 'shopify' | 'paddle'
 export interface RefundJob {
   refund: { refund_id: string; external_id: string; amount?: number; currency?: string };
 }
-export type Job = PostbackJob | RefundJob;
+type Job = PostbackJob | RefundJob;
 
 /** What a route hands to delivery. */
 export interface Submission {
@@ -53,7 +53,7 @@ export interface Attempt {
   message?: string;
 }
 
-export interface Commission {
+interface Commission {
   id: string;
   amount: number;
 }
@@ -113,7 +113,7 @@ export function shardKeyOf(job: Job): string {
   return 'refund' in job ? `con:${job.refund.external_id}` : keyOf(job);
 }
 
-export function kindOf(job: Job): RecordKind {
+function kindOf(job: Job): RecordKind {
   if ('refund' in job) return 'refund';
   return job.conversion ? 'conversion' : 'customer';
 }
@@ -182,7 +182,7 @@ export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: numb
   }
 }
 
-export type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' };
+type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' };
 
 /** An operator's retry: a dead record starts a new series of tries, a pending one tries now. */
 export function retryRequested(record: LedgerRecord, now: number): RetryVerdict {

@@ -6,7 +6,7 @@ import { sendPostback, type PostbackJob, type PostbackOutcome } from '../tapfili
 import type { LedgerRecord, Step, TryOutcome } from './lifecycle';
 import { stepsOf } from './lifecycle';
 
-export interface TryOptions {
+interface TryOptions {
   env: Env;
   /** Per request to Tapfiliate. */
   timeoutMs?: number;

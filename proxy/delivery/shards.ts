@@ -7,7 +7,7 @@ import type { PostbackLedger } from './ledger';
  * Keys are spread over this many ledger objects. Never change it on a live
  * deployment: a key would move to another object and lose its record.
  */
-export const LEDGER_SHARDS = 32;
+const LEDGER_SHARDS = 32;
 
 /**
  * SHA-256 of the key, not a keyed hash. Anyone can work out which shard an id

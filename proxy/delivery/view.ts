@@ -5,7 +5,7 @@ import type { PostbackJob } from '../tapfiliate';
 import type { Attempt, EventSource, LedgerRecord, RecordKind, RecordStatus } from './lifecycle';
 import { withoutUndefined } from '../plain';
 
-export interface LedgerEventAttempt {
+interface LedgerEventAttempt {
   at: string;
   outcome: Attempt['outcome'];
   step?: Attempt['step'];

@@ -5,7 +5,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import * as z from 'zod/mini';
 import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery';
-import { adminTokenOf, apiKeyOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
+import { adminTokenOf, apiKeyOf, lemonSqueezySecretOf, paddleSecretOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
 import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http';
 import { truncateIp } from '../log';
 import { isIp } from '../visitor';
@@ -36,7 +36,7 @@ const listQuerySchema = z.object({
  * 503 without the secret; 401 for a missing or wrong token, after counting it
  * against the client's rate limit so the token cannot be guessed at speed.
  */
-export function adminAuth(): MiddlewareHandler<AppEnv> {
+function adminAuth(): MiddlewareHandler<AppEnv> {
   return async function adminAuth(c, next) {
     const token = adminTokenOf(c.env);
     if (!token) {
@@ -50,7 +50,7 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
 }
 
 /** An operator's answer is never stored by a browser or a cache on the way, and nothing here is ever CORS-readable. */
-export function noStore(): MiddlewareHandler<AppEnv> {
+function noStore(): MiddlewareHandler<AppEnv> {
   return async function noStore(c, next) {
     await next();
     c.res.headers.set('cache-control', 'no-store');
@@ -142,7 +142,7 @@ const IPV4_IN_TEXT = /\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b/g;
  * cut to its network part (log.ts truncateIp), and every secret is replaced.
  */
 export function redact<T>(value: T, env: Partial<Env>): T {
-  const secrets = [apiKeyOf(env), adminTokenOf(env), signingSecretOf(env), serverTokenOf(env), stripeSecretOf(env), shopifySecretOf(env)].filter(
+  const secrets = [apiKeyOf(env), adminTokenOf(env), signingSecretOf(env), serverTokenOf(env), stripeSecretOf(env), shopifySecretOf(env), paddleSecretOf(env), lemonSqueezySecretOf(env)].filter(
     (secret): secret is string => Boolean(secret),
   );
   const clean = (item: unknown): unknown => {

@@ -4,12 +4,14 @@
 // written by script does not apply (docs/reference.md, "The cookie").
 import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
-import { FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
+import { capturable, FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
 import { allowedOriginsOf, upstreamUrlsOf } from '../config';
 import { clickFor } from '../memory';
+import { withoutUndefined } from '../plain';
+import type { ClickBody } from '../tapfiliate';
 import { invalidRequest, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
 import { visitorOf } from '../visitor';
-import { clickSchema, cookieSafe, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
+import { clickSchema, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
 import { clientNetwork } from '../visitor';
 import { refuseUnlessConfigured } from '../events/answer';
 import { COOKIE_NAME, DEFAULT_COOKIE_DAYS, MAX_URL_LENGTH } from '../../common/contract';
@@ -34,36 +36,24 @@ export function clickRoute(): Handler<AppEnv> {
     const url = upstreamUrlsOf(c.env).clicks;
     const wanted = click.referral_code && url && !click.click_id;
     let clickId = click.click_id;
-    const landing = {
+    // The one body a click is made of, in test mode shown instead of sent.
+    const body: ClickBody = withoutUndefined({
+      referral_code: click.referral_code!,
+      source_id: click.source_id,
+      ...visitor,
       landing_page: forwardableUrl(click.landing_page, landingHosts(c)),
       referrer: forwardableUrl(click.referrer),
-    };
+    });
     if (wanted && click.test) {
       log.result = 'test';
       writeCookie(c, click, domain, undefined);
-      const body = { referral_code: click.referral_code, source_id: click.source_id, ...visitor, ...landing };
       return c.json({ ok: true, status: 'test', postbacks: [{ kind: 'click', url, body }] } satisfies TapResult, 200);
     }
-    if (wanted) clickId = await clickOnce(c, click, visitor, landing);
+    if (wanted && c.env.POSTBACK_LEDGER) clickId = await clickFor(c.env, clientNetwork(visitor.ip), body);
     writeCookie(c, click, domain, clickId);
     log.result = 'stored';
     return c.json({ ok: true, status: 'stored', ...(clickId && { click_id: clickId }) } satisfies TapResult, 200);
   };
-}
-
-/**
- * The click for this landing: made at most once per referral code and client
- * network in CLICK_MEMORY_MS, by the ledger object that remembers it (one
- * Durable Object request); a later landing gets that click's id.
- */
-async function clickOnce(
-  c: AppContext,
-  click: Click,
-  visitor: { ip?: string; user_agent?: string },
-  landing: { landing_page?: string; referrer?: string },
-): Promise<string | undefined> {
-  if (!c.env.POSTBACK_LEDGER) return undefined;
-  return clickFor(c.env, clientNetwork(visitor.ip), { referral_code: click.referral_code!, source_id: click.source_id, ...visitor, ...landing });
 }
 
 /** The hosts a landing_page may be on: this worker's and those of ALLOWED_ORIGINS. */
@@ -106,4 +96,9 @@ function writeCookie(c: AppContext, click: Click, domain: string | undefined, cl
     sameSite: 'Lax',
     secure: new URL(c.req.url).protocol === 'https:',
   });
+}
+
+/** Identifiers a cookie may hold: what the snippet could have captured from a URL, plus a click id. */
+function cookieSafe(value: string | undefined): boolean {
+  return value === undefined || capturable(value) === value;
 }

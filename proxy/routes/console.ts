@@ -10,7 +10,7 @@ import type { AppEnv } from '../http';
  * style, no framing, no form posted elsewhere. A script injected through an
  * event's data would have nowhere to load from and nowhere to send the token.
  */
-export const CONSOLE_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const CONSOLE_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 export function consoleRoute(files = CONSOLE_FILES): Handler<AppEnv> {
   return function serveConsole(c, next) {

@@ -36,7 +36,7 @@ import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../identifiers';
 import { secretHint, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
 import type { CreateDelivery, EventSource } from '../delivery';
-import { jsonError, type AppContext, type AppEnv } from '../http';
+import { issuesOf, jsonError, type AppContext, type AppEnv } from '../http';
 import { cleanVisitor } from '../visitor';
 import { parseJson } from '../plain';
 import { logLine } from '../log';
@@ -157,7 +157,7 @@ async function convert(
   const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, { ...order, coupon: undefined }));
   if (!parsed.success) {
     // The platform would send the same order again: say why in the log, and stop it.
-    logLine('webhook_invalid_order', { issues: parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`) });
+    logLine('webhook_invalid_order', { issues: issuesOf(parsed.error).map((issue) => `${issue.path}: ${issue.message}`) });
     return ignored(c, 'invalid_order');
   }
   const conversion = parsed.data;

@@ -32,7 +32,7 @@
 import { hmacMatchesAny } from '../hmac';
 import { isPlainObject } from '../plain';
 
-export interface ShopifyConversion {
+interface ShopifyConversion {
   external_id: string;
   amount: number;
   currency: string;
@@ -40,11 +40,11 @@ export interface ShopifyConversion {
   coupon?: string;
 }
 
-export type ShopifyAction =
+type ShopifyAction =
   | { action: 'convert'; conversion: ShopifyConversion; reference?: string; ip?: string; user_agent?: string }
   | { action: 'ignore'; reason: string };
 
-export const SHOPIFY_TOPICS = ['orders/paid', 'orders/create'] as const;
+const SHOPIFY_TOPICS = ['orders/paid', 'orders/create'] as const;
 
 /** base64 HMAC-SHA256 of the raw bytes, constant time. */
 export async function verifyShopifyWebhook(rawBody: Uint8Array, hmacHeader: string | undefined | null, secret: string): Promise<boolean> {

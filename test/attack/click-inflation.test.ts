@@ -4,6 +4,7 @@
 // code and client network per 30 minutes; later landings get its click_id.
 // Without the guard the five landings below made five clicks.
 import { describe, expect, it } from 'vitest';
+import { CLICK_CODES_PER_NETWORK } from '../../proxy/memory';
 import { clicksEnv, clicksFor, freshIp, send, uniqueId } from './harness';
 
 describe('click inflation', () => {
@@ -31,5 +32,16 @@ describe('click inflation', () => {
     await send('/_tap/click', { referral_code: other }, { env, headers: { 'cf-connecting-ip': ip } });
     expect(await clicksFor(code)).toHaveLength(2);
     expect(await clicksFor(other)).toHaveLength(1);
+  });
+
+  it(`makes clicks for at most ${CLICK_CODES_PER_NETWORK} referral codes from one network in the window: made-up codes cannot buy API calls`, async () => {
+    const ip = freshIp();
+    const codes = Array.from({ length: CLICK_CODES_PER_NETWORK + 3 }, () => uniqueId('made-up'));
+    const answers = [];
+    for (const code of codes) answers.push(await send('/_tap/click', { referral_code: code }, { env, headers: { 'cf-connecting-ip': ip } }));
+    const made = (await Promise.all(codes.map((code) => clicksFor(code)))).filter((clicks) => clicks.length > 0);
+    expect(made).toHaveLength(CLICK_CODES_PER_NETWORK);
+    // Past the budget the landing is still stored, without a click_id.
+    for (const answer of answers.slice(CLICK_CODES_PER_NETWORK)) expect(answer.json).toEqual({ ok: true, status: 'stored' });
   });
 });

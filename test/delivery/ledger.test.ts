@@ -140,6 +140,25 @@ describe('the operator reads', () => {
   });
 });
 
+describe('paging', () => {
+  it('pages through ids of any script, and on past a page that one object filled alone', async () => {
+    // Three orders in one object: each page of 2 it fills by itself.
+    const ids: string[] = [];
+    for (let i = 0; ids.length < 3; i++) if ((await shardOf(`con:订单-${run}-${i}`)) === 7) ids.push(`订单-${run}-${i}`);
+    for (const id of ids) await submit(JSON.parse(JSON.stringify({ conversion: { external_id: id, amount: 1, referral_code: 'demo' } })));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const { events, next_cursor } = await delivery().list({ limit: 2, cursor });
+      seen.push(...events.map((event) => event.external_id!));
+      if (!next_cursor) break;
+      cursor = next_cursor;
+    }
+    for (const id of ids) expect(seen).toContain(id);
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+});
+
 describe('retention', () => {
   async function backdate(key: string, days: number) {
     await runInDurableObject(await ledgerHolding(key), (_instance, state) => {
@@ -157,6 +176,15 @@ describe('retention', () => {
     for (const key of [conKey(old), conKey(young)]) await runDurableObjectAlarm(await ledgerHolding(key));
     expect(await recordOf(conKey(old))).toBeUndefined();
     expect(await statusOf(conKey(young))).toBe('sent');
+  });
+
+  it('keeps a record an operator is having tried again (pending) past its retention, until that series ends', async () => {
+    await server.setFaults({ always: '503' });
+    const pending = job(false);
+    expect(await submit(pending)).toEqual({ status: 'queued' });
+    await backdate(conKey(pending), 91);
+    await runDurableObjectAlarm(await ledgerHolding(conKey(pending)));
+    expect(await statusOf(conKey(pending))).toBe('pending');
   });
 
   it('never keeps less than 30 days, whatever RETENTION_DAYS says', async () => {

@@ -67,6 +67,15 @@ describe('POST /_tap/click', () => {
     expect(decodeURIComponent(response.headers.get('set-cookie')!)).not.toContain('click_id');
   });
 
+  it('tries again on the next landing after a 503 or a timeout: only a refusal is remembered', async () => {
+    await upstream.setFaults({ clicks: { next: ['503'] } });
+    expect((await click(landing())).json()).toEqual({ ok: true, status: 'stored' });
+    const retried = await click(landing());
+    const [created] = await upstream.acceptedClicks();
+    expect(retried.json()).toEqual({ ok: true, status: 'stored', click_id: created.id });
+    expect(await upstream.clicks()).toHaveLength(2);
+  });
+
   it('in test mode answers what it would send and creates no click', async () => {
     const { json } = await click(landing({ test: true }));
     expect(json()).toMatchObject({ ok: true, status: 'test', postbacks: [{ kind: 'click', body: { referral_code: 'anna' } }] });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SNIPPET_ETAG, SNIPPET_SOURCE } from '../../proxy/generated/snippet';
+import { SNIPPETS } from '../../proxy/generated/snippet';
+
+const { source: SNIPPET_SOURCE, etag: SNIPPET_ETAG } = SNIPPETS['tap.js'];
 import { stepsOf } from '../../proxy/tapfiliate';
 import { fakeDelivery } from '../fake-delivery';
 import { call, exhaustedLimit, ORIGIN, post, recordingDelivery, tapDataCookie, type Call } from './helpers';

@@ -25,6 +25,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             POSTBACK_CONVERSION_URL: `${postbackServer(inject)}/1.7/pb/con/c/`,
             POSTBACK_CUSTOMER_URL: `${postbackServer(inject)}/1.7/pb/cus/c/`,
             TAPFILIATE_CLICKS_URL: `${postbackServer(inject)}/1.6/clicks/`,
+            TAPFILIATE_REST_URL: `${postbackServer(inject)}/1.6/`,
             // Blank, not missing: a developer's .dev.vars (npm start writes one) must not
             // put the tests in signed trust. A test that needs a secret passes it itself.
             TAPLINE_SIGNING_SECRET: '',
@@ -113,6 +114,9 @@ export default defineConfig({
       },
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
+      // Refunds (proxy/refunds.ts): runRefund against the stand-in's REST API, and the refund
+      // route and webhooks through the production worker, and ledger.
+      workerdProject('refunds', ['test/refunds/**/*.test.ts'], (inject) => inject('refundPostbackServers').worker),
       // The operator API and console page (proxy/routes/admin.ts, console.ts), against a fake and the real ledger.
       workerdProject('admin', ['test/admin/**/*.test.ts'], (inject) => inject('adminPostbackServer')),
       // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.

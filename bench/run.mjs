@@ -18,12 +18,13 @@ import { heading } from './print.mjs';
 // secrets and .dev.vars would be. `upstream` is the local postback stand-in:
 // no URL here may leave the machine.
 export const API_KEY = 'bench-key';
-/** @param {{ url: string, conversionUrl: string, customerUrl: string, clicksUrl?: string }} upstream */
+/** @param {{ url: string, conversionUrl: string, customerUrl: string, clicksUrl?: string, restUrl?: string }} upstream */
 export const workerSettings = (upstream) => ({
   TAPFILIATE_API_KEY: API_KEY,
   POSTBACK_CONVERSION_URL: upstream.conversionUrl,
   POSTBACK_CUSTOMER_URL: upstream.customerUrl,
   TAPFILIATE_CLICKS_URL: upstream.clicksUrl ?? `${upstream.url}/1.7/clicks/`,
+  TAPFILIATE_REST_URL: upstream.restUrl ?? `${upstream.url}/1.6/`,
   // Blank on purpose (blank means unset): the bench posts unsigned browser events, as a shop in
   // open trust does, and a developer's .dev.vars (npm start writes one) must not change that.
   TAPLINE_SIGNING_SECRET: '',

@@ -11,6 +11,7 @@ import { consoleRoute } from './routes/console';
 import { eventRoute } from './routes/event';
 import { healthRoute } from './routes/health';
 import { lemonSqueezyWebhookRoute, paddleWebhookRoute } from './routes/platforms';
+import { refundRoute } from './routes/refund';
 import { snippetRoute, type SnippetFile } from './routes/snippet';
 import { shopifyWebhookRoute, stripeWebhookRoute } from './routes/webhooks';
 import { originPolicy, rateLimit, serverAuth } from './trust';
@@ -63,6 +64,7 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   app.post(`${INSIDE}/click`, originPolicy(), rateLimit(), jsonBody(MAX_EVENT_BYTES), clickRoute());
   app.post(`${INSIDE}/convert`, ...event, eventRoute('conversion', createDelivery));
   app.post(`${INSIDE}/customer`, ...event, eventRoute('customer', createDelivery));
+  app.post(`${INSIDE}/refund`, ...refundRoute(createDelivery));
 
   // Webhooks: the platform's signature is their only credential.
   app.post(`${INSIDE}/webhooks/stripe`, jsonBody(MAX_WEBHOOK_BYTES), stripeWebhookRoute(createDelivery));
@@ -80,7 +82,7 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
 
   // Also matches the base itself.
   app.all(`${INSIDE}/*`, () => {
-    throw jsonError(404, { ok: false, error: 'not_found', message: 'Tapline serves tap.js, click, convert, customer, webhooks and health here' });
+    throw jsonError(404, { ok: false, error: 'not_found', message: 'Tapline serves tap.js, click, convert, customer, refund, webhooks and health here' });
   });
 
   return app;

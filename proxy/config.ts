@@ -47,10 +47,6 @@ export const paddleSecretOf = (env: Partial<Env>) => setting(env.PADDLE_WEBHOOK_
 export const paddleSandboxSecretOf = (env: Partial<Env>) => setting(env.PADDLE_SANDBOX_WEBHOOK_SECRET);
 export const lemonSqueezySecretOf = (env: Partial<Env>) => setting(env.LEMONSQUEEZY_WEBHOOK_SECRET);
 
-/** WEBHOOK_TEST_EVENTS: `test` (default) answers a platform's test events in test mode; `send` delivers them. */
-export function webhookTestEventsOf(env: Partial<Env>): 'test' | 'send' {
-  return setting(env.WEBHOOK_TEST_EVENTS)?.toLowerCase() === 'send' ? 'send' : 'test';
-}
 
 /**
  * Whether a payment platform's webhook reports the orders. Then it owns them:
@@ -96,7 +92,18 @@ export function upstreamUrlsOf(env: Partial<Env>) {
     customer: setting(env.POSTBACK_CUSTOMER_URL) ?? TAPFILIATE_URLS.customer,
     conversion: setting(env.POSTBACK_CONVERSION_URL) ?? TAPFILIATE_URLS.conversion,
     clicks: env.TAPFILIATE_CLICKS_URL === undefined ? TAPFILIATE_URLS.clicks : setting(env.TAPFILIATE_CLICKS_URL),
+    rest: setting(env.TAPFILIATE_REST_URL) ?? TAPFILIATE_URLS.rest,
   };
+}
+
+/** REFUNDS: `reverse` (the default) takes commissions back at Tapfiliate; `ignore` only records and logs refunds. */
+export function refundsModeOf(env: Partial<Env>): 'reverse' | 'ignore' {
+  return setting(env.REFUNDS)?.toLowerCase() === 'ignore' ? 'ignore' : 'reverse';
+}
+
+/** WEBHOOK_TEST_EVENTS: `test` (the default) answers a platform's test events without sending; `send` delivers them. */
+export function webhookTestEventsOf(env: Partial<Env>): 'test' | 'send' {
+  return setting(env.WEBHOOK_TEST_EVENTS)?.toLowerCase() === 'send' ? 'send' : 'test';
 }
 
 /**
@@ -182,6 +189,7 @@ function findProblems(env: Partial<Env>): string[] {
     ['POSTBACK_CONVERSION_URL', urls.conversion],
     ['POSTBACK_CUSTOMER_URL', urls.customer],
     ['TAPFILIATE_CLICKS_URL', urls.clicks],
+    ['TAPFILIATE_REST_URL', urls.rest],
   ] as const) {
     if (url !== undefined && !isSafeUpstream(url)) problems.push(`${name} must be https:// (or http:// on a loopback host): ${url}`);
   }

@@ -100,6 +100,19 @@ export const customerSchema = z.extend(identifiersSchema, {
   ...eventFlags,
 });
 
+/**
+ * `POST /refund`: a refund of a conversion, from the merchant's server
+ * (docs/reference.md, "Refunds"). `amount` is this refund alone, in the
+ * order's currency; left out, the rest of the order is refunded.
+ */
+export const refundSchema = z.object({
+  external_id: id,
+  refund_id: id,
+  amount: z.optional(z.pipe(amountSchema, z.number().check(z.gt(0, 'must be more than 0')))),
+  currency: z.optional(currencySchema),
+  ...eventFlags,
+});
+
 /** A signed event's envelope: the merchant's server signed `signed`, the browser passes it on. */
 export const signedEnvelopeSchema = z.object({
   signed: z.string().check(z.minLength(2), z.maxLength(8192)),

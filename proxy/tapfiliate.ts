@@ -12,6 +12,32 @@
 //   - errors are JSON with a `message` (a 401 without a key is HTML);
 //   - a repeated id is a 4xx saying "Conversion with external_id … already
 //     exists" (or "Customer with customer_id …"), or a 409. See DUPLICATE_MESSAGE.
+//
+// Refunds (REST v1.6 under TAPFILIATE_REST_URL, the same X-Api-Key; docs/reference.md, "Refunds").
+// [doc] = in Tapfiliate's REST reference (tapfiliate.com/docs/rest/), as a public OpenAPI
+// rendering of it gives it (api-evangelist/tapfiliate), not read on tapfiliate.com itself;
+// [clients] = what public API clients send and read; [guess] = chosen here. None of it has
+// been checked against a live account: the first thing to verify before relying on refunds.
+//   - [doc]     `GET conversions/?external_id=<id>` lists conversions (a JSON array, paginated
+//               with a Link header; one external_id is one conversion, so one page is enough);
+//   - [clients] the list filters by `external_id` (TapfiliateNet, tapfiliate-api for Haskell,
+//               and several merchants' scripts call it so);
+//   - [clients] an unknown external_id is an empty list `[]` (scripts test `length === 0`);
+//               [guess] a 404 means the same, and both are `unattributed`;
+//   - [doc]     a conversion carries `id`, `external_id`, `amount` and `commissions`, each with
+//               `id`, `amount` and `approved`; [clients] ids are integers (TapfiliateNet,
+//               Haskell) or strings: both are read, and an id must look like one before it
+//               goes into a path; [guess] `approved` is true, false (disapproved) or null
+//               (pending), and amounts may arrive as numeric strings;
+//   - [doc]     `DELETE commissions/<id>/approved/` disapproves a commission (1FF's PHP SDK for
+//               v1.6 uses this path; clients of v1.4 used `/approval/`); [guess] it answers 2xx
+//               with the commission, and disapproving a pending commission works the same;
+//               an already disapproved commission (approved === false) is not sent again;
+//   - [doc]     `PATCH commissions/<id>/` with `{amount}` sets a commission's amount;
+//               [clients] `comment` goes with it (TapfiliateNet's CommissionUpdateRequest);
+//               [guess] it answers 2xx with the commission;
+//   - [guess]   failures answer like postbacks: 5xx/408/429 are worth retrying, other 4xx are
+//               refusals with a JSON `message`.
 import { scrub } from './log';
 import { withoutUndefined } from './plain';
 import type { Conversion, Customer, Identifiers } from './schema';
@@ -20,6 +46,7 @@ export const TAPFILIATE_URLS = {
   conversion: 'https://api.tapfiliate.com/1.7/pb/con/c/',
   customer: 'https://api.tapfiliate.com/1.7/pb/cus/c/',
   clicks: 'https://api.tapfiliate.com/1.6/clicks/',
+  rest: 'https://api.tapfiliate.com/1.6/',
 };
 
 /** Who the shopper is, as the edge saw them; left out, not sent empty, when unknown. */
@@ -166,6 +193,156 @@ export async function createClick(click: ClickBody, options: UpstreamOptions): P
   }
   const text = typeof id === 'number' || typeof id === 'string' ? String(id).trim() : '';
   return /^[A-Za-z0-9_-]{1,100}$/.test(text) ? { id: text, status: response.status } : { status: response.status, message: 'no click id' };
+}
+
+/** A commission as Tapline reads it: the id that goes into a path, and the amount. */
+export interface TapfiliateCommission {
+  id: string;
+  amount: number;
+  /** true approved, false disapproved, null pending (or not said). */
+  approved: boolean | null;
+}
+
+/** The conversion Tapfiliate holds for an external_id. */
+interface TapfiliateConversion {
+  id: string;
+  external_id: string;
+  amount?: number;
+  commissions: TapfiliateCommission[];
+}
+
+/**
+ * How one REST call ended, classified like a postback: `retry` for 5xx, 408,
+ * 429, a timeout or a network error; `not_found` for a 404; `rejected` for any
+ * other answer that asking again will not change (a 4xx, a redirect, an answer
+ * that cannot be read).
+ */
+export type RestOutcome<T> =
+  | { result: 'ok'; status: number; value: T }
+  | { result: 'not_found'; status: 404 }
+  | { result: 'rejected'; status: number; message: string }
+  | { result: 'retry'; status?: number; reason: string; retryAfterSeconds?: number };
+
+export interface RestOptions {
+  /** TAPFILIATE_REST_URL, e.g. https://api.tapfiliate.com/1.6/ */
+  baseUrl: string;
+  apiKey: string;
+  timeoutMs?: number;
+}
+
+/** An id that may go into a URL path: what Tapfiliate's ids look like, and nothing that could change the path. */
+const REST_ID = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** The conversion with this external_id and its commissions; `value` is null when Tapfiliate has none. */
+export async function findTapfiliateConversion(externalId: string, options: RestOptions): Promise<RestOutcome<TapfiliateConversion | null>> {
+  const outcome = await restCall('GET', `conversions/?external_id=${encodeURIComponent(externalId)}`, options);
+  if (outcome.result === 'not_found') return { result: 'ok', status: 404, value: null };
+  if (outcome.result !== 'ok') return outcome;
+  if (!Array.isArray(outcome.value)) return unreadable(outcome.status, 'the conversions lookup did not answer a list');
+  // The filter is Tapfiliate's; the exact match is checked here anyway.
+  const found = outcome.value.find((item) => isRecord(item) && String(item.external_id) === externalId);
+  if (found === undefined) return { result: 'ok', status: outcome.status, value: null };
+  const conversion = readConversion(found);
+  return conversion ? { result: 'ok', status: outcome.status, value: conversion } : unreadable(outcome.status, 'a conversion without a readable id or commissions');
+}
+
+/** Disapproves one commission. */
+export async function disapproveCommission(commissionId: string, options: RestOptions): Promise<RestOutcome<null>> {
+  return withoutValue(await restCall('DELETE', `commissions/${pathId(commissionId)}/approved/`, options));
+}
+
+/** Sets one commission's amount, with a comment the affiliate can read. */
+export async function setCommissionAmount(commissionId: string, amount: number, comment: string, options: RestOptions): Promise<RestOutcome<null>> {
+  return withoutValue(await restCall('PATCH', `commissions/${pathId(commissionId)}/`, options, { amount, comment }));
+}
+
+function pathId(id: string): string {
+  if (!REST_ID.test(id)) throw new Error('a commission id that cannot go into a path');
+  return id;
+}
+
+function withoutValue(outcome: RestOutcome<unknown>): RestOutcome<null> {
+  return outcome.result === 'ok' ? { result: 'ok', status: outcome.status, value: null } : outcome;
+}
+
+function unreadable(status: number, message: string): RestOutcome<never> {
+  return { result: 'rejected', status, message };
+}
+
+/**
+ * One REST call with the key. Like postbacks, redirects are never followed (a
+ * 3xx would carry the key elsewhere), and nothing waits past the timeout.
+ */
+async function restCall(method: 'GET' | 'DELETE' | 'PATCH', path: string, options: RestOptions, body?: object): Promise<RestOutcome<unknown>> {
+  const { apiKey, timeoutMs = UPSTREAM_TIMEOUT_MS } = options;
+  const base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, base), {
+      method,
+      headers: { accept: 'application/json', 'x-api-key': apiKey, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    return { result: 'retry', reason: isTimeout(error) ? 'timeout' : 'network' };
+  }
+  const { status } = response;
+  if (status >= 200 && status < 300) {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch {
+      return { result: 'retry', status, reason: 'network' };
+    }
+    if (!text.trim()) return { result: 'ok', status, value: null };
+    try {
+      return { result: 'ok', status, value: JSON.parse(text) };
+    } catch {
+      return { result: 'rejected', status, message: `Tapfiliate answered ${status} with a body that is not JSON` };
+    }
+  }
+  if (status === 408 || status === 429 || status >= 500) {
+    await discardBody(response);
+    return { result: 'retry', status, reason: `http_${status}`, retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) };
+  }
+  if (status < 400) {
+    await discardBody(response);
+    return { result: 'rejected', status, message: `Tapfiliate answered with a redirect (${status}); redirects are never followed` };
+  }
+  const message = await upstreamMessage(response, apiKey);
+  if (status === 404) return { result: 'not_found', status };
+  return { result: 'rejected', status, message: message || `Tapfiliate answered ${status}` };
+}
+
+function readConversion(item: Record<string, unknown>): TapfiliateConversion | null {
+  const id = readId(item.id);
+  const list = item.commissions ?? [];
+  if (id === undefined || !Array.isArray(list)) return null;
+  const commissions: TapfiliateCommission[] = [];
+  for (const entry of list) {
+    if (!isRecord(entry)) return null;
+    const commissionId = readId(entry.id);
+    const amount = readAmount(entry.amount);
+    if (commissionId === undefined || amount === undefined) return null;
+    commissions.push({ id: commissionId, amount, approved: typeof entry.approved === 'boolean' ? entry.approved : null });
+  }
+  return withoutUndefined({ id, external_id: String(item.external_id), amount: readAmount(item.amount), commissions });
+}
+
+function readId(value: unknown): string | undefined {
+  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : typeof value === 'string' ? value.trim() : '';
+  return REST_ID.test(text) ? text : undefined;
+}
+
+function readAmount(value: unknown): number | undefined {
+  const amount = typeof value === 'number' ? value : typeof value === 'string' && value.trim() ? Number(value) : Number.NaN;
+  return Number.isFinite(amount) ? amount : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return Boolean(value) && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** RFC 9110 §10.2.3: Retry-After is either delay-seconds or an HTTP-date. */

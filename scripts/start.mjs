@@ -146,6 +146,8 @@ run(
     `POSTBACK_CUSTOMER_URL:${postbackUrl}/1.7/pb/cus/c/`,
     '--var',
     `TAPFILIATE_CLICKS_URL:${postbackUrl}/1.6/clicks/`,
+    '--var',
+    `TAPFILIATE_REST_URL:${postbackUrl}/1.6/`,
   ],
   (line) => {
     if (/Ready on/.test(line)) {

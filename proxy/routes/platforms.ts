@@ -25,6 +25,7 @@ import { logLine } from '../log';
 import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
 import { conversionJob } from '../events/job';
+import { refundTestAnswer } from '../events/refund';
 import { lemonSqueezyAction, verifyLemonSqueezyWebhook, type LemonSqueezyRefund } from '../webhooks/lemonsqueezy';
 import { paddleAction, verifyPaddleEvent, type PlatformConversion, type PlatformRefund } from '../webhooks/paddle';
 import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from '../events/answer';
@@ -170,24 +171,31 @@ async function refund(
   }
   // The conversion this platform id was recorded with; without one, the id itself (the
   // conversion's external_id on both platforms), for Tapfiliate to know or not.
-  const key = await delivery.findConversion(refund.platform_id);
-  const external_id = key?.startsWith('con:') ? key.slice('con:'.length) : refund.platform_id;
+  const found = await delivery.findConversion(refund.platform_id);
+  const key = found?.startsWith('con:') ? found : null;
+  const external_id = key ? key.slice('con:'.length) : refund.platform_id;
   c.get('log').external_id = external_id;
   let amount: number | undefined = 'amount' in refund ? refund.amount : undefined;
   if ('refunded_total' in refund && refund.refunded_total !== undefined) {
     // Lemon Squeezy says what was refunded so far: this refund is the part the ledger has not counted yet.
     const counted = key ? ((await delivery.get(key))?.refunded_amount ?? 0) : 0;
     amount = Number((refund.refunded_total - counted).toFixed(3));
-    if (amount <= 0) return ignored(c, 'already_refunded');
+    // Nothing left to count: this cumulative amount was counted already (a replay).
+    if (amount <= 0) {
+      c.get('log').result = 'duplicate';
+      c.get('log').reason = 'already_refunded';
+      return c.json({ ok: true, status: 'duplicate' } satisfies TapResult, 200);
+    }
   }
   const job: RefundJob = {
     refund: { refund_id: refund.refund_id, external_id, ...(amount === undefined ? {} : { amount }), ...(refund.currency ? { currency: refund.currency } : {}) },
   };
   if (test && webhookTestEventsOf(c.env) === 'test') {
     c.get('log').result = 'test';
-    return c.json({ ok: true, status: 'test', postbacks: [{ kind: 'refund', url: '', body: job.refund }] } satisfies TapResult, 200);
+    return c.json(refundTestAnswer(c, [job]), 200);
   }
-  return answerDelivery(c, await deliver(c, createDelivery, { job, source: platform, signed: true, platformIds: [refund.platform_id] }), 200);
+  // No platform ids: those name the conversion, and a later refund must find it, not this refund.
+  return answerDelivery(c, await deliver(c, createDelivery, { job, source: platform, signed: true }), 200);
 }
 
 /**

@@ -12,10 +12,16 @@
 //   400 invalid_signature. Nothing is parsed before the signature holds.
 // - a correctly signed body that is not an event or order we can read, an order
 //   that fails the conversion schema, an event type or topic we do not handle, a
-//   refund (logged as `refund_received`), an unpaid session, a zero amount (a zero
+//   refund that moved no money, an unpaid session, a zero amount (a zero
 //   invoice, a session whose tax and shipping take all of it; docs/reference.md, "Zero amounts"):
 //   200 ignored (the reason is in the request log line). A retry would bring the
 //   same bytes, so a 2xx is the only answer that stops it.
+// - a refund (Stripe charge.refunded and refund.created, Shopify refunds/create):
+//   its conversion's commissions are taken back (routes/refund.ts): 200 reversed,
+//   adjusted, duplicate or unattributed, 202 queued.
+// - a test event (Stripe `livemode: false`, Shopify `test: true`): checked, then
+//   200 test with what would be sent, and nothing recorded or sent, unless
+//   WEBHOOK_TEST_EVENTS=send.
 // - no reference (and, for a Stripe renewal, nothing remembered for the customer):
 //   200 unattributed, nothing sent or recorded; Tapfiliate cannot attribute it.
 // - a Stripe subscription checkout without a paid first invoice (a trial, a
@@ -34,7 +40,7 @@
 //   so the platform retries it.
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../identifiers';
-import { secretHint, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf } from '../config';
+import { secretHint, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
 import type { CreateDelivery, EventSource } from '../delivery';
 import { issuesOf, jsonError, type AppContext, type AppEnv } from '../http';
 import { cleanVisitor } from '../visitor';
@@ -43,10 +49,12 @@ import { logLine } from '../log';
 import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
 import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
 import { conversionJob } from '../events/job';
+import { platformRefund } from '../events/refund';
 import type { Visitor } from '../tapfiliate';
+import { SHOPIFY_REFUND_TOPIC, STRIPE_REFUND_EVENTS, shopifyRefund, stripeRefunds } from '../webhooks/refund-events';
 import { verifyShopifyWebhook, shopifyAction } from '../webhooks/shopify';
 import { stripeAction, verifyStripeEvent, type StripeEvent } from '../webhooks/stripe';
-import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured } from '../events/answer';
+import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from '../events/answer';
 
 export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleStripe(c) {
@@ -58,10 +66,14 @@ export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppE
       throw invalidSignature(verdict.reason);
     }
     const event = verdict.event;
+    const test = event.livemode === false;
+    if ((STRIPE_REFUND_EVENTS as readonly string[]).includes(event.type)) {
+      const refund = stripeRefunds(event);
+      return refund.action === 'ignore' ? ignored(c, refund.reason) : platformRefund(c, createDelivery, refund, 'stripe');
+    }
     const action = stripeAction(event);
     switch (action.action) {
       case 'ignore':
-        if (action.log) logLine(action.log, refundFields(event));
         return ignored(c, action.reason);
       case 'remember': {
         refuseUnlessConfigured(c);
@@ -75,7 +87,7 @@ export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppE
         refuseUnlessConfigured(c);
         const identifiers = identifiersFromReference(action.reference);
         if (action.remember) await rememberSubscription(c, action.remember.stripe_customer, identifiers);
-        return convert(c, createDelivery, action.conversion, identifiers, {}, { source: 'stripe', platformIds: stripePlatformIds(event) });
+        return convert(c, createDelivery, action.conversion, identifiers, {}, { source: 'stripe', platformIds: stripePlatformIds(event), test });
       }
       case 'renewal': {
         refuseUnlessConfigured(c);
@@ -84,7 +96,7 @@ export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppE
         const identifiers = hasIdentifier(fromMetadata) ? fromMetadata : await recallSubscription(c, action.stripe_customer);
         // Counted from the last attributed payment: every attributed renewal extends the memory.
         if (hasIdentifier(fromMetadata)) await rememberSubscription(c, action.stripe_customer, fromMetadata);
-        return convert(c, createDelivery, action.conversion, identifiers, {}, { source: 'stripe', platformIds: stripePlatformIds(event) });
+        return convert(c, createDelivery, action.conversion, identifiers, {}, { source: 'stripe', platformIds: stripePlatformIds(event), test });
       }
     }
   };
@@ -96,7 +108,13 @@ export function shopifyWebhookRoute(createDelivery: CreateDelivery): Handler<App
     const raw = new Uint8Array(await c.req.arrayBuffer());
     if (!(await verifyShopifyWebhook(raw, c.req.header('x-shopify-hmac-sha256'), secret))) throw invalidSignature('invalid_signature');
     const topic = c.req.header('x-shopify-topic');
-    const action = shopifyAction(topic, parseJson(new TextDecoder().decode(raw)));
+    const text = new TextDecoder().decode(raw);
+    const body = parseJson(text);
+    if (topic === SHOPIFY_REFUND_TOPIC) {
+      const refund = shopifyRefund(body, text);
+      return refund.action === 'ignore' ? ignored(c, refund.reason) : platformRefund(c, createDelivery, refund, 'shopify');
+    }
+    const action = shopifyAction(topic, body);
     if (action.action === 'ignore') return ignored(c, action.reason);
     refuseUnlessConfigured(c);
     const fromCheckout: Identifiers = action.conversion.coupon ? { coupon: action.conversion.coupon } : {};
@@ -104,21 +122,8 @@ export function shopifyWebhookRoute(createDelivery: CreateDelivery): Handler<App
     return convert(c, createDelivery, action.conversion, identifiers, cleanVisitor(action.ip, action.user_agent), {
       source: 'shopify',
       platformIds: [String(action.conversion.external_id)],
+      test: typeof body === 'object' && body !== null && (body as Record<string, unknown>).test === true,
     });
-  };
-}
-
-/** What the merchant needs to find the commission to decline in Tapfiliate: ids, never the card or the email. */
-function refundFields(event: StripeEvent): Record<string, unknown> {
-  const charge = event.data.object;
-  const field = (name: string) => (typeof charge[name] === 'string' || typeof charge[name] === 'number' ? charge[name] : undefined);
-  return {
-    stripe_event: event.type,
-    event_id: event.id,
-    charge: field('id'),
-    payment_intent: field('payment_intent'),
-    amount_refunded: field('amount_refunded'),
-    currency: field('currency'),
   };
 }
 
@@ -151,7 +156,7 @@ async function convert(
   order: object,
   identifiers: Identifiers,
   visitor: Visitor,
-  origin: { source: EventSource; platformIds: string[] },
+  origin: { source: EventSource; platformIds: string[]; test: boolean },
 ) {
   const log = c.get('log');
   const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, { ...order, coupon: undefined }));
@@ -166,6 +171,10 @@ async function convert(
   const valid = withoutInvalidOptionals(c, identifiers);
   if (!hasIdentifier(valid)) return unattributed(c);
   const job = conversionJob(conversion, valid, visitor);
+  if (origin.test && webhookTestEventsOf(c.env) === 'test') {
+    log.result = 'test';
+    return c.json(testAnswer(c, job), 200);
+  }
   return answerDelivery(c, await deliver(c, createDelivery, { job, source: origin.source, signed: true, platformIds: origin.platformIds }), 200);
 }
 

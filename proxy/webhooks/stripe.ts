@@ -48,8 +48,8 @@
 //   `subscription_details.metadata` (older); without one the route looks up the remembered
 //   attribution. Never above `amount_paid`. An invoice that paid 0 (a trial, a 100% coupon), or
 //   whose base is 0, is ignored: no commission (docs/reference.md, "Zero amounts").
-// - charge.refunded: ignored with log `refund_received` (refunds are out of scope; the merchant
-//   declines the commission in Tapfiliate). Every other type: ignored.
+// - charge.refunded and refund.created are refunds, read in refund-events.ts. Every other
+//   type: ignored.
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
 import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
 import { isPlainObject } from '../plain';
@@ -80,7 +80,7 @@ export type StripeAction =
   | { action: 'convert'; conversion: StripeConversion; reference?: string; remember?: { stripe_customer: string } }
   | { action: 'remember'; stripe_customer: string; reference?: string }
   | { action: 'renewal'; stripe_customer: string; conversion: StripeConversion; reference?: string }
-  | { action: 'ignore'; reason: string; log?: string };
+  | { action: 'ignore'; reason: string };
 
 /** Stripe's default, in seconds. */
 export const STRIPE_TOLERANCE_SECONDS = 300;
@@ -176,8 +176,6 @@ export function stripeAction(event: StripeEvent): StripeAction {
         return sessionAction(object);
       case 'invoice.paid':
         return invoiceAction(object);
-      case 'charge.refunded':
-        return { action: 'ignore', reason: 'refund', log: 'refund_received' };
       default:
         return { action: 'ignore', reason: 'unhandled_event_type' };
     }

@@ -100,7 +100,7 @@ ${block(guide, 'thank-you', 'wordpress-woocommerce').html}
     ]);
   });
 
-  it('stripe.md: the Buy form hands tap.reference() to the hosted checkout as client_reference_id; the signed webhook gives one attributed conversion; the success page is answered duplicate', async () => {
+  it('stripe.md: the Buy form hands tap.reference() to the hosted checkout as client_reference_id; the signed webhook gives one attributed conversion; the success page is answered duplicate; charge.refunded disapproves its commission once', async () => {
     const guide = readGuide('stripe');
     const success = pageOf(block(guide, 'thank-you', 'stripe'), '/thanks?session_id=cs_test_a1B2c3D4');
     const sessionId = new URLSearchParams(success.url.split('?')[1]).get('session_id')!;
@@ -141,7 +141,10 @@ ${block(guide, 'thank-you', 'wordpress-woocommerce').html}
       amount_subtotal: 4900,
       amount_total: 4900,
       total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+      livemode: true,
     });
+    // A live payment: the fixture is from Stripe's test mode, which the worker answers in test mode.
+    event.livemode = true;
     const body = JSON.stringify(event);
     const forged = await stack.post('/_tap/webhooks/stripe', body, { 'stripe-signature': stripeSignature(body, 'whsec_not_this_one') });
     expect(forged).toEqual({ status: 400, json: expect.objectContaining({ ok: false, error: 'invalid_signature' }) });
@@ -161,5 +164,18 @@ ${block(guide, 'thank-you', 'wordpress-woocommerce').html}
     await waitFor('the success page\'s conversion answer', () => eventAnswers().length === 1 && stack.merchant.inFlight === 0);
     expect(eventAnswers()).toEqual([['/_tap/convert', 200, { ok: true, status: 'duplicate' }]]);
     expect(received()).toEqual(expected);
+
+    // The merchant refunds the payment in Stripe: charge.refunded names its payment_intent, and the commission is disapproved.
+    expect(stack.postbacks.conversions().find((c) => c.external_id === sessionId)?.commissions).toMatchObject([{ amount: 4.9, approved: null }]);
+    const refund = fixture('stripe-charge-refunded.json');
+    refund.livemode = true;
+    Object.assign(refund.data.object, { payment_intent: event.data.object.payment_intent, amount: 4900, amount_captured: 4900, amount_refunded: 4900, currency: 'eur', livemode: true });
+    const refundBody = JSON.stringify(refund);
+    const refunded = await stack.post('/_tap/webhooks/stripe', refundBody, { 'stripe-signature': stripeSignature(refundBody, STRIPE_SECRET) });
+    expect(refunded).toEqual({ status: 200, json: { ok: true, status: 'reversed' } });
+    expect(stack.postbacks.conversions().find((c) => c.external_id === sessionId)?.commissions).toMatchObject([{ amount: 4.9, approved: false }]);
+    // Stripe retries: the same refund changes nothing more.
+    expect(await stack.post('/_tap/webhooks/stripe', refundBody, { 'stripe-signature': stripeSignature(refundBody, STRIPE_SECRET) })).toEqual({ status: 200, json: { ok: true, status: 'duplicate' } });
+    expect(stack.postbacks.rest.filter((r) => r.method === 'DELETE')).toHaveLength(1);
   });
 });

@@ -119,6 +119,8 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
       POSTBACK_CUSTOMER_URL: { type: 'plain_text', value: postbacks.customerUrl },
       // Unset, the worker would create clicks at Tapfiliate itself.
       TAPFILIATE_CLICKS_URL: { type: 'plain_text', value: postbacks.clicksUrl },
+      // Unset, refunds would reach Tapfiliate's REST API.
+      TAPFILIATE_REST_URL: { type: 'plain_text', value: postbacks.restUrl },
       ...Object.fromEntries(
         Object.entries(vars).map(([name, value]) => [name, { type: 'plain_text' as const, value }]),
       ),

@@ -1,4 +1,4 @@
-import type { FaultSpec, ReceivedClick, ReceivedPostback, RedirectedRequest } from './server.mjs';
+import type { ConversionSeed, FaultSpec, ReceivedClick, ReceivedPostback, ReceivedRest, RedirectedRequest, StandInConversion } from './server.mjs';
 
 /**
  * Drives a running postback server over its /__control/ endpoints, from any
@@ -23,6 +23,8 @@ export function postbackControl(url: string) {
     conversionUrl: `${url}/1.7/pb/con/c/`,
     customerUrl: `${url}/1.7/pb/cus/c/`,
     clicksUrl: `${url}/1.6/clicks/`,
+    /** TAPFILIATE_REST_URL for a worker that refunds through this server. */
+    restUrl: `${url}/1.6/`,
     received,
     async accepted(kind?: 'conversion' | 'customer'): Promise<ReceivedPostback[]> {
       return (await received()).filter((r) => r.status >= 200 && r.status < 300 && (!kind || r.kind === kind));
@@ -37,7 +39,23 @@ export function postbackControl(url: string) {
     async redirected(): Promise<RedirectedRequest[]> {
       return (await control('redirected')).json();
     },
-    /** Replaces the fault spec; `spec.clicks` holds the clicks endpoint's own faults. */
+    /** Every request to the REST refund endpoints, in arrival order. */
+    async rest(): Promise<ReceivedRest[]> {
+      return (await control('rest')).json();
+    },
+    /** The conversions the stand-in holds, with their commissions' state. */
+    async conversions(): Promise<StandInConversion[]> {
+      return (await control('conversions')).json();
+    },
+    /** One conversion's commissions, or undefined when the stand-in has no such conversion. */
+    async commissionsOf(externalId: string): Promise<StandInConversion['commissions'] | undefined> {
+      return (await this.conversions()).find((c) => c.external_id === externalId)?.commissions;
+    },
+    /** A conversion Tapfiliate knows without a postback through this server. */
+    async seedConversion(seed: ConversionSeed): Promise<StandInConversion> {
+      return (await control('conversions', { method: 'POST', body: JSON.stringify(seed) })).json();
+    },
+    /** Replaces the fault spec; `spec.clicks` and `spec.rest` hold those endpoints' own faults. */
     async setFaults(spec: FaultSpec): Promise<void> {
       await (await control('faults', { method: 'POST', body: JSON.stringify(spec) })).text();
     },

@@ -31,6 +31,19 @@
 //   - [guess] a missing or empty referral_code → 422 {"message":"referral_code is required."};
 //             meta_data that is not an object → 422; a body that is not a JSON object → 400;
 //   - [guess] an unknown referral code is accepted (the stand-in knows no affiliates), as postbacks are.
+//   REST v1.6 for refunds (tapfiliate.com/docs/rest/; proxy/tapfiliate.ts says what is documented):
+//   - [doc]   GET /1.6/conversions/?external_id=… answers a JSON array of conversions, each with
+//             integer `id`, `external_id`, `amount` and `commissions` [{id, amount, approved, comment}];
+//   - [guess] an unknown external_id is 200 [] (a 404 can be injected through `rest` faults);
+//   - [guess] every conversion accepted by postback gets ONE commission of 10% of its amount,
+//             rounded to cents (0 without an amount), pending (`approved: null`); ids are integers,
+//             unique for the server's life. /__control/conversions can seed other shapes;
+//   - [doc]   DELETE /1.6/commissions/<id>/approved/ disapproves (`approved: false`) and [guess]
+//             answers 200 with the commission, also when it was already disapproved;
+//   - [doc]   PATCH /1.6/commissions/<id>/ with {amount, comment} sets them; [guess] 200 with the
+//             commission; an amount that is not a finite number ≥ 0 → 422; a body that is not a
+//             JSON object → 400;
+//   - [guess] an unknown commission → 404 {"message":"Not Found"}; the key is checked as for postbacks.
 //   Never real behaviour, only injectable: 503/429/slow/drop, 302/307 redirects, rejections with a
 //   chosen status and body (see FaultSpec).
 
@@ -63,8 +76,10 @@ import { pathToFileURL } from 'node:url';
  * @property {boolean} [down] answers 503 to every request
  * @property {Injection} [always] answers every request with this fault (after `down`, before `next`)
  * @property {number} [slowMs] how long a 'slow' fault waits before answering (default 6000)
- * @property {Omit<FaultSpec, 'clicks'>} [clicks] faults for the clicks endpoint, which are separate:
+ * @property {Omit<FaultSpec, 'clicks' | 'rest'>} [clicks] faults for the clicks endpoint, which are separate:
  *   the rest of a spec applies to the two postback paths only
+ * @property {Omit<FaultSpec, 'clicks' | 'rest'>} [rest] faults for the REST refund endpoints
+ *   (conversions lookup, disapprove, set amount), separate in the same way
  */
 /**
  * @typedef {object} ReceivedPostback
@@ -94,6 +109,36 @@ import { pathToFileURL } from 'node:url';
  * @property {number} at
  */
 /**
+ * One request to the REST refund endpoints.
+ * @typedef {object} ReceivedRest
+ * @property {'rest'} kind
+ * @property {string} method
+ * @property {string} path path and query, e.g. /1.6/commissions/1001/approved/
+ * @property {Record<string, unknown>} fields the JSON body ({} when there is none)
+ * @property {string | null} apiKey
+ * @property {string | null} contentType
+ * @property {number} status what the server answered; 0 when the connection was dropped
+ * @property {Fault} [fault]
+ * @property {Rejection} [rejection]
+ * @property {string} [location]
+ * @property {number} at
+ */
+/**
+ * A commission as the stand-in holds it (and answers it).
+ * @typedef {object} StandInCommission
+ * @property {number} id
+ * @property {number} amount
+ * @property {boolean | null} approved null while pending, false once disapproved
+ * @property {string | null} comment
+ */
+/**
+ * @typedef {object} StandInConversion
+ * @property {number} id
+ * @property {string} external_id
+ * @property {number | null} amount
+ * @property {StandInCommission[]} commissions
+ */
+/**
  * Whatever arrived at /redirected/…: what a client that follows a redirect would have sent on.
  * @typedef {object} RedirectedRequest
  * @property {string} path
@@ -113,15 +158,33 @@ import { pathToFileURL } from 'node:url';
  * @property {(kind?: 'conversion' | 'customer') => ReceivedPostback[]} accepted the ones answered 2xx
  * @property {ReceivedClick[]} clicks every request to the clicks endpoint, in arrival order
  * @property {() => ReceivedClick[]} acceptedClicks the ones answered 2xx
+ * @property {string} restUrl Tapfiliate's REST v1.6 base (TAPFILIATE_REST_URL)
+ * @property {ReceivedRest[]} rest every request to the REST refund endpoints, in arrival order
+ * @property {() => StandInConversion[]} conversions the conversions the stand-in holds, with their commissions
+ * @property {(seed: ConversionSeed) => StandInConversion} seedConversion adds a conversion as if Tapfiliate had it
  * @property {RedirectedRequest[]} redirected every request that reached the /redirected/ capture path
  * @property {(spec: FaultSpec) => void} setFaults replaces the fault spec (postbacks, and `clicks`)
  * @property {() => void} reset forgets everything received, clicks, redirected requests and any faults
  * @property {() => Promise<void>} close
  */
 
+/**
+ * A conversion Tapfiliate knows without a postback here (made in its dashboard, or by an earlier
+ * integration): `commissions` are their amounts, default one of 10% of `amount`.
+ * @typedef {object} ConversionSeed
+ * @property {string} external_id
+ * @property {number} [amount]
+ * @property {number[]} [commissions]
+ */
+
 export const CONVERSION_PATH = '/1.7/pb/con/c/';
 export const CUSTOMER_PATH = '/1.7/pb/cus/c/';
 export const CLICKS_PATH = '/1.6/clicks/';
+export const REST_PATH = '/1.6/';
+const REST_CONVERSIONS_PATH = '/1.6/conversions/';
+const REST_COMMISSION = /^\/1\.6\/commissions\/(\d+)\/(approved\/)?$/;
+/** The stand-in's commission rule: 10% of the conversion's amount. */
+const COMMISSION_RATE = 0.1;
 /** Where an injected redirect points; everything that arrives below it is recorded. */
 export const REDIRECTED_PATH = '/redirected/';
 /** Tapfiliate's order of precedence when several identifiers are sent. */
@@ -156,6 +219,12 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
   const clicks = [];
   /** @type {RedirectedRequest[]} */
   const redirected = [];
+  /** @type {ReceivedRest[]} */
+  const rest = [];
+  /** Conversions by external_id, with their commissions, as the REST API answers them. @type {Map<string, StandInConversion>} */
+  const tapConversions = new Map();
+  /** Not reset, like click ids: a commission id never names two commissions. */
+  let restSequence = 1000;
   /** @type {Set<string>} */
   const conversionIds = new Set();
   /** @type {Set<string>} */
@@ -165,21 +234,25 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
   let redirectSequence = 0;
   const postbackFaults = faultState();
   const clickFaults = faultState();
+  const restFaults = faultState();
   /** @type {Set<NodeJS.Timeout>} */
   const timers = new Set();
   let baseUrl = '';
 
   /** @param {FaultSpec} spec */
   function setFaults(spec) {
-    const { clicks: forClicks, ...forPostbacks } = spec ?? {};
+    const { clicks: forClicks, rest: forRest, ...forPostbacks } = spec ?? {};
     postbackFaults.set(forPostbacks);
     clickFaults.set(forClicks ?? {});
+    restFaults.set(forRest ?? {});
   }
 
   function reset() {
     received.length = 0;
     clicks.length = 0;
     redirected.length = 0;
+    rest.length = 0;
+    tapConversions.clear();
     conversionIds.clear();
     customerIds.clear();
     setFaults({});
@@ -219,6 +292,10 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
       return { status: 422, body: { message: `${noun} with ${idField} ${id} already exists.` } };
     }
     seen.add(id);
+    if (kind === 'conversion') {
+      const amount = Number(fields.amount);
+      seedConversion({ external_id: id, amount: Number.isFinite(amount) ? amount : undefined });
+    }
     return { status: 200, body: { id: `${kind}-${seen.size}`, ...fields } };
   }
 
@@ -237,10 +314,71 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
   }
 
   /**
+   * @param {ConversionSeed} seed
+   * @returns {StandInConversion}
+   */
+  function seedConversion({ external_id, amount, commissions }) {
+    const base = typeof amount === 'number' && Number.isFinite(amount) ? amount : null;
+    const amounts = commissions ?? [Math.round((base ?? 0) * COMMISSION_RATE * 100) / 100];
+    /** @type {StandInConversion} */
+    const conversion = {
+      id: ++restSequence,
+      external_id: String(external_id),
+      amount: base,
+      commissions: amounts.map((value) => ({ id: ++restSequence, amount: value, approved: null, comment: null })),
+    };
+    tapConversions.set(conversion.external_id, conversion);
+    return conversion;
+  }
+
+  /** @param {number} id */
+  function findCommission(id) {
+    for (const conversion of tapConversions.values()) {
+      const commission = conversion.commissions.find((c) => c.id === id);
+      if (commission) return commission;
+    }
+    return undefined;
+  }
+
+  /**
+   * @param {string} method
+   * @param {URL} url
+   * @param {Record<string, unknown> | null | undefined} body
+   * @returns {{ status: number, body: unknown }}
+   */
+  function answerRest(method, url, body) {
+    if (url.pathname === REST_CONVERSIONS_PATH) {
+      if (method !== 'GET') return { status: 405, body: { message: 'Method Not Allowed' } };
+      const externalId = url.searchParams.get('external_id');
+      const list = [...tapConversions.values()].filter((c) => externalId === null || c.external_id === externalId);
+      return { status: 200, body: list };
+    }
+    const match = REST_COMMISSION.exec(url.pathname);
+    if (!match) return { status: 404, body: { message: 'Not Found' } };
+    const commission = findCommission(Number(match[1]));
+    if (match[2]) {
+      if (method !== 'DELETE' && method !== 'PUT') return { status: 405, body: { message: 'Method Not Allowed' } };
+      if (!commission) return { status: 404, body: { message: 'Not Found' } };
+      commission.approved = method === 'PUT';
+      return { status: 200, body: commission };
+    }
+    if (method === 'GET') return commission ? { status: 200, body: commission } : { status: 404, body: { message: 'Not Found' } };
+    if (method !== 'PATCH') return { status: 405, body: { message: 'Method Not Allowed' } };
+    if (!body) return { status: 400, body: { message: 'Request body is not a JSON object.' } };
+    if (!commission) return { status: 404, body: { message: 'Not Found' } };
+    if (typeof body.amount !== 'number' || !Number.isFinite(body.amount) || body.amount < 0) {
+      return { status: 422, body: { message: 'amount must be a number.' } };
+    }
+    commission.amount = body.amount;
+    if (typeof body.comment === 'string') commission.comment = body.comment;
+    return { status: 200, body: commission };
+  }
+
+  /**
    * Applies the next fault, if any. True when the request has been answered (or dropped).
    * @param {import('node:http').IncomingMessage} req
    * @param {import('node:http').ServerResponse} res
-   * @param {ReceivedPostback | ReceivedClick} record
+   * @param {ReceivedPostback | ReceivedClick | ReceivedRest} record
    * @param {ReturnType<typeof faultState>} state
    */
   async function applyFault(req, res, record, state) {
@@ -283,7 +421,7 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
 
   /**
    * @param {import('node:http').ServerResponse} res
-   * @param {ReceivedPostback | ReceivedClick} record
+   * @param {ReceivedPostback | ReceivedClick | ReceivedRest} record
    * @param {Rejection} rejection
    */
   function reject(res, record, rejection) {
@@ -302,9 +440,9 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
   }
 
   /**
-   * The key check both APIs share. True when the request has been answered.
+   * The key check every API shares. True when the request has been answered.
    * @param {import('node:http').ServerResponse} res
-   * @param {ReceivedPostback | ReceivedClick} record
+   * @param {ReceivedPostback | ReceivedClick | ReceivedRest} record
    */
   function refuseKey(res, record) {
     if (!record.apiKey) {
@@ -367,6 +505,26 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
   }
 
   /**
+   * @param {import('node:http').IncomingMessage} req
+   * @param {import('node:http').ServerResponse} res
+   * @param {URL} url
+   */
+  async function handleRest(req, res, url) {
+    const at = Date.now();
+    const raw = await readBody(req);
+    const parsed = parseObject(raw);
+    const method = req.method ?? 'GET';
+    /** @type {ReceivedRest} */
+    const record = { kind: 'rest', method, path: url.pathname + url.search, fields: parsed ?? {}, apiKey: header(req, 'x-api-key'), contentType: header(req, 'content-type'), status: 0, at };
+    rest.push(record);
+
+    if (await applyFault(req, res, record, restFaults)) return;
+    if (refuseKey(res, record)) return;
+    const { status, body } = answerRest(method, url, parsed === undefined && method !== 'PATCH' ? {} : parsed);
+    finish(res, record, status, body);
+  }
+
+  /**
    * Records whatever a redirected client sent on, and answers 200 as a naive client would like.
    * @param {import('node:http').IncomingMessage} req
    * @param {import('node:http').ServerResponse} res
@@ -387,7 +545,7 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
 
   /**
    * @param {import('node:http').ServerResponse} res
-   * @param {ReceivedPostback | ReceivedClick} record
+   * @param {ReceivedPostback | ReceivedClick | ReceivedRest} record
    * @param {number} status
    * @param {unknown} body
    */
@@ -397,10 +555,12 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
     report(record);
   }
 
-  /** @param {ReceivedPostback | ReceivedClick} record */
+  /** @param {ReceivedPostback | ReceivedClick | ReceivedRest} record */
   function report(record) {
     if (!print) return;
-    console.log(record.kind === 'click' ? describeClick(record, apiKey) : describePostback(record, apiKey));
+    if (record.kind === 'click') console.log(describeClick(record, apiKey));
+    else if (record.kind === 'rest') console.log(describeRest(record, apiKey));
+    else console.log(describePostback(record, apiKey));
   }
 
   /**
@@ -412,6 +572,15 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
     if (req.method === 'GET' && url.pathname === '/__control/received') return sendJson(res, 200, received);
     if (req.method === 'GET' && url.pathname === '/__control/clicks') return sendJson(res, 200, clicks);
     if (req.method === 'GET' && url.pathname === '/__control/redirected') return sendJson(res, 200, redirected);
+    if (req.method === 'GET' && url.pathname === '/__control/rest') return sendJson(res, 200, rest);
+    if (req.method === 'GET' && url.pathname === '/__control/conversions') return sendJson(res, 200, [...tapConversions.values()]);
+    if (req.method === 'POST' && url.pathname === '/__control/conversions') {
+      const seed = parseObject(await readBody(req));
+      if (!seed || typeof seed.external_id !== 'string' || !seed.external_id) {
+        return sendJson(res, 400, { message: 'a seed is a JSON object with an external_id' });
+      }
+      return sendJson(res, 200, seedConversion(/** @type {ConversionSeed} */ (/** @type {unknown} */ (seed))));
+    }
     if (req.method === 'POST' && url.pathname === '/__control/reset') {
       reset();
       return sendJson(res, 200, { ok: true });
@@ -441,7 +610,8 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
     else if (url.pathname.startsWith(REDIRECTED_PATH)) handled = handleRedirected(req, res, url);
     else if (url.pathname === CLICKS_PATH) {
       handled = req.method === 'POST' ? handleClick(req, res) : Promise.resolve(sendJson(res, 405, { message: 'Method Not Allowed' }));
-    } else if (!kind) handled = Promise.resolve(sendJson(res, 404, { message: 'Not Found' }));
+    } else if (url.pathname.startsWith(REST_PATH)) handled = handleRest(req, res, url);
+    else if (!kind) handled = Promise.resolve(sendJson(res, 404, { message: 'Not Found' }));
     else if (req.method !== 'GET' && req.method !== 'POST') {
       handled = Promise.resolve(sendJson(res, 405, { message: 'Method Not Allowed' }));
     } else handled = handlePostback(req, res, kind, url);
@@ -463,11 +633,15 @@ export async function startPostbackServer({ port = 0, host = '127.0.0.1', apiKey
     conversionUrl: url + CONVERSION_PATH,
     customerUrl: url + CUSTOMER_PATH,
     clicksUrl: url + CLICKS_PATH,
+    restUrl: url + REST_PATH,
     received,
     accepted: (kind) => received.filter((r) => r.status >= 200 && r.status < 300 && (!kind || r.kind === kind)),
     clicks,
     acceptedClicks: () => clicks.filter((r) => r.status >= 200 && r.status < 300),
     redirected,
+    rest,
+    conversions: () => [...tapConversions.values()],
+    seedConversion,
     setFaults,
     reset,
     close: () =>
@@ -539,7 +713,7 @@ function describeKey(sent, expectedKey) {
   return !sent ? 'no key' : sent === expectedKey ? 'key ok' : 'wrong key';
 }
 
-/** @param {ReceivedPostback | ReceivedClick} record */
+/** @param {ReceivedPostback | ReceivedClick | ReceivedRest} record */
 function describeOutcome(record) {
   const outcome = record.status === 0 ? 'dropped' : String(record.status);
   const fault = !record.fault
@@ -574,6 +748,16 @@ export function describePostback(record, expectedKey) {
 export function describeClick(record, expectedKey) {
   const id = record.id ? ` id=${record.id}` : '';
   return `click ${record.method} → ${describeOutcome(record)} [${describeKey(record.apiKey, expectedKey)}]${id} ${describeFields(record.fields)}`;
+}
+
+/**
+ * One readable line per REST call, for `npm start`. The key itself is never printed.
+ * @param {ReceivedRest} record
+ * @param {string} expectedKey
+ */
+export function describeRest(record, expectedKey) {
+  const fields = describeFields(record.fields);
+  return `rest ${record.method} ${record.path} → ${describeOutcome(record)} [${describeKey(record.apiKey, expectedKey)}]${fields ? ` ${fields}` : ''}`;
 }
 
 /**
@@ -635,7 +819,9 @@ function parseArgs(argv) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const server = await startPostbackServer(parseArgs(process.argv.slice(2)));
-  console.log(`postback server listening on ${server.url} (conversion ${server.conversionUrl}, customer ${server.customerUrl}, clicks ${server.clicksUrl})`);
+  console.log(
+    `postback server listening on ${server.url} (conversion ${server.conversionUrl}, customer ${server.customerUrl}, clicks ${server.clicksUrl}, REST ${server.restUrl})`,
+  );
   const stop = () => server.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

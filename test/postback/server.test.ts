@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postbackControl } from './control';
-import { describeClick, describePostback, describeRedirected, startPostbackServer, type PostbackServer } from './server.mjs';
+import { describeClick, describePostback, describeRedirected, describeRest, startPostbackServer, type PostbackServer } from './server.mjs';
 
 let postback: PostbackServer;
 beforeAll(async () => {
@@ -374,5 +374,141 @@ describe('control client', () => {
   it('refuses a fault spec that is not a JSON object', async () => {
     const res = await fetch(`${postback.url}/__control/faults`, { method: 'POST', body: '[]' });
     expect(res.status).toBe(400);
+  });
+});
+
+describe('REST v1.6 refunds (conversions lookup, disapprove, set amount)', () => {
+  const rest = (path: string, init: RequestInit = {}, key: string | null = 'secret-key') =>
+    fetch(`${postback.restUrl}${path}`, { ...init, headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) } });
+  const convert = (external_id: string, amount?: number) =>
+    fetch(postback.conversionUrl, json({ external_id, referral_code: 'demo', ...(amount === undefined ? {} : { amount }) }));
+  const lookup = async (externalId: string) => (await rest(`conversions/?external_id=${encodeURIComponent(externalId)}`)).json() as Promise<{ id: number; commissions: { id: number; amount: number; approved: boolean | null; comment: string | null }[] }[]>;
+
+  it('a conversion accepted by postback has one pending commission of 10% of its amount', async () => {
+    await convert('R1', 123.45);
+    const [conversion] = await lookup('R1');
+    expect(conversion).toEqual({
+      id: expect.any(Number),
+      external_id: 'R1',
+      amount: 123.45,
+      commissions: [{ id: expect.any(Number), amount: 12.35, approved: null, comment: null }],
+    });
+    expect(postback.conversions()).toEqual([conversion]);
+  });
+
+  it('a refused or repeated postback makes no second conversion, and one without amount has a 0 commission', async () => {
+    await convert('R2', 50);
+    await convert('R2', 50);
+    await fetch(postback.conversionUrl, json({ external_id: 'R3' })); // no identifier: refused
+    await convert('R4');
+    expect(postback.conversions().map((c) => [c.external_id, c.commissions.map((m) => m.amount)])).toEqual([
+      ['R2', [5]],
+      ['R4', [0]],
+    ]);
+  });
+
+  it('an unknown external_id is an empty list', async () => {
+    await convert('R5', 10);
+    const res = await rest('conversions/?external_id=nope');
+    expect([res.status, await res.json()]).toEqual([200, []]);
+  });
+
+  it('disapproves a commission, and again without error', async () => {
+    await convert('R6', 80);
+    const [{ commissions }] = await lookup('R6');
+    for (let i = 0; i < 2; i++) {
+      const res = await rest(`commissions/${commissions[0].id}/approved/`, { method: 'DELETE' });
+      expect([res.status, await res.json()]).toEqual([200, expect.objectContaining({ id: commissions[0].id, approved: false, amount: 8 })]);
+    }
+    expect((await lookup('R6'))[0].commissions[0].approved).toBe(false);
+    expect(postback.rest.map((r) => [r.method, r.status])).toEqual([
+      ['GET', 200],
+      ['DELETE', 200],
+      ['DELETE', 200],
+      ['GET', 200],
+    ]);
+  });
+
+  it('sets a commission amount and its comment, and records the body', async () => {
+    await convert('R7', 100);
+    const [{ commissions }] = await lookup('R7');
+    const body = { amount: 7.5, comment: 'Refund re_1: 25 of 100 refunded' };
+    const res = await rest(`commissions/${commissions[0].id}/`, { method: 'PATCH', body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    expect(postback.conversions()[0].commissions[0]).toMatchObject({ amount: 7.5, comment: body.comment, approved: null });
+    expect(postback.rest.at(-1)).toMatchObject({ method: 'PATCH', path: `/1.6/commissions/${commissions[0].id}/`, fields: body, apiKey: 'secret-key' });
+  });
+
+  const refusals: { name: string; path: string; init: RequestInit; key?: string | null; status: number; body?: unknown }[] = [
+    { name: 'unknown commission (DELETE)', path: 'commissions/999999/approved/', init: { method: 'DELETE' }, status: 404, body: { message: 'Not Found' } },
+    { name: 'unknown commission (PATCH)', path: 'commissions/999999/', init: { method: 'PATCH', body: '{"amount":1}' }, status: 404, body: { message: 'Not Found' } },
+    { name: 'amount not a number', path: 'commissions/{id}/', init: { method: 'PATCH', body: '{"amount":"1"}' }, status: 422, body: { message: 'amount must be a number.' } },
+    { name: 'negative amount', path: 'commissions/{id}/', init: { method: 'PATCH', body: '{"amount":-1}' }, status: 422, body: { message: 'amount must be a number.' } },
+    { name: 'body not an object', path: 'commissions/{id}/', init: { method: 'PATCH', body: '[1]' }, status: 400, body: { message: 'Request body is not a JSON object.' } },
+    { name: 'POST to the lookup', path: 'conversions/', init: { method: 'POST', body: '{}' }, status: 405, body: { message: 'Method Not Allowed' } },
+    { name: 'wrong key', path: 'conversions/?external_id=R8', init: {}, key: 'nope', status: 401, body: { message: 'Authentication Failed.' } },
+    { name: 'no key', path: 'conversions/?external_id=R8', init: {}, key: null, status: 401 },
+  ];
+  it.each(refusals)('$name → $status, and nothing changes', async ({ path, init, key, status, body }) => {
+    await convert('R8', 40);
+    const id = postback.conversions()[0].commissions[0].id;
+    const res = await rest(path.replace('{id}', String(id)), init, key === undefined ? 'secret-key' : key);
+    expect(res.status).toBe(status);
+    if (body) expect(await res.json()).toEqual(body);
+    expect(postback.conversions()[0].commissions[0]).toEqual({ id, amount: 4, approved: null, comment: null });
+  });
+
+  it('has its own faults, apart from postbacks and clicks', async () => {
+    await convert('R9', 10);
+    postback.setFaults({ next: ['503'], clicks: { next: ['503'] }, rest: { next: ['503', { status: 404, message: 'Not Found' }, '429'] } });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await rest('conversions/?external_id=R9')).status);
+    expect(statuses).toEqual([503, 404, 429, 200]);
+    expect(postback.rest.map((r) => r.fault)).toEqual(['503', 'reject', '429', undefined]);
+    // The postback fault is still waiting for the next postback.
+    expect((await convert('R10', 1)).status).toBe(503);
+  });
+
+  it('a fault answers before the change: a 503 on DELETE leaves the commission as it was', async () => {
+    await convert('R11', 10);
+    const id = postback.conversions()[0].commissions[0].id;
+    postback.setFaults({ rest: { next: ['503'] } });
+    expect((await rest(`commissions/${id}/approved/`, { method: 'DELETE' })).status).toBe(503);
+    expect(postback.conversions()[0].commissions[0].approved).toBeNull();
+    expect((await rest(`commissions/${id}/approved/`, { method: 'DELETE' })).status).toBe(200);
+    expect(postback.conversions()[0].commissions[0].approved).toBe(false);
+  });
+
+  it('seeds a conversion with several commissions, readable and changeable over the control client', async () => {
+    const control = postbackControl(postback.url);
+    expect(control.restUrl).toBe(postback.restUrl);
+    const seeded = await control.seedConversion({ external_id: 'S1', amount: 200, commissions: [20, 5] });
+    expect(seeded.commissions.map((c) => c.amount)).toEqual([20, 5]);
+    await rest(`commissions/${seeded.commissions[1].id}/approved/`, { method: 'DELETE' });
+    expect((await control.commissionsOf('S1'))?.map((c) => c.approved)).toEqual([null, false]);
+    expect(await control.commissionsOf('nope')).toBeUndefined();
+    expect((await control.rest()).map((r) => r.method)).toEqual(['DELETE']);
+    await control.setFaults({ rest: { next: ['503'] } });
+    expect((await rest('conversions/?external_id=S1')).status).toBe(503);
+    await control.reset();
+    expect(await control.conversions()).toEqual([]);
+    expect(await control.rest()).toEqual([]);
+  });
+
+  it('never issues the same commission id twice, even across a reset', async () => {
+    await convert('R12', 10);
+    const first = postback.conversions()[0].commissions[0].id;
+    postback.reset();
+    await convert('R12', 10);
+    expect(postback.conversions()[0].commissions[0].id).not.toBe(first);
+  });
+
+  it('prints one line per REST call, never the key', () => {
+    const line = describeRest(
+      { kind: 'rest', method: 'PATCH', path: '/1.6/commissions/7/', fields: { amount: 1 }, apiKey: 'secret-key', contentType: null, status: 200, at: 1 },
+      'secret-key',
+    );
+    expect(line).toBe('rest PATCH /1.6/commissions/7/ → 200 [key ok] amount=1');
+    expect(line).not.toContain('secret-key');
   });
 });

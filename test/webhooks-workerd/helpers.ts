@@ -34,6 +34,9 @@ export function webhookEnv(upstream: Upstream, extra: Partial<Record<keyof Env, 
     POSTBACK_CUSTOMER_URL: upstream.customerUrl,
     STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
     SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET,
+    // The fixtures are Stripe test-mode events (livemode: false) and a Shopify test order, which
+    // these tests deliver; test mode itself is tested in test/refunds/webhooks.test.ts.
+    WEBHOOK_TEST_EVENTS: 'send',
     ...extra,
   } as Env;
 }

@@ -7,7 +7,7 @@ import { ANNA, webhookEnv } from './helpers';
 import { lemonSqueezyOrder, lemonSqueezyRenewal, platformSecrets, postLemonSqueezy } from './platform-helpers';
 
 const upstream = postbackControl(inject('webhookPostbackServers').lemonsqueezy);
-const env = (extra: Partial<Record<keyof Env, unknown>> = {}) => webhookEnv(upstream, { ...platformSecrets, ...extra });
+const env = (extra: Partial<Record<keyof Env, unknown>> = {}) => webhookEnv(upstream, { ...platformSecrets, WEBHOOK_TEST_EVENTS: '', ...extra });
 
 describe('POST /webhooks/lemonsqueezy: orders and subscription payments', () => {
   beforeEach(() => upstream.reset());

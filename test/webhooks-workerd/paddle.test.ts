@@ -7,7 +7,7 @@ import { ANNA, webhookEnv } from './helpers';
 import { PADDLE_SANDBOX_SECRET, paddleSignature, paddleTransaction, platformSecrets, postPaddle } from './platform-helpers';
 
 const upstream = postbackControl(inject('webhookPostbackServers').paddle);
-const env = (extra: Partial<Record<keyof Env, unknown>> = {}) => webhookEnv(upstream, { ...platformSecrets, ...extra });
+const env = (extra: Partial<Record<keyof Env, unknown>> = {}) => webhookEnv(upstream, { ...platformSecrets, WEBHOOK_TEST_EVENTS: '', ...extra });
 
 describe('POST /webhooks/paddle: transactions', () => {
   beforeEach(() => upstream.reset());

@@ -66,7 +66,7 @@ describe('Paddle adjustments', () => {
     const result = await postPaddle(body, { conversions: { txn_partial_1: 'con:txn_partial_1' }, answer: { status: 'adjusted' } });
     expect([result.status, result.json]).toEqual([200, { ok: true, status: 'adjusted' }]);
     expect(result.submissions).toEqual([
-      { job: { refund: { refund_id: id, external_id: 'txn_partial_1', amount: 10, currency: 'USD' } }, source: 'paddle', signed: true, platformIds: ['txn_partial_1'] },
+      { job: { refund: { refund_id: id, external_id: 'txn_partial_1', amount: 10, currency: 'USD' } }, source: 'paddle', signed: true },
     ]);
   });
 
@@ -114,16 +114,16 @@ describe('Lemon Squeezy order_refunded', () => {
     expect(first.json).toEqual({ ok: true, status: 'adjusted' });
     const second = await postLemonSqueezy(lemonSqueezyRefund('777001', 2160), { conversions: { '777001': 'con:777001' }, refunded: { 'con:777001': 12 }, answer: { status: 'adjusted' } });
     expect([...first.submissions, ...second.submissions]).toEqual([
-      { job: { refund: { refund_id: '777001-refunded-1440', external_id: '777001', amount: 12, currency: 'USD' } }, source: 'lemonsqueezy', signed: true, platformIds: ['777001'] },
-      { job: { refund: { refund_id: '777001-refunded-2160', external_id: '777001', amount: 6, currency: 'USD' } }, source: 'lemonsqueezy', signed: true, platformIds: ['777001'] },
+      { job: { refund: { refund_id: '777001-refunded-1440', external_id: '777001', amount: 12, currency: 'USD' } }, source: 'lemonsqueezy', signed: true },
+      { job: { refund: { refund_id: '777001-refunded-2160', external_id: '777001', amount: 6, currency: 'USD' } }, source: 'lemonsqueezy', signed: true },
     ]);
   });
 
-  it('a full refund leaves the amount out; a partial one already counted sends nothing', async () => {
+  it('a full refund leaves the amount out; a partial one already counted is a duplicate and sends nothing', async () => {
     const full = await postLemonSqueezy(lemonSqueezyRefund('777002', 2880, { full: true }), { conversions: { '777002': 'con:777002' }, refunded: { 'con:777002': 12 } });
     expect(full.submissions.map((s) => (s.job as { refund: object }).refund)).toEqual([{ refund_id: '777002-refunded-2880', external_id: '777002', currency: 'USD' }]);
     const counted = await postLemonSqueezy(lemonSqueezyRefund('777003', 1440), { conversions: { '777003': 'con:777003' }, refunded: { 'con:777003': 12 } });
-    expect([counted.json, counted.submissions]).toEqual([{ ok: true, status: 'ignored' }, []]);
+    expect([counted.json, counted.submissions]).toEqual([{ ok: true, status: 'duplicate' }, []]);
   });
 
   it('a test-mode refund is answered in test mode, nothing submitted', async () => {

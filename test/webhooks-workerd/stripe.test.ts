@@ -156,18 +156,11 @@ describe('POST /webhooks/stripe: what is not a conversion', () => {
     expect(await upstream.received()).toEqual([]);
   });
 
-  it('charge.refunded is 200 ignored, with a refund_received log line naming the charge and payment intent', async () => {
-    const body = chargeRefundedText.replace('evt_3QmRefund0000000000000', unique('evt_'));
+  it('charge.refunded of a payment Tapline never sent is 200 unattributed, and nothing is sent', async () => {
+    const body = chargeRefundedText.replace('evt_3QmRefund0000000000000', unique('evt_')).replace(/pi_3QmPaymentIntent0000001/g, unique('pi_'));
     const { status, json, lines } = await postStripe(env(), body);
-    expect({ status, json }).toEqual({ status: 200, json: { ok: true, status: 'ignored' } });
-    expect(lines.find((line) => line.event === 'refund_received')).toMatchObject({
-      stripe_event: 'charge.refunded',
-      charge: 'ch_3QmCharge000000000001',
-      payment_intent: 'pi_3QmPaymentIntent0000001',
-      amount_refunded: 5350,
-      currency: 'usd',
-    });
-    expect(lines.find((line) => line.event === 'request')).toMatchObject({ result: 'ignored', reason: 'refund' });
+    expect({ status, json }).toEqual({ status: 200, json: { ok: true, status: 'unattributed' } });
+    expect(lines.find((line) => line.event === 'request')).toMatchObject({ result: 'unattributed' });
     expect(await upstream.received()).toEqual([]);
   });
 

@@ -218,8 +218,8 @@ describe('stripeAction', () => {
     expect(stripeAction(free)).toEqual({ action: 'ignore', reason: 'zero_amount' });
   });
 
-  it('charge.refunded is ignored with a log event; other types are ignored', () => {
-    expect(stripeAction(event('stripe-charge-refunded.json'))).toEqual({ action: 'ignore', reason: 'refund', log: 'refund_received' });
+  it('a refund is not a conversion (refund-events.ts reads it); other types are ignored', () => {
+    expect(stripeAction(event('stripe-charge-refunded.json'))).toEqual({ action: 'ignore', reason: 'unhandled_event_type' });
     const other = withObject('stripe-charge-refunded.json', () => {}, 'customer.created');
     expect(stripeAction(other)).toEqual({ action: 'ignore', reason: 'unhandled_event_type' });
   });

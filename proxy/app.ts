@@ -10,6 +10,7 @@ import { clickRoute } from './routes/click';
 import { consoleRoute } from './routes/console';
 import { eventRoute } from './routes/event';
 import { healthRoute } from './routes/health';
+import { lemonSqueezyWebhookRoute, paddleWebhookRoute } from './routes/platforms';
 import { refundRoute } from './routes/refund';
 import { snippetRoute, type SnippetFile } from './routes/snippet';
 import { shopifyWebhookRoute, stripeWebhookRoute } from './routes/webhooks';
@@ -68,6 +69,10 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   // Webhooks: the platform's signature is their only credential.
   app.post(`${INSIDE}/webhooks/stripe`, jsonBody(MAX_WEBHOOK_BYTES), stripeWebhookRoute(createDelivery));
   app.post(`${INSIDE}/webhooks/shopify`, jsonBody(MAX_WEBHOOK_BYTES), shopifyWebhookRoute(createDelivery));
+  app.post(`${INSIDE}/webhooks/paddle`, jsonBody(MAX_WEBHOOK_BYTES), paddleWebhookRoute(createDelivery));
+  // A Paddle sandbox account is a separate account with its own secret (docs/guides/paddle.md).
+  app.post(`${INSIDE}/webhooks/paddle/sandbox`, jsonBody(MAX_WEBHOOK_BYTES), paddleWebhookRoute(createDelivery, { sandbox: true }));
+  app.post(`${INSIDE}/webhooks/lemonsqueezy`, jsonBody(MAX_WEBHOOK_BYTES), lemonSqueezyWebhookRoute(createDelivery));
 
   // The operator console and its API (docs/operations.md, "Console"); the page's relative URLs need the slash.
   app.get(`${INSIDE}/admin`, (c) => c.redirect(`${new URL(c.req.url).pathname}/`, 308));

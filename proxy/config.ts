@@ -42,13 +42,11 @@ export const stripeSecretOf = (env: Partial<Env>) => setting(env.STRIPE_WEBHOOK_
 export const shopifySecretOf = (env: Partial<Env>) => setting(env.SHOPIFY_WEBHOOK_SECRET);
 /** The operator API's bearer token (docs/operations.md, "Console"); unset, the API answers 503. */
 export const adminTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_ADMIN_TOKEN);
-/** Read loosely: a deployment's Env may not declare the platforms it does not use. */
-const looseSetting = (env: Partial<Env>, name: string) => {
-  const value: unknown = (env as Record<string, unknown>)[name];
-  return typeof value === 'string' ? setting(value) : undefined;
-};
-export const paddleSecretOf = (env: Partial<Env>) => looseSetting(env, 'PADDLE_WEBHOOK_SECRET');
-export const lemonSqueezySecretOf = (env: Partial<Env>) => looseSetting(env, 'LEMONSQUEEZY_WEBHOOK_SECRET');
+export const paddleSecretOf = (env: Partial<Env>) => setting(env.PADDLE_WEBHOOK_SECRET);
+/** The sandbox account's own notification secret: what it verifies is a test event (docs/guides/paddle.md). */
+export const paddleSandboxSecretOf = (env: Partial<Env>) => setting(env.PADDLE_SANDBOX_WEBHOOK_SECRET);
+export const lemonSqueezySecretOf = (env: Partial<Env>) => setting(env.LEMONSQUEEZY_WEBHOOK_SECRET);
+
 
 /**
  * Whether a payment platform's webhook reports the orders. Then it owns them:

@@ -1,5 +1,5 @@
 import type { Handler } from 'hono';
-import { configProblems, shopifySecretOf, stripeSecretOf, trustOf } from '../config';
+import { configProblems, lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, shopifySecretOf, stripeSecretOf, trustOf } from '../config';
 import type { AppEnv } from '../http';
 import { logLine } from '../log';
 
@@ -19,7 +19,13 @@ export function healthRoute(): Handler<AppEnv> {
       trust: trustOf(c.env),
       delivery: { durable: Boolean(c.env.POSTBACK_LEDGER) },
       rate_limit: c.env.TAPLINE_RATE_LIMIT ? 'per_ip' : 'none',
-      webhooks: { stripe: stripeSecretOf(c.env) !== undefined, shopify: shopifySecretOf(c.env) !== undefined },
+      webhooks: {
+        stripe: stripeSecretOf(c.env) !== undefined,
+        shopify: shopifySecretOf(c.env) !== undefined,
+        paddle: paddleSecretOf(c.env) !== undefined,
+        paddle_sandbox: paddleSandboxSecretOf(c.env) !== undefined,
+        lemonsqueezy: lemonSqueezySecretOf(c.env) !== undefined,
+      },
     });
   };
 }

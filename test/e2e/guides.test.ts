@@ -8,7 +8,8 @@
 // HTML, Ghost, Webflow), and Shopify, whose conversion comes from the webhook, on a
 // stack of its own: with a webhook secret set the webhook owns the orders, and
 // unsigned browser events are refused (docs/security.md, "Webhooks own the orders").
-// guides-signed.test.ts runs WordPress and Stripe in signed trust.
+// guides-signed.test.ts runs WordPress and Stripe in signed trust, and
+// guides-platforms.test.ts Paddle and Lemon Squeezy, whose webhooks own the orders.
 import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -21,8 +22,17 @@ const SHOPIFY_SECRET = 'e2e-shopify-secret';
 type ReferenceWindow = TapWindow & { tap: TapWindow['tap'] & { reference(): string | null } };
 
 describe('the guides as the suite reads them', () => {
-  it('every guide in docs/guides/ has a scenario here or in guides-signed.test.ts', () => {
-    expect(readdirSync('docs/guides').sort()).toEqual(['ghost.md', 'plain-html.md', 'shopify.md', 'stripe.md', 'webflow.md', 'wordpress-woocommerce.md']);
+  it('every guide in docs/guides/ has a scenario here, in guides-signed.test.ts or in guides-platforms.test.ts', () => {
+    expect(readdirSync('docs/guides').sort()).toEqual([
+      'ghost.md',
+      'lemonsqueezy.md',
+      'paddle.md',
+      'plain-html.md',
+      'shopify.md',
+      'stripe.md',
+      'webflow.md',
+      'wordpress-woocommerce.md',
+    ]);
   });
 
   it('a guide whose block drifts from its sample lines fails to read', () => {

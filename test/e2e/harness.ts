@@ -35,6 +35,10 @@ export interface StackOptions {
   stripeSecret?: string;
   /** SHOPIFY_WEBHOOK_SECRET: unset, the Shopify webhook answers 503. */
   shopifySecret?: string;
+  /** PADDLE_WEBHOOK_SECRET: unset, the Paddle webhook answers 503. */
+  paddleSecret?: string;
+  /** LEMONSQUEEZY_WEBHOOK_SECRET: unset, the Lemon Squeezy webhook answers 503. */
+  lemonSqueezySecret?: string;
   /** Every path goes to the worker, not only BASE_PATH: for the demo worker, whose origin is the demo shop. */
   forwardAll?: boolean;
 }
@@ -99,6 +103,9 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
     TAPLINE_SERVER_TOKEN: options.serverToken ?? '',
     STRIPE_WEBHOOK_SECRET: options.stripeSecret ?? '',
     SHOPIFY_WEBHOOK_SECRET: options.shopifySecret ?? '',
+    PADDLE_WEBHOOK_SECRET: options.paddleSecret ?? '',
+    PADDLE_SANDBOX_WEBHOOK_SECRET: '',
+    LEMONSQUEEZY_WEBHOOK_SECRET: options.lemonSqueezySecret ?? '',
   };
   const configPath = e2eConfig();
   const worker = await unstable_startWorker({

@@ -242,7 +242,7 @@ describe('health', () => {
     trust: 'open',
     delivery: { durable: true },
     rate_limit: 'per_ip',
-    webhooks: { stripe: false, shopify: false },
+    webhooks: { stripe: false, shopify: false, paddle: false, paddle_sandbox: false, lemonsqueezy: false },
   };
   const rows: { name: string; env: Partial<Env>; body: Record<string, unknown> }[] = [
     { name: 'the project env: key, queue, ledger and a limiter bound', env: {}, body: base },
@@ -255,8 +255,12 @@ describe('health', () => {
       body: { ...base, configured: false, delivery: { durable: false } },
     },
     { name: 'no rate limit binding', env: { TAPLINE_RATE_LIMIT: undefined }, body: { ...base, rate_limit: 'none' } },
-    { name: 'a Stripe secret', env: { STRIPE_WEBHOOK_SECRET: 'whsec_x' }, body: { ...base, trust: 'webhooks', webhooks: { stripe: true, shopify: false } } },
-    { name: 'a Shopify secret', env: { SHOPIFY_WEBHOOK_SECRET: 'shp' }, body: { ...base, trust: 'webhooks', webhooks: { stripe: false, shopify: true } } },
+    { name: 'a Stripe secret', env: { STRIPE_WEBHOOK_SECRET: 'whsec_x' }, body: { ...base, trust: 'webhooks', webhooks: { ...base.webhooks, stripe: true } } },
+    { name: 'a Shopify secret', env: { SHOPIFY_WEBHOOK_SECRET: 'shp' }, body: { ...base, trust: 'webhooks', webhooks: { ...base.webhooks, shopify: true } } },
+    { name: 'a Paddle secret', env: { PADDLE_WEBHOOK_SECRET: 'pdl' }, body: { ...base, trust: 'webhooks', webhooks: { ...base.webhooks, paddle: true } } },
+    // A sandbox signs only test events: the live orders are still the browser's.
+    { name: 'a Paddle sandbox secret', env: { PADDLE_SANDBOX_WEBHOOK_SECRET: 'pdl' }, body: { ...base, webhooks: { ...base.webhooks, paddle_sandbox: true } } },
+    { name: 'a Lemon Squeezy secret', env: { LEMONSQUEEZY_WEBHOOK_SECRET: 'ls' }, body: { ...base, trust: 'webhooks', webhooks: { ...base.webhooks, lemonsqueezy: true } } },
     {
       name: 'a postback URL that is plain http to another host',
       env: { POSTBACK_CONVERSION_URL: 'http://evil.example/1.7/pb/con/c/' },
@@ -273,9 +277,16 @@ describe('health', () => {
   it('never shows a secret', async () => {
     const { text } = await call({
       path: '/_tap/health',
-      env: { TAPFILIATE_API_KEY: 'key-123456', TAPLINE_SIGNING_SECRET: 'sig-123456', TAPLINE_SERVER_TOKEN: 'tok-123456', STRIPE_WEBHOOK_SECRET: 'whsec_123456' },
+      env: {
+        TAPFILIATE_API_KEY: 'key-123456',
+        TAPLINE_SIGNING_SECRET: 'sig-123456',
+        TAPLINE_SERVER_TOKEN: 'tok-123456',
+        STRIPE_WEBHOOK_SECRET: 'whsec_123456',
+        PADDLE_WEBHOOK_SECRET: 'pdl-123456',
+        LEMONSQUEEZY_WEBHOOK_SECRET: 'ls-123456',
+      },
     });
-    for (const secret of ['key-123456', 'sig-123456', 'tok-123456', 'whsec_123456']) expect(text).not.toContain(secret);
+    for (const secret of ['key-123456', 'sig-123456', 'tok-123456', 'whsec_123456', 'pdl-123456', 'ls-123456']) expect(text).not.toContain(secret);
   });
 });
 

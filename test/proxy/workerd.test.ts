@@ -162,7 +162,7 @@ describe('the worker entry', () => {
       trust: 'open',
       delivery: { durable: true },
       rate_limit: 'per_ip',
-      webhooks: { stripe: false, shopify: false },
+      webhooks: { stripe: false, shopify: false, paddle: false, paddle_sandbox: false, lemonsqueezy: false },
     });
     const snippet = await SELF.fetch('https://shop.example/_tap/tap.js');
     expect(snippet.headers.get('content-type')).toMatch(/^text\/javascript/);

@@ -8,7 +8,7 @@ import { startPostbackServer } from '../postback/server.mjs';
  * running a backup message never reaches Tapfiliate). Tests drive them through
  * /__control/ (test/postback/control.ts).
  */
-export const WEBHOOK_POSTBACK_SERVERS = ['worker', 'stripe', 'currencies', 'subscription', 'shopify', 'health'] as const;
+export const WEBHOOK_POSTBACK_SERVERS = ['worker', 'stripe', 'currencies', 'subscription', 'shopify', 'health', 'paddle', 'lemonsqueezy', 'platformRefunds'] as const;
 export type WebhookPostbackServer = (typeof WEBHOOK_POSTBACK_SERVERS)[number];
 
 declare module 'vitest' {

@@ -1,0 +1,150 @@
+// Lemon Squeezy webhooks: signature verification and the mapping of an event to what
+// the route should do. Pure functions on Web Crypto only (they run in workerd). Lemon
+// Squeezy publishes no verifier; the tests check the HMAC against node:crypto.
+//
+// Rules, and where each comes from (docs/guides/lemonsqueezy.md for the merchant's side):
+// - Signature (docs.lemonsqueezy.com, "Signing requests"): `X-Signature` is the hex
+//   HMAC-SHA256 of the raw body, keyed with the webhook's signing secret. Checked on the
+//   bytes as received, before any parsing, in constant time (crypto.subtle.verify). There
+//   is no timestamp: a replayed body is answered as the duplicate it is.
+// - Event name: `meta.event_name`, which is inside the signed body. `X-Event-Name` is not
+//   signed, so it is only read when the body has no name, and a header that disagrees with
+//   the body's name is ignored (`event_name_mismatch`). The data's `type` must fit the event
+//   (`orders` for order_*, `subscription-invoices` for subscription_payment_*).
+// - Reference: `meta.custom_data.tap_ref` (checkout link `?checkout[custom][tap_ref]=…`,
+//   or `checkout_data.custom.tap_ref` through the API). Lemon Squeezy puts custom data on
+//   order and subscription events; when a subscription payment has none, the route recalls
+//   what the customer's attributed order left (by the Lemon Squeezy customer id).
+// - Test mode: `meta.test_mode: true` (test-mode stores send test-mode webhooks only).
+// - order_created with `status: "paid"`: a conversion. external_id = the order id (as a
+//   string), customer_id = the Lemon Squeezy `customer_id`. Other statuses (pending,
+//   failed) are ignored.
+// - subscription_payment_success: a renewal. external_id = `invoice-<subscription invoice id>`:
+//   order and invoice ids are separate sequences, so a bare number could be taken by an
+//   order of the same number. The first payment of a subscription (`billing_reason:
+//   "initial"`) is ignored: its order_created carries the same money under the order id, so
+//   only one of the two may convert, and the order is the one the refund events name.
+// - Amount (our rule, the same base as every route): what the buyer paid for the goods, after
+//   discounts, without tax: `total − tax` (total is after discount_total; Lemon Squeezy puts
+//   inclusive and exclusive tax alike into `tax`). Integers in the currency's minor unit
+//   (fields.ts). A zero total (a free product, a trial's order) sends nothing: ignored, with
+//   the attribution remembered for the renewals.
+// - order_refunded (and subscription_payment_refunded for a renewal): `refunded_amount` is
+//   cumulative, so each event's refund_id is `<external_id>-refunded-<refunded_amount>`: a
+//   replay of one event is a duplicate, a second partial refund is a new refund. `status:
+//   "refunded"` (everything) leaves the amount out: the rest of the order. Otherwise the
+//   cumulative refunded amount is converted to the conversion's base in proportion
+//   (refunded_amount × (total − tax) / total); the route turns it into this event's part by
+//   what the ledger already counts as refunded.
+// - Every other event: ignored. Never throws on a payload.
+import { hmacVerify } from '../hmac';
+import { currencyCode, fromMinor, idText, isRecord, minorUnits, text } from './fields';
+import type { PlatformConversion } from './paddle';
+
+export type LemonSqueezyAction =
+  | { action: 'convert'; conversion: PlatformConversion; reference?: string; customer?: string; renewal: boolean; test: boolean }
+  | { action: 'remember'; customer: string; reference?: string; test: boolean }
+  | { action: 'refund'; refund: LemonSqueezyRefund; test: boolean }
+  | { action: 'ignore'; reason: string };
+
+export interface LemonSqueezyRefund {
+  refund_id: string;
+  /** The external_id of the conversion it takes back (also the platform id it recorded). */
+  platform_id: string;
+  /** Everything refunded so far, in the conversion's base (without tax); undefined when all of it is. */
+  refunded_total?: number;
+  currency?: string;
+}
+
+export const LEMONSQUEEZY_EVENTS = ['order_created', 'subscription_payment_success', 'order_refunded', 'subscription_payment_refunded'] as const;
+
+/** Lower-case hex HMAC-SHA256 of the raw bytes (what Lemon Squeezy sends and its documented check compares), constant time. */
+export async function verifyLemonSqueezyWebhook(rawBody: Uint8Array, signatureHeader: string | undefined | null, secret: string): Promise<boolean> {
+  if (typeof signatureHeader !== 'string' || !secret || !/^[0-9a-f]{64}$/.test(signatureHeader)) return false;
+  const signature = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) signature[i] = parseInt(signatureHeader.slice(i * 2, i * 2 + 2), 16);
+  const data = rawBody.buffer instanceof ArrayBuffer ? (rawBody as Uint8Array<ArrayBuffer>) : new Uint8Array(rawBody);
+  return hmacVerify(secret, signature, data);
+}
+
+/** The invoice external_id, kept apart from order ids (see the rules above). */
+export const invoiceExternalId = (invoiceId: string) => `invoice-${invoiceId}`;
+
+/** What the route should do with a verified webhook. Never throws. */
+export function lemonSqueezyAction(eventNameHeader: string | undefined | null, body: unknown): LemonSqueezyAction {
+  try {
+    if (!isRecord(body) || !isRecord(body.meta) || !isRecord(body.data)) return { action: 'ignore', reason: 'malformed' };
+    const signedName = text(body.meta.event_name);
+    const headerName = text(eventNameHeader ?? undefined);
+    if (signedName && headerName && signedName !== headerName) return { action: 'ignore', reason: 'event_name_mismatch' };
+    const name = signedName ?? headerName;
+    const data = body.data;
+    const attributes = isRecord(data.attributes) ? data.attributes : undefined;
+    const id = idText(data.id);
+    if (!attributes || !id) return { action: 'ignore', reason: 'malformed' };
+    const reference = isRecord(body.meta.custom_data) ? text(body.meta.custom_data.tap_ref) : undefined;
+    const test = body.meta.test_mode === true || attributes.test_mode === true;
+    const context = { reference, test };
+
+    switch (name) {
+      case 'order_created':
+        if (data.type !== 'orders') return { action: 'ignore', reason: 'unexpected_type' };
+        if (attributes.status !== 'paid') return { action: 'ignore', reason: 'not_paid' };
+        return paymentAction(id, attributes, context, false);
+      case 'subscription_payment_success':
+        if (data.type !== 'subscription-invoices') return { action: 'ignore', reason: 'unexpected_type' };
+        if (attributes.billing_reason === 'initial') return { action: 'ignore', reason: 'initial_payment_is_the_order' };
+        if (attributes.status !== undefined && attributes.status !== 'paid') return { action: 'ignore', reason: 'not_paid' };
+        return paymentAction(invoiceExternalId(id), attributes, context, true);
+      case 'order_refunded':
+        if (data.type !== 'orders') return { action: 'ignore', reason: 'unexpected_type' };
+        return refundAction(id, attributes, test);
+      case 'subscription_payment_refunded':
+        if (data.type !== 'subscription-invoices') return { action: 'ignore', reason: 'unexpected_type' };
+        return refundAction(invoiceExternalId(id), attributes, test);
+      default:
+        return { action: 'ignore', reason: 'unhandled_event_type' };
+    }
+  } catch {
+    return { action: 'ignore', reason: 'malformed' };
+  }
+}
+
+function paymentAction(
+  external_id: string,
+  attributes: Record<string, unknown>,
+  { reference, test }: { reference?: string; test: boolean },
+  renewal: boolean,
+): LemonSqueezyAction {
+  const currency = currencyCode(attributes.currency);
+  const total = minorUnits(attributes.total);
+  if (!currency || total === undefined) return { action: 'ignore', reason: 'malformed' };
+  const base = Math.max(0, total - (minorUnits(attributes.tax) ?? 0));
+  const customer = idText(attributes.customer_id);
+  const withReference = reference ? { reference } : {};
+  if (base === 0) {
+    return customer && !renewal ? { action: 'remember', customer, ...withReference, test } : { action: 'ignore', reason: 'zero_amount' };
+  }
+  return {
+    action: 'convert',
+    conversion: { external_id, amount: fromMinor(base, currency), currency, ...(customer ? { customer_id: customer } : {}) },
+    ...withReference,
+    ...(customer ? { customer } : {}),
+    renewal,
+    test,
+  };
+}
+
+function refundAction(external_id: string, attributes: Record<string, unknown>, test: boolean): LemonSqueezyAction {
+  const refunded = minorUnits(attributes.refunded_amount);
+  const total = minorUnits(attributes.total);
+  const currency = currencyCode(attributes.currency);
+  if (refunded === undefined || refunded <= 0) return { action: 'ignore', reason: 'nothing_refunded' };
+  const refund_id = `${external_id}-refunded-${refunded}`;
+  const full = attributes.status === 'refunded' || (total !== undefined && refunded >= total);
+  if (full) return { action: 'refund', refund: { refund_id, platform_id: external_id, ...(currency ? { currency } : {}) }, test };
+  if (!currency || !total) return { action: 'ignore', reason: 'malformed' };
+  const base = Math.max(0, total - (minorUnits(attributes.tax) ?? 0));
+  const refunded_total = fromMinor(Math.round((refunded * base) / total), currency);
+  return { action: 'refund', refund: { refund_id, platform_id: external_id, refunded_total, currency }, test };
+}

@@ -12,15 +12,15 @@ declare global {
   }
 }
 
-export const DEFAULT_BASE_PATH = '/_tap';
+const DEFAULT_BASE_PATH = '/_tap';
 /** The largest body of a browser or server event: a real one is a few hundred bytes. */
 export const MAX_EVENT_BYTES = 16 * 1024;
 /** The largest webhook body: a Shopify order with many line items runs to hundreds of KB. */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 /** The largest amount an unsigned browser event may carry (MAX_AMOUNT). */
-export const DEFAULT_MAX_AMOUNT = 100_000;
+const DEFAULT_MAX_AMOUNT = 100_000;
 /** How long a subscription's attribution is kept for its renewals (SUBSCRIPTION_MEMORY_DAYS). */
-export const DEFAULT_SUBSCRIPTION_MEMORY_DAYS = 400;
+const DEFAULT_SUBSCRIPTION_MEMORY_DAYS = 400;
 
 /** A secret or var as set, or undefined when it is missing or blank. */
 function setting(value: string | undefined): string | undefined {
@@ -74,8 +74,8 @@ export function maxAmountOf(env: Partial<Env>): number {
 }
 
 /** How long the ledger keeps every record (RETENTION_DAYS): 90 days unless set, never under 30. */
-export const DEFAULT_RETENTION_DAYS = 90;
-export const MIN_RETENTION_DAYS = 30;
+const DEFAULT_RETENTION_DAYS = 90;
+const MIN_RETENTION_DAYS = 30;
 export function retentionMsOf(env: Partial<Env>): number {
   const days = Number(setting(env.RETENTION_DAYS));
   return (Number.isFinite(days) && days > 0 ? Math.max(days, MIN_RETENTION_DAYS) : DEFAULT_RETENTION_DAYS) * 24 * 60 * 60 * 1000;
@@ -110,7 +110,7 @@ export function webhookTestEventsOf(env: Partial<Env>): 'test' | 'send' {
  * An upstream URL may carry the key only over https, or over http to this
  * machine for local development; anything else would leak it.
  */
-export function isSafeUpstream(url: string): boolean {
+function isSafeUpstream(url: string): boolean {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -49,7 +49,7 @@ export async function hmacMatchesAny(secret: string, candidates: Uint8Array[], d
   return matched === 1;
 }
 
-export type WebhookSignatureCheck = 'ok' | 'invalid_signature' | 'expired';
+type WebhookSignatureCheck = 'ok' | 'invalid_signature' | 'expired';
 
 /**
  * A platform's webhook signature, in the order that keeps an unauthenticated

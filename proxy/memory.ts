@@ -10,7 +10,7 @@ import type { ClickBody } from './tapfiliate';
  * whatever the body says about its landing (docs/security.md, "Clicks"): a
  * click costs an API call with the merchant's key, and the body is the attacker's.
  */
-export const CLICK_MEMORY_MS = 30 * 60 * 1000;
+const CLICK_MEMORY_MS = 30 * 60 * 1000;
 
 /** The click id for this landing: made once per referral code and client network, or remembered. Undefined when none could be made. */
 export async function clickFor(env: Env, network: string, body: ClickBody): Promise<string | undefined> {

@@ -54,7 +54,7 @@ const withoutProtoKey = z.unknown().check(
   z.refine((meta) => !(meta && typeof meta === 'object' && Object.hasOwn(meta, '__proto__')), { error: 'is not allowed', path: ['__proto__'] }),
 );
 
-export const metaDataSchema = z.pipe(
+const metaDataSchema = z.pipe(
   withoutProtoKey,
   z.record(metaKey, metaValue).check(z.refine((meta) => Object.keys(meta).length <= 10, 'at most 10 keys')),
 );
@@ -170,4 +170,3 @@ export type CustomerInput = z.input<typeof customerSchema>;
 export type Customer = z.output<typeof customerSchema>;
 export type Click = z.output<typeof clickSchema>;
 
-export type { TapResult } from '../common/contract';

@@ -39,7 +39,7 @@
 //   - [guess]   failures answer like postbacks: 5xx/408/429 are worth retrying, other 4xx are
 //               refusals with a JSON `message`.
 import { scrub } from './log';
-import { withoutUndefined } from './plain';
+import { isPlainObject, withoutUndefined } from './plain';
 import type { Conversion, Customer, Identifiers } from './schema';
 
 export const TAPFILIATE_URLS = {
@@ -56,7 +56,7 @@ export interface Visitor {
 }
 
 /** JSON body of the customer postback. */
-export type CustomerPostback = Pick<Customer, 'customer_id' | 'meta_data'> & Identifiers & Visitor;
+type CustomerPostback = Pick<Customer, 'customer_id' | 'meta_data'> & Identifiers & Visitor;
 /** JSON body of the conversion postback. */
 export type ConversionPostback = Pick<Conversion, 'external_id' | 'amount' | 'currency' | 'customer_id' | 'meta_data'> &
   Identifiers &
@@ -106,9 +106,9 @@ export type PostbackOutcome =
 /** A Retry-After beyond this is treated as this: a queue retry is cheap, a lost hour is not. */
 const MAX_RETRY_AFTER_SECONDS = 3600;
 /** Tapfiliate normally answers in well under a second; 5 s leaves room without holding a request. */
-export const UPSTREAM_TIMEOUT_MS = 5000;
+const UPSTREAM_TIMEOUT_MS = 5000;
 
-export interface UpstreamOptions {
+interface UpstreamOptions {
   url: string;
   apiKey: string;
   timeoutMs?: number;
@@ -240,7 +240,7 @@ export async function findTapfiliateConversion(externalId: string, options: Rest
   if (outcome.result !== 'ok') return outcome;
   if (!Array.isArray(outcome.value)) return unreadable(outcome.status, 'the conversions lookup did not answer a list');
   // The filter is Tapfiliate's; the exact match is checked here anyway.
-  const found = outcome.value.find((item) => isRecord(item) && String(item.external_id) === externalId);
+  const found = outcome.value.find((item) => isPlainObject(item) && String(item.external_id) === externalId);
   if (found === undefined) return { result: 'ok', status: outcome.status, value: null };
   const conversion = readConversion(found);
   return conversion ? { result: 'ok', status: outcome.status, value: conversion } : unreadable(outcome.status, 'a conversion without a readable id or commissions');
@@ -322,7 +322,7 @@ function readConversion(item: Record<string, unknown>): TapfiliateConversion | n
   if (id === undefined || !Array.isArray(list)) return null;
   const commissions: TapfiliateCommission[] = [];
   for (const entry of list) {
-    if (!isRecord(entry)) return null;
+    if (!isPlainObject(entry)) return null;
     const commissionId = readId(entry.id);
     const amount = readAmount(entry.amount);
     if (commissionId === undefined || amount === undefined) return null;
@@ -339,10 +339,6 @@ function readId(value: unknown): string | undefined {
 function readAmount(value: unknown): number | undefined {
   const amount = typeof value === 'number' ? value : typeof value === 'string' && value.trim() ? Number(value) : Number.NaN;
   return Number.isFinite(amount) ? amount : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return Boolean(value) && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** RFC 9110 §10.2.3: Retry-After is either delay-seconds or an HTTP-date. */

@@ -5,7 +5,7 @@ import { apiKeyOf, configProblems, upstreamUrlsOf } from '../config';
 import type { CreateDelivery, DeliveryResult, Submission } from '../delivery';
 import { jsonError, type AppContext } from '../http';
 import { logLine, scrub } from '../log';
-import type { TapResult } from '../schema';
+import type { TapResult } from '../../common/contract';
 import { stepsOf, type PostbackJob } from '../tapfiliate';
 
 /**

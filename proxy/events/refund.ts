@@ -6,7 +6,7 @@ import { apiKeyOf, upstreamUrlsOf, webhookTestEventsOf } from '../config';
 import type { CreateDelivery, DeliveryResult, EventSource, RefundJob } from '../delivery';
 import { jsonError, type AppContext } from '../http';
 import { logLine, scrub } from '../log';
-import type { TapResult } from '../schema';
+import type { TapResult } from '../../common/contract';
 import type { PlatformRefund } from '../webhooks/refund-events';
 import { answerDelivery, deliver, refuseUnlessConfigured } from './answer';
 

@@ -5,7 +5,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import * as z from 'zod/mini';
 import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery';
-import { adminTokenOf, apiKeyOf, lemonSqueezySecretOf, paddleSecretOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
+import { adminTokenOf, apiKeyOf, lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
 import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http';
 import { truncateIp } from '../log';
 import { isIp } from '../visitor';
@@ -142,7 +142,7 @@ const IPV4_IN_TEXT = /\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b/g;
  * cut to its network part (log.ts truncateIp), and every secret is replaced.
  */
 export function redact<T>(value: T, env: Partial<Env>): T {
-  const secrets = [apiKeyOf(env), adminTokenOf(env), signingSecretOf(env), serverTokenOf(env), stripeSecretOf(env), shopifySecretOf(env), paddleSecretOf(env), lemonSqueezySecretOf(env)].filter(
+  const secrets = [apiKeyOf(env), adminTokenOf(env), signingSecretOf(env), serverTokenOf(env), stripeSecretOf(env), shopifySecretOf(env), paddleSecretOf(env), paddleSandboxSecretOf(env), lemonSqueezySecretOf(env)].filter(
     (secret): secret is string => Boolean(secret),
   );
   const clean = (item: unknown): unknown => {

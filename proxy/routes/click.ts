@@ -11,10 +11,10 @@ import { withoutUndefined } from '../plain';
 import type { ClickBody } from '../tapfiliate';
 import { invalidRequest, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
 import { visitorOf } from '../visitor';
-import { clickSchema, IDENTIFIER_FIELDS, type Click, type TapResult } from '../schema';
+import { clickSchema, IDENTIFIER_FIELDS, type Click } from '../schema';
 import { clientNetwork } from '../visitor';
 import { refuseUnlessConfigured } from '../events/answer';
-import { COOKIE_NAME, DEFAULT_COOKIE_DAYS, MAX_URL_LENGTH } from '../../common/contract';
+import { COOKIE_NAME, DEFAULT_COOKIE_DAYS, MAX_URL_LENGTH, type TapResult } from '../../common/contract';
 
 /** The longest landing_page or referrer forwarded to Tapfiliate. */
 

@@ -9,7 +9,8 @@ import { conversionJob, customerJob } from '../events/job';
 import { invalidRequest, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
 import { cleanVisitor, visitorOf } from '../visitor';
 import { logLine } from '../log';
-import { conversionSchema, customerSchema, serverEventExtrasSchema, IDENTIFIER_FIELDS, type TapResult } from '../schema';
+import { conversionSchema, customerSchema, serverEventExtrasSchema, IDENTIFIER_FIELDS } from '../schema';
+import type { TapResult } from '../../common/contract';
 import { signatureRequired, verifySigned } from '../signature';
 import { isServerEvent } from '../trust';
 

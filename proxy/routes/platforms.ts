@@ -17,18 +17,20 @@
 // that every route answers the contract's statuses.
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference } from '../identifiers';
-import { lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, secretHint, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
+import { lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
 import type { CreateDelivery, RefundJob } from '../delivery';
 import { jsonError, type AppContext, type AppEnv } from '../http';
 import { parseJson } from '../plain';
 import { logLine } from '../log';
 import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
-import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
+import { conversionSchema, identifiersSchema, type Identifiers } from '../schema';
+import type { TapResult } from '../../common/contract';
 import { conversionJob } from '../events/job';
 import { refundTestAnswer } from '../events/refund';
 import { lemonSqueezyAction, verifyLemonSqueezyWebhook, type LemonSqueezyRefund } from '../webhooks/lemonsqueezy';
 import { paddleAction, verifyPaddleEvent, type PlatformConversion, type PlatformRefund } from '../webhooks/paddle';
 import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from '../events/answer';
+import { ignored, invalidSignature, requireSecret, unattributed, withoutInvalidOptionals } from '../events/webhook';
 
 type Platform = 'paddle' | 'lemonsqueezy';
 
@@ -198,45 +200,6 @@ async function refund(
   return answerDelivery(c, await deliver(c, createDelivery, { job, source: platform, signed: true }), 200);
 }
 
-/**
- * The order by the browser's rules, field by field (shared/contract.md 5a): an optional
- * field that breaks the id rules is left out and named in the log line's `dropped`; the
- * rest still goes. Required fields are checked by the schema afterwards.
- */
-function withoutInvalidOptionals<T extends object>(c: AppContext, fields: T): T {
-  const kept: Record<string, unknown> = { ...(fields as Record<string, unknown>) };
-  for (const field of OPTIONAL_ORDER_FIELDS) {
-    if (kept[field] === undefined || OPTIONAL_FIELD_SCHEMAS[field].safeParse(kept[field]).success) continue;
-    delete kept[field];
-    const log = c.get('log');
-    log.dropped = [...(log.dropped ?? []), field];
-  }
-  return kept as T;
-}
-
-const OPTIONAL_FIELD_SCHEMAS = { ...identifiersSchema.shape, customer_id: conversionSchema.shape.customer_id };
-const OPTIONAL_ORDER_FIELDS = Object.keys(OPTIONAL_FIELD_SCHEMAS) as (keyof typeof OPTIONAL_FIELD_SCHEMAS)[];
-
-function requireSecret(secret: string | undefined, name: string): string {
-  if (secret) return secret;
-  logLine('not_configured', { hints: [secretHint(name)] });
-  throw jsonError(503, { ok: false, error: 'not_configured' });
-}
-
-function invalidSignature(reason: string) {
-  return jsonError(400, { ok: false, error: 'invalid_signature', message: reason.replace(/_/g, ' ') });
-}
-
-function ignored(c: AppContext, reason: string): Response {
-  c.get('log').result = 'ignored';
-  c.get('log').reason = reason;
-  return c.json({ ok: true, status: 'ignored' } satisfies TapResult, 200);
-}
-
-function unattributed(c: AppContext): Response {
-  c.get('log').result = 'unattributed';
-  return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
-}
 
 /** A test event that would only have been remembered: nothing would have been sent, and nothing is kept. */
 function nothingToSend(c: AppContext): Response {

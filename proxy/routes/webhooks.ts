@@ -40,14 +40,15 @@
 //   so the platform retries it.
 import type { Handler } from 'hono';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../identifiers';
-import { secretHint, shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
+import { shopifySecretOf, stripeSecretOf, subscriptionMemoryMsOf, webhookTestEventsOf } from '../config';
 import type { CreateDelivery, EventSource } from '../delivery';
-import { issuesOf, jsonError, type AppContext, type AppEnv } from '../http';
+import { issuesOf, type AppContext, type AppEnv } from '../http';
 import { cleanVisitor } from '../visitor';
 import { parseJson } from '../plain';
 import { logLine } from '../log';
 import { recallSubscription as recallMemory, rememberSubscription as rememberMemory } from '../memory';
-import { conversionSchema, identifiersSchema, type Identifiers, type TapResult } from '../schema';
+import { conversionSchema, identifiersSchema, type Identifiers } from '../schema';
+import type { TapResult } from '../../common/contract';
 import { conversionJob } from '../events/job';
 import { platformRefund } from '../events/refund';
 import type { Visitor } from '../tapfiliate';
@@ -55,10 +56,11 @@ import { SHOPIFY_REFUND_TOPIC, STRIPE_REFUND_EVENTS, shopifyRefund, stripeRefund
 import { verifyShopifyWebhook, shopifyAction } from '../webhooks/shopify';
 import { stripeAction, verifyStripeEvent, type StripeEvent } from '../webhooks/stripe';
 import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from '../events/answer';
+import { ignored, invalidSignature, requireSecret, unattributed, withoutInvalidOptionals } from '../events/webhook';
 
 export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleStripe(c) {
-    const secret = requireSecret(c, stripeSecretOf(c.env), 'STRIPE_WEBHOOK_SECRET');
+    const secret = requireSecret(stripeSecretOf(c.env), 'STRIPE_WEBHOOK_SECRET');
     const verdict = await verifyStripeEvent(await c.req.text(), c.req.header('stripe-signature'), secret);
     if (!verdict.ok) {
       // Signed by the secret's holder but not an event: a retry sends the same bytes.
@@ -104,7 +106,7 @@ export function stripeWebhookRoute(createDelivery: CreateDelivery): Handler<AppE
 
 export function shopifyWebhookRoute(createDelivery: CreateDelivery): Handler<AppEnv> {
   return async function handleShopify(c) {
-    const secret = requireSecret(c, shopifySecretOf(c.env), 'SHOPIFY_WEBHOOK_SECRET');
+    const secret = requireSecret(shopifySecretOf(c.env), 'SHOPIFY_WEBHOOK_SECRET');
     const raw = new Uint8Array(await c.req.arrayBuffer());
     if (!(await verifyShopifyWebhook(raw, c.req.header('x-shopify-hmac-sha256'), secret))) throw invalidSignature('invalid_signature');
     const topic = c.req.header('x-shopify-topic');
@@ -125,22 +127,6 @@ export function shopifyWebhookRoute(createDelivery: CreateDelivery): Handler<App
       test: typeof body === 'object' && body !== null && (body as Record<string, unknown>).test === true,
     });
   };
-}
-
-function requireSecret(c: AppContext, secret: string | undefined, name: string): string {
-  if (secret) return secret;
-  logLine('not_configured', { hints: [secretHint(name)] });
-  throw jsonError(503, { ok: false, error: 'not_configured' });
-}
-
-function invalidSignature(reason: string) {
-  return jsonError(400, { ok: false, error: 'invalid_signature', message: reason.replace(/_/g, ' ') });
-}
-
-function ignored(c: AppContext, reason: string): Response {
-  c.get('log').result = 'ignored';
-  c.get('log').reason = reason;
-  return c.json({ ok: true, status: 'ignored' } satisfies TapResult, 200);
 }
 
 /** The Stripe ids a later refund may name this payment by: the session or invoice, its payment_intent and charge. */
@@ -178,30 +164,6 @@ async function convert(
   return answerDelivery(c, await deliver(c, createDelivery, { job, source: origin.source, signed: true, platformIds: origin.platformIds }), 200);
 }
 
-/**
- * The platform's order by the browser's rules, field by field: an optional
- * field that breaks the id rules (a 300-character discount code, an email with
- * a control character) is left out and named in the log line; the rest of the
- * order still goes. Required fields are checked by the schema afterwards.
- */
-function withoutInvalidOptionals<T extends object>(c: AppContext, fields: T): T {
-  const kept: Record<string, unknown> = { ...(fields as Record<string, unknown>) };
-  for (const field of OPTIONAL_ORDER_FIELDS) {
-    if (kept[field] === undefined || OPTIONAL_FIELD_SCHEMAS[field].safeParse(kept[field]).success) continue;
-    delete kept[field];
-    const log = c.get('log');
-    log.dropped = [...(log.dropped ?? []), field];
-  }
-  return kept as T;
-}
-
-const OPTIONAL_FIELD_SCHEMAS = { ...identifiersSchema.shape, customer_id: conversionSchema.shape.customer_id };
-const OPTIONAL_ORDER_FIELDS = Object.keys(OPTIONAL_FIELD_SCHEMAS) as (keyof typeof OPTIONAL_FIELD_SCHEMAS)[];
-
-function unattributed(c: AppContext): Response {
-  c.get('log').result = 'unattributed';
-  return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
-}
 
 /** Keeps a subscription's attribution for its renewals, for SUBSCRIPTION_MEMORY_DAYS from this payment. */
 async function rememberSubscription(c: AppContext, stripeCustomer: string, identifiers: Identifiers): Promise<void> {

@@ -1,10 +1,6 @@
 // Reading a platform's payload defensively: what Paddle and Lemon Squeezy send is
 // signed, but its shape is still theirs, so every field is checked as it is read.
 import { isCurrency } from '../currency';
-import { isPlainObject } from '../plain';
-
-/** The one plain-object guard (proxy/plain.ts), under the name these readers use. */
-export const isRecord = isPlainObject;
 
 export function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
@@ -29,7 +25,7 @@ export function minorUnits(value: unknown): number | undefined {
 const ZERO_DECIMAL = new Set(['BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG', 'RWF', 'UGX', 'UYI', 'VND', 'VUV', 'XAF', 'XOF', 'XPF']);
 const THREE_DECIMAL = new Set(['BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND']);
 
-export function iso4217Exponent(currency: string): 0 | 2 | 3 {
+function iso4217Exponent(currency: string): 0 | 2 | 3 {
   const code = currency.toUpperCase();
   return ZERO_DECIMAL.has(code) ? 0 : THREE_DECIMAL.has(code) ? 3 : 2;
 }

@@ -38,10 +38,11 @@
 //   what the ledger already counts as refunded.
 // - Every other event: ignored. Never throws on a payload.
 import { hmacVerify } from '../hmac';
-import { currencyCode, fromMinor, idText, isRecord, minorUnits, text } from './fields';
+import { isPlainObject } from '../plain';
+import { currencyCode, fromMinor, idText, minorUnits, text } from './fields';
 import type { PlatformConversion } from './paddle';
 
-export type LemonSqueezyAction =
+type LemonSqueezyAction =
   | { action: 'convert'; conversion: PlatformConversion; reference?: string; customer?: string; renewal: boolean; test: boolean }
   | { action: 'remember'; customer: string; reference?: string; test: boolean }
   | { action: 'refund'; refund: LemonSqueezyRefund; test: boolean }
@@ -56,8 +57,6 @@ export interface LemonSqueezyRefund {
   currency?: string;
 }
 
-export const LEMONSQUEEZY_EVENTS = ['order_created', 'subscription_payment_success', 'order_refunded', 'subscription_payment_refunded'] as const;
-
 /** Lower-case hex HMAC-SHA256 of the raw bytes (what Lemon Squeezy sends and its documented check compares), constant time. */
 export async function verifyLemonSqueezyWebhook(rawBody: Uint8Array, signatureHeader: string | undefined | null, secret: string): Promise<boolean> {
   if (typeof signatureHeader !== 'string' || !secret || !/^[0-9a-f]{64}$/.test(signatureHeader)) return false;
@@ -68,21 +67,21 @@ export async function verifyLemonSqueezyWebhook(rawBody: Uint8Array, signatureHe
 }
 
 /** The invoice external_id, kept apart from order ids (see the rules above). */
-export const invoiceExternalId = (invoiceId: string) => `invoice-${invoiceId}`;
+const invoiceExternalId = (invoiceId: string) => `invoice-${invoiceId}`;
 
 /** What the route should do with a verified webhook. Never throws. */
 export function lemonSqueezyAction(eventNameHeader: string | undefined | null, body: unknown): LemonSqueezyAction {
   try {
-    if (!isRecord(body) || !isRecord(body.meta) || !isRecord(body.data)) return { action: 'ignore', reason: 'malformed' };
+    if (!isPlainObject(body) || !isPlainObject(body.meta) || !isPlainObject(body.data)) return { action: 'ignore', reason: 'malformed' };
     const signedName = text(body.meta.event_name);
     const headerName = text(eventNameHeader ?? undefined);
     if (signedName && headerName && signedName !== headerName) return { action: 'ignore', reason: 'event_name_mismatch' };
     const name = signedName ?? headerName;
     const data = body.data;
-    const attributes = isRecord(data.attributes) ? data.attributes : undefined;
+    const attributes = isPlainObject(data.attributes) ? data.attributes : undefined;
     const id = idText(data.id);
     if (!attributes || !id) return { action: 'ignore', reason: 'malformed' };
-    const reference = isRecord(body.meta.custom_data) ? text(body.meta.custom_data.tap_ref) : undefined;
+    const reference = isPlainObject(body.meta.custom_data) ? text(body.meta.custom_data.tap_ref) : undefined;
     const test = body.meta.test_mode === true || attributes.test_mode === true;
     const context = { reference, test };
 

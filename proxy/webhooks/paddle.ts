@@ -46,7 +46,8 @@
 //   amount without tax). Credits, chargeback warnings and reversals are ignored.
 // - Every other event type: ignored. Never throws on a payload.
 import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
-import { currencyCode, fromMinor, idText, isRecord, minorUnits, text } from './fields';
+import { isPlainObject } from '../plain';
+import { currencyCode, fromMinor, idText, minorUnits, text } from './fields';
 
 export interface PaddleEvent {
   event_id?: string;
@@ -56,7 +57,7 @@ export interface PaddleEvent {
   data: Record<string, unknown>;
 }
 
-export type PaddleVerdict =
+type PaddleVerdict =
   | { ok: true; event: PaddleEvent }
   | { ok: false; reason: 'missing_signature' | 'invalid_signature' | 'expired' | 'malformed' };
 
@@ -76,13 +77,13 @@ export interface PlatformRefund {
   currency?: string;
 }
 
-export type PaddleAction =
+type PaddleAction =
   | { action: 'convert'; conversion: PlatformConversion; reference?: string; subscription?: string }
   | { action: 'remember'; subscription: string; reference?: string }
   | { action: 'refund'; refund: PlatformRefund }
   | { action: 'ignore'; reason: string };
 
-export const PADDLE_TOLERANCE_SECONDS = 300;
+const PADDLE_TOLERANCE_SECONDS = 300;
 export { MAX_SIGNATURE_CANDIDATES };
 
 /** Verifies `Paddle-Signature` over the raw body, then reads the event envelope. */
@@ -114,7 +115,7 @@ export async function verifyPaddleEvent(
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  if (!isRecord(event) || typeof event.event_type !== 'string' || !isRecord(event.data)) return { ok: false, reason: 'malformed' };
+  if (!isPlainObject(event) || typeof event.event_type !== 'string' || !isPlainObject(event.data)) return { ok: false, reason: 'malformed' };
   return { ok: true, event: event as unknown as PaddleEvent };
 }
 
@@ -164,12 +165,12 @@ export function paddleAction(event: PaddleEvent): PaddleAction {
 
 function transactionAction(transaction: Record<string, unknown>): PaddleAction {
   const id = text(transaction.id);
-  const totals = isRecord(transaction.details) && isRecord(transaction.details.totals) ? transaction.details.totals : undefined;
+  const totals = isPlainObject(transaction.details) && isPlainObject(transaction.details.totals) ? transaction.details.totals : undefined;
   const currency = currencyCode(transaction.currency_code) ?? currencyCode(totals?.currency_code);
   const base = totals ? commissionBase(totals) : undefined;
   if (!id || !currency || base === undefined) return { action: 'ignore', reason: 'malformed' };
 
-  const reference = isRecord(transaction.custom_data) ? text(transaction.custom_data.tap_ref) : undefined;
+  const reference = isPlainObject(transaction.custom_data) ? text(transaction.custom_data.tap_ref) : undefined;
   const subscription = text(transaction.subscription_id);
   const customer_id = idText(transaction.customer_id);
   const withReference = reference ? { reference } : {};
@@ -199,7 +200,7 @@ function adjustmentAction(adjustment: Record<string, unknown>): PaddleAction {
   const transaction = text(adjustment.transaction_id);
   if (!id || !transaction) return { action: 'ignore', reason: 'malformed' };
   const status = text(adjustment.status);
-  const totals = isRecord(adjustment.totals) ? adjustment.totals : {};
+  const totals = isPlainObject(adjustment.totals) ? adjustment.totals : {};
   const currency = currencyCode(adjustment.currency_code) ?? currencyCode(totals.currency_code);
   const withCurrency = currency ? { currency } : {};
 

@@ -30,6 +30,7 @@
 //   refund's id is read from its `admin_graphql_api_id`, the order's from the raw body.
 // - a test refund: `test: true` on the refund or on any of its transactions.
 import { fromMinorUnits, type StripeEvent } from './stripe';
+import { isPlainObject } from '../plain';
 
 /** A platform refund: where its conversion may be found, and the refunds to take back, oldest first. */
 export interface PlatformRefund {
@@ -80,7 +81,7 @@ export function stripeRefunds(event: StripeEvent): RefundReading {
     test,
   };
 
-  const listed = isRecord(object.refunds) && Array.isArray(object.refunds.data) ? object.refunds.data.filter(isRecord) : undefined;
+  const listed = isPlainObject(object.refunds) && Array.isArray(object.refunds.data) ? object.refunds.data.filter(isPlainObject) : undefined;
   if (listed && listed.length > 0) {
     const refunds = listed
       .filter((refund) => text(refund.id) && Number.isSafeInteger(refund.amount) && !isMoneyless(refund.status))
@@ -101,18 +102,18 @@ export function stripeRefunds(event: StripeEvent): RefundReading {
 
 /** `raw` is the body as received, for ids beyond 2^53. */
 export function shopifyRefund(refund: unknown, raw = ''): RefundReading {
-  if (!isRecord(refund)) return { action: 'ignore', reason: 'malformed_refund' };
+  if (!isPlainObject(refund)) return { action: 'ignore', reason: 'malformed_refund' };
   const gid = /^gid:\/\/shopify\/Refund\/(\d+)$/.exec(text(refund.admin_graphql_api_id) ?? '');
   const id = gid ? gid[1] : numericId(refund.id);
   const orderId = /"order_id"\s*:\s*"?(\d{1,30})\b/.exec(raw)?.[1] ?? numericId(refund.order_id);
   if (!id || !orderId) return { action: 'ignore', reason: 'malformed_refund' };
-  const transactions = Array.isArray(refund.transactions) ? refund.transactions.filter(isRecord) : [];
+  const transactions = Array.isArray(refund.transactions) ? refund.transactions.filter(isPlainObject) : [];
   const test = refund.test === true || transactions.some((transaction) => transaction.test === true);
   let cents = 0;
   let currency: string | undefined;
   for (const transaction of transactions) {
     if (transaction.kind !== 'refund' || transaction.status !== 'success') continue;
-    const shop = isRecord(transaction.amount_set) && isRecord(transaction.amount_set.shop_money) ? transaction.amount_set.shop_money : undefined;
+    const shop = isPlainObject(transaction.amount_set) && isPlainObject(transaction.amount_set.shop_money) ? transaction.amount_set.shop_money : undefined;
     const amount = decimal(shop ? shop.amount : transaction.amount);
     if (amount === undefined || amount <= 0) continue;
     cents += Math.round(amount * 100);
@@ -138,7 +139,7 @@ function ids(...values: unknown[]): string[] {
 }
 
 function idOf(value: unknown): string | undefined {
-  return text(value) ?? (isRecord(value) ? text(value.id) : undefined);
+  return text(value) ?? (isPlainObject(value) ? text(value.id) : undefined);
 }
 
 function numericId(value: unknown): string | undefined {
@@ -151,10 +152,6 @@ function decimal(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
   return Number(value.trim());
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function text(value: unknown): string | undefined {

@@ -54,7 +54,7 @@
 import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
 import { isPlainObject } from '../plain';
 
-export type Verdict<T> =
+type Verdict<T> =
   | { ok: true; event: T }
   | { ok: false; reason: 'missing_signature' | 'invalid_signature' | 'expired' | 'malformed' };
 
@@ -69,21 +69,21 @@ export interface StripeEvent {
   data: { object: Record<string, unknown>; previous_attributes?: Record<string, unknown> };
 }
 
-export interface StripeConversion {
+interface StripeConversion {
   external_id: string;
   amount: number;
   currency: string;
   customer_id?: string;
 }
 
-export type StripeAction =
+type StripeAction =
   | { action: 'convert'; conversion: StripeConversion; reference?: string; remember?: { stripe_customer: string } }
   | { action: 'remember'; stripe_customer: string; reference?: string }
   | { action: 'renewal'; stripe_customer: string; conversion: StripeConversion; reference?: string }
   | { action: 'ignore'; reason: string };
 
 /** Stripe's default, in seconds. */
-export const STRIPE_TOLERANCE_SECONDS = 300;
+const STRIPE_TOLERANCE_SECONDS = 300;
 
 
 /**

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { unstable_startWorker } from 'wrangler';
 import { startPostbackServer } from '../postback/server.mjs';
-import type { TapResult } from '../../proxy/schema';
+import type { TapResult } from '../../common/contract';
 import { CHROMIUM, chromiumMissing } from './chromium';
 import { startMerchantOrigin, type MerchantOrigin } from './merchant';
 

@@ -110,7 +110,7 @@ describe('restarts', () => {
     const inFlight = submitAll(jobs, 200);
     await new Promise((resolve) => setTimeout(resolve, 700));
     // What a deploy or an eviction does to a running object: its memory and its running tries are gone.
-    await Promise.all(allLedgers(ledgers()).map((stub) => runInDurableObject(stub, (_instance, state) => state.abort('restart')).catch(() => undefined)));
+    await Promise.all(allLedgers(ledgers()).map((stub) => runInDurableObject(stub, (_instance, state) => state.abort('ledger reset by the restart test')).catch(() => undefined)));
     const results = await inFlight;
     await server.setFaults({});
     // A browser keeps what got no answer and sends it again on a later page view.

@@ -33,10 +33,12 @@ export const workerSettings = (upstream) => ({
   // would all be 401 (docs/security.md, "Webhooks own the orders"). No webhook is benched.
   STRIPE_WEBHOOK_SECRET: '',
   SHOPIFY_WEBHOOK_SECRET: '',
+  PADDLE_WEBHOOK_SECRET: '',
+  PADDLE_SANDBOX_WEBHOOK_SECRET: '',
+  LEMONSQUEEZY_WEBHOOK_SECRET: '',
 });
 /** Bindings the in-process run (section 1) fakes; its delivery is recorded, so these are never called. */
 export const nodeBindings = {
-  POSTBACK_QUEUE: { send: async () => {}, sendBatch: async () => {} },
   POSTBACK_LEDGER: { idFromName: () => ({}), get: () => ({}) },
   TAPLINE_RATE_LIMIT: { limit: async () => ({ success: true }) },
 };

@@ -147,15 +147,8 @@ export async function classifyResponse(kind: PostbackKind, response: Response, a
     await discardBody(response);
     return { result: 'ok', status };
   }
-  if (status === 408 || status === 429 || status >= 500) {
-    await discardBody(response);
-    return { result: 'retry', status, reason: `http_${status}`, retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) };
-  }
-  if (status < 400) {
-    // A redirect (or an opaque redirect, status 0) means a wrong URL: the job waits in the DLQ for the operator.
-    await discardBody(response);
-    return { result: 'rejected', status, message: `Tapfiliate answered with a redirect (${status}); redirects are never followed` };
-  }
+  const failed = await retryOrRedirect(response);
+  if (failed) return failed;
   const message = await upstreamMessage(response, apiKey);
   if (status === 409 || DUPLICATE_MESSAGE[kind].test(message)) {
     return kind === 'customer' ? { result: 'ok', status } : { result: 'duplicate', status };
@@ -169,6 +162,27 @@ export interface ClickBody extends Visitor {
   source_id?: string;
   landing_page?: string;
   referrer?: string;
+}
+
+/**
+ * The answers every call to Tapfiliate reads alike: a 408, 429 or 5xx is
+ * retried (not sooner than its Retry-After); a redirect, or an opaque one
+ * (status 0), means a wrong URL and is refused, never followed. Undefined for
+ * the answers each caller reads itself.
+ */
+async function retryOrRedirect(
+  response: Response,
+): Promise<{ result: 'retry'; status: number; reason: string; retryAfterSeconds?: number } | { result: 'rejected'; status: number; message: string } | undefined> {
+  const { status } = response;
+  if (status === 408 || status === 429 || status >= 500) {
+    await discardBody(response);
+    return { result: 'retry', status, reason: `http_${status}`, retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) };
+  }
+  if (status < 400) {
+    await discardBody(response);
+    return { result: 'rejected', status, message: `Tapfiliate answered with a redirect (${status}); redirects are never followed` };
+  }
+  return undefined;
 }
 
 /**
@@ -303,14 +317,8 @@ async function restCall(method: 'GET' | 'DELETE' | 'PATCH', path: string, option
       return { result: 'rejected', status, message: `Tapfiliate answered ${status} with a body that is not JSON` };
     }
   }
-  if (status === 408 || status === 429 || status >= 500) {
-    await discardBody(response);
-    return { result: 'retry', status, reason: `http_${status}`, retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after')) };
-  }
-  if (status < 400) {
-    await discardBody(response);
-    return { result: 'rejected', status, message: `Tapfiliate answered with a redirect (${status}); redirects are never followed` };
-  }
+  const failed = await retryOrRedirect(response);
+  if (failed) return failed;
   const message = await upstreamMessage(response, apiKey);
   if (status === 404) return { result: 'not_found', status };
   return { result: 'rejected', status, message: message || `Tapfiliate answered ${status}` };

@@ -50,14 +50,8 @@ export function paddleWebhookRoute(createDelivery: CreateDelivery, { sandbox = f
     switch (action.action) {
       case 'ignore':
         return ignored(c, action.reason);
-      case 'remember': {
-        refuseUnlessConfigured(c);
-        const identifiers = identifiersFromReference(action.reference);
-        if (!hasIdentifier(identifiers)) return unattributed(c);
-        if (test) return nothingToSend(c);
-        await rememberSubscription(c, 'paddle', action.subscription, identifiers);
-        return stored(c);
-      }
+      case 'remember':
+        return remember(c, 'paddle', action.subscription, action.reference, test);
       case 'convert': {
         refuseUnlessConfigured(c);
         // The transaction's own tap_ref (Paddle copies it onto the subscription's renewals), else what its subscription left.
@@ -89,14 +83,8 @@ export function lemonSqueezyWebhookRoute(createDelivery: CreateDelivery): Handle
     switch (action.action) {
       case 'ignore':
         return ignored(c, action.reason);
-      case 'remember': {
-        refuseUnlessConfigured(c);
-        const identifiers = identifiersFromReference(action.reference);
-        if (!hasIdentifier(identifiers)) return unattributed(c);
-        if (action.test) return nothingToSend(c);
-        await rememberSubscription(c, 'lemonsqueezy', action.customer, identifiers);
-        return stored(c);
-      }
+      case 'remember':
+        return remember(c, 'lemonsqueezy', action.customer, action.reference, action.test);
       case 'convert': {
         refuseUnlessConfigured(c);
         // A renewal without custom data is attributed by what the customer's attributed order left.
@@ -200,6 +188,16 @@ async function refund(
   return answerDelivery(c, await deliver(c, createDelivery, { job, source: platform, signed: true }), 200);
 }
 
+
+/** A payment that only starts a subscription (a trial): its attribution is kept for the renewals, nothing is sent. */
+async function remember(c: AppContext, platform: Platform, key: string, reference: string | undefined, test: boolean): Promise<Response> {
+  refuseUnlessConfigured(c);
+  const identifiers = identifiersFromReference(reference);
+  if (!hasIdentifier(identifiers)) return unattributed(c);
+  if (test) return nothingToSend(c);
+  await rememberSubscription(c, platform, key, identifiers);
+  return stored(c);
+}
 
 /** A test event that would only have been remembered: nothing would have been sent, and nothing is kept. */
 function nothingToSend(c: AppContext): Response {

@@ -46,7 +46,7 @@
 //   amount without tax). Credits, chargeback warnings and reversals are ignored.
 // - Every other event type: ignored. Never throws on a payload.
 import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
-import { isPlainObject } from '../plain';
+import { isPlainObject, parseJson } from '../plain';
 import { currencyCode, fromMinor, idText, minorUnits, text } from './fields';
 
 export interface PaddleEvent {
@@ -98,23 +98,11 @@ export async function verifyPaddleEvent(
   if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
 
   // The count and the timestamp before any HMAC, then one HMAC for every candidate (proxy/hmac.ts).
-  const check = await checkWebhookSignature({
-    secret,
-    data: `${parsed.timestamp}:${rawBody}`,
-    signatures: parsed.signatures,
-    candidates: parsed.candidates,
-    timestamp: parsed.timestamp,
-    toleranceSeconds: options.toleranceSeconds ?? PADDLE_TOLERANCE_SECONDS,
-    nowSeconds: options.nowSeconds,
-  });
+  const { toleranceSeconds = PADDLE_TOLERANCE_SECONDS, nowSeconds } = options;
+  const check = await checkWebhookSignature({ secret, data: `${parsed.timestamp}:${rawBody}`, ...parsed, toleranceSeconds, nowSeconds });
   if (check !== 'ok') return { ok: false, reason: check };
 
-  let event: unknown;
-  try {
-    event = JSON.parse(rawBody);
-  } catch {
-    return { ok: false, reason: 'malformed' };
-  }
+  const event = parseJson(rawBody);
   if (!isPlainObject(event) || typeof event.event_type !== 'string' || !isPlainObject(event.data)) return { ok: false, reason: 'malformed' };
   return { ok: true, event: event as unknown as PaddleEvent };
 }

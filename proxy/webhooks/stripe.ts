@@ -52,7 +52,7 @@
 //   type: ignored.
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
 import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
-import { isPlainObject } from '../plain';
+import { isPlainObject, parseJson } from '../plain';
 
 type Verdict<T> =
   | { ok: true; event: T }
@@ -100,23 +100,11 @@ export async function verifyStripeEvent(
   const parsed = parseSignatureHeader(header);
   if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
 
-  const check = await checkWebhookSignature({
-    secret,
-    data: `${parsed.timestamp}.${rawBody}`,
-    signatures: parsed.signatures,
-    candidates: parsed.candidates,
-    timestamp: parsed.timestamp,
-    toleranceSeconds: options.toleranceSeconds ?? STRIPE_TOLERANCE_SECONDS,
-    nowSeconds: options.nowSeconds,
-  });
+  const { toleranceSeconds = STRIPE_TOLERANCE_SECONDS, nowSeconds } = options;
+  const check = await checkWebhookSignature({ secret, data: `${parsed.timestamp}.${rawBody}`, ...parsed, toleranceSeconds, nowSeconds });
   if (check !== 'ok') return { ok: false, reason: check };
 
-  let event: unknown;
-  try {
-    event = JSON.parse(rawBody);
-  } catch {
-    return { ok: false, reason: 'malformed' };
-  }
+  const event = parseJson(rawBody);
   if (!isPlainObject(event) || typeof event.type !== 'string' || !isPlainObject(event.data) || !isPlainObject(event.data.object)) {
     return { ok: false, reason: 'malformed' };
   }

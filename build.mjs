@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { buildConsole } from './scripts/build-console.mjs';
+import { SNIPPET_BUILD_OPTIONS } from './scripts/snippet-build.mjs';
 
 /** Gzip bytes a lazy file may weigh; `npm test` and CI fail above it. */
 export const GZIP_BUDGET = 2048;
@@ -35,9 +36,9 @@ const FILES = {
  */
 const QUIET = process.env.TAPLINE_BUILD_QUIET === '1';
 const FINGERPRINT_FILE = 'dist/.fingerprint';
-/** Every input of the build: this file, the console's build script and the sources in snippet/, common/ and console/. */
+/** Every input of the build: this file, its options and the console's build script, and the sources in snippet/, common/ and console/. */
 function fingerprint() {
-  const hash = createHash('sha256').update(readFileSync('build.mjs')).update(readFileSync('scripts/build-console.mjs'));
+  const hash = createHash('sha256').update(readFileSync('build.mjs')).update(readFileSync('scripts/snippet-build.mjs')).update(readFileSync('scripts/build-console.mjs'));
   for (const folder of ['snippet', 'common', 'console']) {
     for (const file of readdirSync(folder, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile())) {
       const path = `${file.parentPath}/${file.name}`;
@@ -51,19 +52,7 @@ const built = [...Object.keys(FILES).map((name) => `dist/${name}`), 'proxy/gener
 if (QUIET && built && existsSync(FINGERPRINT_FILE) && readFileSync(FINGERPRINT_FILE, 'utf8') === inputs) process.exit(0);
 
 async function bundle(entryPoint) {
-  const result = await build({
-    entryPoints: [entryPoint],
-    bundle: true,
-    format: 'iife',
-    minify: true,
-    target: 'es2019',
-    legalComments: 'none',
-    // tsconfig's `strict` would prepend "use strict": the snippet neither needs nor relies on it,
-    // and a page's sloppy-mode quirks (a read-only window.tap) only fail silently instead of throwing.
-    tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
-    write: false,
-    logLevel: 'warning',
-  });
+  const result = await build({ ...SNIPPET_BUILD_OPTIONS, entryPoints: [entryPoint], logLevel: 'warning' });
   return result.outputFiles[0].contents;
 }
 

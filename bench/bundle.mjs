@@ -1,6 +1,7 @@
 // Bundles for the bench: Node cannot import .ts, and Miniflare wants one ES module.
 // Output goes to a temporary directory, never into the repository.
 import { build } from 'esbuild';
+import { SNIPPET_BUILD_OPTIONS } from '../scripts/snippet-build.mjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -74,18 +75,7 @@ export async function importAppForNode() {
  * @returns {Promise<{ file: string, bytes: number }[]>}
  */
 export async function snippetBreakdown() {
-  const result = await build({
-    entryPoints: [resolve(ROOT, 'snippet/index.ts')],
-    bundle: true,
-    format: 'iife',
-    minify: true,
-    target: 'es2019',
-    legalComments: 'none',
-    tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
-    write: false,
-    metafile: true,
-    logLevel: 'error',
-  });
+  const result = await build({ ...SNIPPET_BUILD_OPTIONS, entryPoints: [resolve(ROOT, 'snippet/index.ts')], metafile: true, logLevel: 'error' });
   const [output] = Object.values(result.metafile.outputs);
   return Object.entries(output.inputs)
     .map(([file, { bytesInOutput }]) => ({ file: relative(ROOT, resolve(ROOT, file)), bytes: bytesInOutput }))

@@ -1,0 +1,15 @@
+// How the snippet is bundled, shared by build.mjs (the files the worker serves)
+// and bench/bundle.mjs (where tap.js's bytes go), so the bench measures what ships.
+
+/** esbuild options for one snippet file: an IIFE, minified, for the browsers docs/reference.md lists. */
+export const SNIPPET_BUILD_OPTIONS = {
+  bundle: true,
+  format: /** @type {const} */ ('iife'),
+  minify: true,
+  target: 'es2019',
+  legalComments: /** @type {const} */ ('none'),
+  // tsconfig's `strict` would prepend "use strict": the snippet neither needs nor relies on it,
+  // and a page's sloppy-mode quirks (a read-only window.tap) only fail silently instead of throwing.
+  tsconfigRaw: { compilerOptions: { alwaysStrict: false } },
+  write: /** @type {const} */ (false),
+};

@@ -1,7 +1,7 @@
 // How the snippet is bundled, shared by build.mjs (the files the worker serves)
 // and bench/bundle.mjs (where tap.js's bytes go), so the bench measures what ships.
 
-/** esbuild options for one snippet file: an IIFE, minified, for the browsers docs/reference.md lists. */
+/** esbuild options for one snippet file: an IIFE (no globals but `tap`), minified, in ES2019 syntax. */
 export const SNIPPET_BUILD_OPTIONS = {
   bundle: true,
   format: /** @type {const} */ ('iife'),

@@ -69,6 +69,10 @@ export default defineConfig({
         test: { name: 'docs', environment: 'node', include: ['test/docs/**/*.test.ts'] },
       },
       {
+        // `npm run events` (scripts/events.mjs) against a fake operator API, in Node.
+        test: { name: 'cli', environment: 'node', include: ['test/cli/**/*.test.ts'] },
+      },
+      {
         // The ledger record's state machine, pure, in Node.
         test: {
           name: 'lifecycle',

@@ -91,10 +91,14 @@ describe('every answered event is a record, with its reason', () => {
     expect(await eventOf(`con:${session}`)).toMatchObject({ status: 'ignored', reason: 'not_paid', source: 'stripe', external_id: session });
   });
 
-  it('a test event records nothing', async () => {
-    const order = nextId();
-    expect((await browserConvert({ external_id: order, amount: 30, test: true })).body.status).toBe('test');
-    expect((await admin(`events/${encodeURIComponent(`con:${order}`)}`)).status).toBe(404);
+  it('a test event records nothing, attributed or not', async () => {
+    const attributed = nextId();
+    expect((await browserConvert({ external_id: attributed, amount: 30, test: true }, { referral_code: 'anna', ts: 1 })).body.status).toBe('test');
+    const unattributed = nextId();
+    expect((await browserConvert({ external_id: unattributed, amount: 30, test: true })).body.status).toBe('unattributed');
+    const zero = nextId();
+    expect((await browserConvert({ external_id: zero, amount: 0, test: true }, { referral_code: 'anna', ts: 1 })).body.status).toBe('ignored');
+    for (const order of [attributed, unattributed, zero]) expect((await admin(`events/${encodeURIComponent(`con:${order}`)}`)).status, order).toBe(404);
   });
 
   it('the summary counts every status, unattributed and ignored included', async () => {

@@ -123,6 +123,8 @@ function explain(error: unknown): string {
       return 'Too many wrong tokens from this address: wait a minute.';
     case 'invalid_request':
       return (error.body.issues ?? []).map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+    case 'not_retryable':
+      return `Nothing to send: it is ${(error.body as { status?: string }).status ?? 'final'}.`;
     case 'not_found':
       return 'The ledger has no record with this key (records are kept for RETENTION_DAYS).';
     default:

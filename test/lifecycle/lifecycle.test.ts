@@ -5,11 +5,13 @@ import { describe, expect, it } from 'vitest';
 import {
   accepted,
   backoffMs,
+  canTry,
   FIRST_TRY_GRACE_MS,
   keyOf,
   MAX_HISTORY,
   MAX_TRIES,
   refundApplied,
+  refundMeets,
   retryRequested,
   reversedBeforeSending,
   shardKeyOf,
@@ -75,6 +77,35 @@ describe('the table, row by row', () => {
     expect(verdict).toMatchObject({ record: { status: 'pending', series_tries: 0, next_try_at: NOW + 1, attempts: MAX_TRIES } });
     const pending = tryFinished(tryStarted(conversion(), NOW), retry, NOW, half);
     expect(retryRequested(pending, NOW + 2)).toMatchObject({ record: { status: 'pending', series_tries: 1, next_try_at: NOW + 2 } });
+  });
+
+  it('only a pending record is tried: a try never starts or ends on a sent, dead, reversed or ignored one', () => {
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
+    expect(canTry(sent)).toBe(false);
+    expect(tryStarted(sent, NOW + 1)).toBe(sent);
+    expect(tryFinished(sent, retry, NOW + 1, half)).toBe(sent);
+    const dead = tryFinished(tryStarted(conversion(), NOW), { result: 'rejected', step: 'conversion', status: 401, message: 'no' }, NOW);
+    expect(tryFinished(dead, { result: 'sent', duplicate: false }, NOW + 1)).toBe(dead);
+  });
+
+  it("operator's retry of a reversed or ignored record: not_retryable with its status, not already_sent", () => {
+    const reversed = reversedBeforeSending(conversion(), 'ref:re_1', NOW);
+    expect(retryRequested(reversed, NOW)).toEqual({ refused: 'not_retryable', status: 'reversed' });
+    expect(retryRequested({ ...reversed, status: 'ignored' }, NOW)).toEqual({ refused: 'not_retryable', status: 'ignored' });
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
+    expect(retryRequested(refundApplied(sent, { status: 'adjusted', refunded_amount: 1, commissions: [] }, 'ref:a', NOW), NOW)).toEqual({ refused: 'already_sent' });
+  });
+
+  it('a refund meets its conversion: waits while it is being tried, reverses it unsent when pending or dead, else runs at Tapfiliate', () => {
+    const pending = conversion();
+    const dead = tryFinished(tryStarted(conversion(), NOW), { result: 'rejected', step: 'conversion', status: 401, message: 'no' }, NOW);
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
+    expect(refundMeets(pending, true)).toBe('wait');
+    expect(refundMeets(pending, false)).toBe('reverse_unsent');
+    expect(refundMeets(dead, false)).toBe('reverse_unsent');
+    expect(refundMeets(reversedBeforeSending(pending, 'ref:x', NOW), false)).toBe('already_reversed');
+    expect(refundMeets(sent, false)).toBe('run');
+    expect(refundMeets(undefined, false)).toBe('run');
   });
 
   it('a refund of a pending conversion reverses it: never sent', () => {

@@ -1,13 +1,23 @@
 // The HTTP edge every route shares: the app's types, the one JSON error shape,
-// and reading what a request carries (its body, and who sent it).
+// the request's log line, and reading what a request carries (its body, its
+// cookie, and who sent it).
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { getConnInfo } from 'hono/cloudflare-workers';
+import { getCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod/mini';
-import { apiKeyOf, serverTokenOf, signingSecretOf } from './config';
-import { logLine, scrub, type LogFields } from './log';
-import { isPlainObject, parseJson } from './plain';
+import { FORBIDDEN_ID_CHARACTERS } from '../../common/attribution';
+import { COOKIE_NAME } from '../../common/contract';
+import { apiKeyOf, serverTokenOf, signingSecretOf } from '../config';
+import { identifiersFromCookieValue } from '../events/identifiers';
+import { issuesOf } from '../events/schema';
+import type { Identifiers } from '../events/schema';
+import { logLine, scrub, truncateIp } from '../lib/log';
+import { cleanVisitor } from '../lib/network';
+import { isPlainObject, parseJson } from '../lib/plain';
+import type { Visitor } from '../tapfiliate';
 
 /** Hono's generics for this app: the worker's bindings and per-request variables. */
 export interface AppEnv {
@@ -85,14 +95,82 @@ export function jsonObject(text: string): Record<string, unknown> {
   return data as Record<string, unknown>;
 }
 
-/** A schema's complaints as the answer names them: `{path, message}`, the path dotted (`meta_data.plan`). */
-export function issuesOf(error: z.core.$ZodError, pathPrefix = ''): { path: string; message: string }[] {
-  return error.issues.map((issue) => ({ path: pathPrefix + issue.path.map(String).join('.'), message: issue.message }));
-}
-
 /** Validates against a schema, or throws the 400 that names each field (`meta_data.plan`; '' for the body). */
 export function parseWith<Schema extends z.ZodMiniType>(schema: Schema, data: unknown, pathPrefix = ''): z.output<Schema> {
   const parsed = schema.safeParse(data);
   if (parsed.success) return parsed.data;
   throw invalidRequest(issuesOf(parsed.error, pathPrefix));
+}
+
+/**
+ * The shopper as Cloudflare's edge saw them: the IP from CF-Connecting-IP only
+ * (set by the edge; a client cannot forge it, and X-Forwarded-For it can), kept
+ * only when it parses as an IP, and the User-Agent cut to 512 characters.
+ */
+export function visitorOf(c: Context): Visitor {
+  return cleanVisitor(getConnInfo(c).remote.address, c.req.header('user-agent'));
+}
+
+/** The request's own tap_data cookie (Hono's getCookie percent-decodes it). */
+export function cookieIdentifiers(c: AppContext): Identifiers {
+  return identifiersFromCookieValue(getCookie(c, COOKIE_NAME));
+}
+
+/** Fields a handler adds to the request's log line. */
+export interface LogFields {
+  external_id?: string;
+  customer_id?: string;
+  result?: string;
+  upstream_status?: number;
+  reason?: string;
+  /** The error code of a refusal (`invalid_request`, `signature_required`…), set by handleError. */
+  error?: string;
+  /** Optional webhook fields left out because they break the id rules. */
+  dropped?: string[];
+}
+
+/** Longest id the log repeats from a refused body, as the schema allows (common/attribution.ts). */
+const LOGGED_ID_MAX = 255;
+
+/**
+ * The `external_id` and `customer_id` of a body the route has already read
+ * (signed fields first, as the route reads them), each only when it is a short
+ * printable id; a body nobody read, such as one refused for its size or origin,
+ * stays unread.
+ */
+async function idsOfReadBody(c: AppContext): Promise<{ external_id?: string; customer_id?: string }> {
+  if (!Object.keys(c.req.bodyCache).length) return {};
+  const body = Object(parseJson(await c.req.text().catch(() => undefined)));
+  const signed = Object(typeof body.signed === 'string' ? parseJson(body.signed) : undefined);
+  const ids: { external_id?: string; customer_id?: string } = {};
+  for (const field of ['external_id', 'customer_id'] as const) {
+    const value = signed[field] ?? body[field];
+    const text = typeof value === 'number' || typeof value === 'string' ? String(value).trim() : '';
+    if (text && text.length <= LOGGED_ID_MAX && !FORBIDDEN_ID_CHARACTERS.test(text)) ids[field] = text;
+  }
+  return ids;
+}
+
+/**
+ * One JSON line per request under BASE_PATH, for `wrangler tail`: route,
+ * method, status, milliseconds, truncated IP, and what the handler added
+ * (ids, result, upstream status). Never a secret, the cookie or a full IP.
+ */
+export function requestLog(routeOf: (path: string) => string): MiddlewareHandler<AppEnv> {
+  return async function requestLog(c, next) {
+    const started = Date.now();
+    c.set('route', routeOf(c.req.path));
+    c.set('log', {});
+    await next();
+    // A refusal before the route named its event still says which order it was, when the body was read.
+    if (c.res.status >= 400 && !c.get('log').external_id && !c.get('log').customer_id) Object.assign(c.get('log'), await idsOfReadBody(c));
+    logLine('request', {
+      route: c.get('route'),
+      method: c.req.method,
+      status: c.res.status,
+      ms: Date.now() - started,
+      ip: truncateIp(getConnInfo(c).remote.address),
+      ...c.get('log'),
+    });
+  };
 }

@@ -167,6 +167,9 @@ function remembered<T>(cache: WeakMap<object, T>, env: Partial<Env>, derive: () 
  * in wrangler.toml (README, "To production"): a secret put without `--env
  * production` lands on another worker and this one never sees it.
  */
+/** The one refusal of a deployment without the ledger: there is no delivery without it. */
+export const LEDGER_UNBOUND = 'POSTBACK_LEDGER must be bound (wrangler.toml)';
+
 export function secretHint(name: string): string {
   return `${name} is not set: run \`npx wrangler secret put ${name} --env production\` (locally, put it in .dev.vars)`;
 }
@@ -185,6 +188,6 @@ function findProblems(env: Partial<Env>): string[] {
   }
   const { invalid } = allowedOriginsOf(env);
   if (invalid.length > 0) problems.push(`ALLOWED_ORIGINS has entries that are not https origins: ${invalid.join(', ')}`);
-  if (!env.POSTBACK_LEDGER) problems.push('POSTBACK_LEDGER must be bound (wrangler.toml)');
+  if (!env.POSTBACK_LEDGER) problems.push(LEDGER_UNBOUND);
   return problems;
 }

@@ -39,8 +39,11 @@ export interface Delivery {
   retry(key: string): Promise<RetryResult>;
 }
 
-/** Undefined when the ledger is unbound: there is no delivery without it. */
-export type CreateDelivery = (env: Env) => Delivery | undefined;
+/**
+ * The delivery of a deployment. The ledger must be bound: the routes refuse
+ * first while it is not (config.ts configProblems, http/answers.ts).
+ */
+export type CreateDelivery = (env: Env) => Delivery;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_PAGE = 50;
@@ -49,12 +52,11 @@ const DEFAULT_PAGE = 50;
  * Delivery through the ledger objects.
  *
  * @example
- * const result = await createDelivery(env)?.submit({ job, source: 'browser', signed: false });
+ * const result = await createDelivery(env).submit({ job, source: 'browser', signed: false });
  * // sent | queued | duplicate | rejected (and reversed | adjusted | unattributed | ignored for refunds)
  */
-export function createDelivery(env: Env): Delivery | undefined {
+export function createDelivery(env: Env): Delivery {
   const namespace = env.POSTBACK_LEDGER;
-  if (!namespace) return undefined;
   return {
     async submit(submission) {
       return (await ledgerOf(namespace, shardKeyOf(submission.job))).submit(submission);
@@ -103,7 +105,7 @@ export function createDelivery(env: Env): Delivery | undefined {
       if (!key.startsWith('ref:')) return (await ledgerOf(namespace, key)).retry(key);
       const holder = await this.get(key);
       if (!holder) return { status: 'not_found' };
-      return (await ledgerOf(namespace, `con:${holder.external_id}`)).retry(key);
+      return (await ledgerOf(namespace, shardKeyOf({ refund: { refund_id: holder.refund_id!, external_id: holder.external_id! } }))).retry(key);
     },
   };
 }
@@ -145,7 +147,7 @@ export function takeLegacyQueue() {
     const delivery = createDelivery(env);
     for (const message of batch.messages) {
       const body = message.body as LegacyMessage;
-      if (!delivery || !body?.job || (!body.job.conversion && !body.job.customer)) {
+      if (!env.POSTBACK_LEDGER || !body?.job || (!body.job.conversion && !body.job.customer)) {
         logLine('legacy_message_unreadable', { level: 'error', message_id: message.id });
         message.ack();
         continue;

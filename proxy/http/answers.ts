@@ -3,11 +3,12 @@
 // zero-amount rule, ignored, unattributed, stored, the signature refusals, the
 // hand-off to delivery and the caller's answer (docs/reference.md, "Routes and answers").
 import type { TapResult } from '../../common/contract';
-import { apiKeyOf, configProblems, secretHint, upstreamUrlsOf } from '../config';
+import { configProblems, LEDGER_UNBOUND, secretHint, upstreamUrlsOf } from '../config';
 import { stepsOf, type PostbackJob } from '../tapfiliate';
 import { conversionSchema, identifiersSchema } from '../events/schema';
 import type { CreateDelivery, DeliveryResult, RefundJob, Submission } from '../delivery';
 import { logLine, scrub } from '../lib/log';
+import { secretsOf } from '../platforms';
 import { jsonError, type AppContext } from './context';
 
 /**
@@ -29,6 +30,11 @@ export function notConfigured(hints: string[], message?: string) {
 export function refuseUnlessConfigured(c: AppContext): void {
   const problems = configProblems(c.env);
   if (problems.length > 0) throw notConfigured(problems);
+}
+
+/** 503 not_configured without the ledger, for what reads it alone (the operator API); everything else is refused by refuseUnlessConfigured. */
+export function refuseUnlessLedger(c: AppContext): void {
+  if (!c.env.POSTBACK_LEDGER) throw notConfigured([LEDGER_UNBOUND], LEDGER_UNBOUND);
 }
 
 /** A platform's secret, or 503 not_configured (the platform retries until the operator sets it). */
@@ -89,20 +95,25 @@ export function refundPostbacks(c: AppContext, jobs: RefundJob[]) {
   return jobs.map((job) => ({ kind: 'refund', url, body: body(job.refund) }));
 }
 
-/** 503 temporarily_unavailable: the ledger could not be reached; the caller sends it again. */
-export function temporarilyUnavailable(c: AppContext, error: unknown) {
-  logLine('delivery_unavailable', { level: 'error', error: scrub(error instanceof Error ? error.message : 'unknown', [apiKeyOf(c.env)]) });
-  return jsonError(503, { ok: false, error: 'temporarily_unavailable', message: 'try again shortly' }, { 'retry-after': '30' });
+const TEMPORARILY_UNAVAILABLE = { ok: false, error: 'temporarily_unavailable', message: 'try again shortly' } as const satisfies TapResult;
+
+/** The ledger could not be reached: logged, scrubbed of every secret. */
+function logUnavailable(c: AppContext, error: unknown): void {
+  logLine('delivery_unavailable', { level: 'error', error: scrub(error instanceof Error ? error.message : 'unknown', secretsOf(c.env)) });
 }
 
-/** Hands the event to delivery; a deployment without the ledger has no delivery at all. */
+/** 503 temporarily_unavailable: the ledger could not be reached; the caller sends it again. */
+export function temporarilyUnavailable(c: AppContext, error: unknown) {
+  logUnavailable(c, error);
+  return jsonError(503, TEMPORARILY_UNAVAILABLE, { 'retry-after': '30' });
+}
+
+/** Hands the event to delivery (the route has refused first when it is not configured). */
 export async function deliver(c: AppContext, createDelivery: CreateDelivery, submission: Submission): Promise<DeliveryResult> {
-  const delivery = createDelivery(c.env);
-  if (!delivery) throw notConfigured(['POSTBACK_LEDGER must be bound (wrangler.toml)']);
   try {
-    return await delivery.submit(submission);
+    return await createDelivery(c.env).submit(submission);
   } catch (error) {
-    logLine('delivery_unavailable', { level: 'error', error: scrub(error instanceof Error ? error.message : 'unknown', [apiKeyOf(c.env)]) });
+    logUnavailable(c, error);
     return { status: 'unavailable' };
   }
 }
@@ -129,9 +140,7 @@ export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedSt
       log.upstream_status = result.upstreamStatus;
       return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, rejectedStatus);
     case 'unavailable':
-      return c.json({ ok: false, error: 'temporarily_unavailable', message: 'try again shortly' } satisfies TapResult, 503, {
-        'retry-after': '30',
-      });
+      return c.json(TEMPORARILY_UNAVAILABLE, 503, { 'retry-after': '30' });
   }
 }
 

@@ -10,9 +10,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod/mini';
 import { FORBIDDEN_ID_CHARACTERS } from '../../common/attribution';
 import { COOKIE_NAME } from '../../common/contract';
-import { apiKeyOf, serverTokenOf, signingSecretOf } from '../config';
+
 import { identifiersFromCookieValue } from '../events/identifiers';
 import { issuesOf } from '../events/schema';
+import { secretsOf } from '../platforms';
 import type { Identifiers } from '../events/schema';
 import { logLine, scrub, truncateIp } from '../lib/log';
 import { cleanVisitor } from '../lib/network';
@@ -57,8 +58,7 @@ export function handleError(error: Error, c: AppContext): Response {
     if (error.res?.headers.get('content-type')?.startsWith('application/json')) return error.res;
     return c.json({ ok: false, error: 'request_failed' } satisfies ErrorBody, error.status as ContentfulStatusCode);
   }
-  const secrets = [apiKeyOf(c.env ?? {}), signingSecretOf(c.env ?? {}), serverTokenOf(c.env ?? {})];
-  logLine('unexpected_error', { level: 'error', route: c.get('route'), error: scrub(`${error.name}: ${error.message}`, secrets) });
+  logLine('unexpected_error', { level: 'error', route: c.get('route'), error: scrub(`${error.name}: ${error.message}`, secretsOf(c.env ?? {})) });
   return c.json({ ok: false, error: 'internal_error' } satisfies ErrorBody, 500);
 }
 

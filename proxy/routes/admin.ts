@@ -7,6 +7,7 @@ import * as z from 'zod/mini';
 import { adminTokenOf } from '../config';
 import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery';
 import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http/context';
+import { refuseUnlessLedger } from '../http/answers';
 import { enforceRateLimit } from '../http/trust';
 import { truncateIp } from '../lib/log';
 import { isIp } from '../lib/network';
@@ -121,9 +122,8 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
 
 /** The ledger behind delivery; a deployment without it has nothing to show. */
 function deliveryOf(c: AppContext, createDelivery: CreateDelivery) {
-  const delivery = createDelivery(c.env);
-  if (!delivery) throw jsonError(503, { ok: false, error: 'not_configured', message: 'POSTBACK_LEDGER must be bound (wrangler.toml)' });
-  return delivery;
+  refuseUnlessLedger(c);
+  return createDelivery(c.env);
 }
 
 /** `:key` arrives percent-encoded (`con%3AORD-5`); Hono has decoded it. */

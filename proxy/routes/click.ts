@@ -44,7 +44,7 @@ export function clickRoute(): Handler<AppEnv> {
       writeCookie(c, click, domain, undefined);
       return testAnswer(c, [{ kind: 'click', url, body }]);
     }
-    if (wanted && c.env.POSTBACK_LEDGER) clickId = await clickFor(c.env, clientNetwork(visitor.ip), body);
+    if (wanted) clickId = await clickFor(c.env, clientNetwork(visitor.ip), body);
     writeCookie(c, click, domain, clickId);
     return stored(c, clickId ? { click_id: clickId } : {});
   };

@@ -51,7 +51,6 @@ import {
   invalidSignature,
   isZeroAmount,
   jobPostbacks,
-  notConfigured,
   refundPostbacks,
   refuseUnlessConfigured,
   requireSecret,
@@ -142,7 +141,6 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
  */
 async function refund(c: AppContext, createDelivery: CreateDelivery, source: EventSource, refund: PlatformRefund, test: boolean): Promise<Response> {
   const delivery = createDelivery(c.env);
-  if (!delivery) throw notConfigured(['POSTBACK_LEDGER must be bound (wrangler.toml)']);
   let key: string | undefined;
   let conversion: { amount?: number; refunded_amount?: number } | null = null;
   try {
@@ -193,12 +191,11 @@ function weight(result: DeliveryResult): number {
 // A subscription's remembered attribution (proxy/delivery/memory.ts), keyed by
 // platform so that ids of two platforms can never meet. Recalling it extends it.
 async function rememberSubscription(c: AppContext, source: EventSource, subscription: string, identifiers: Identifiers): Promise<void> {
-  if (!hasIdentifier(identifiers) || !c.env.POSTBACK_LEDGER) return;
+  if (!hasIdentifier(identifiers)) return;
   await remember(c.env, source, subscription, JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
 }
 
 async function recallSubscription(c: AppContext, source: EventSource, subscription: string): Promise<Identifiers> {
-  if (!c.env.POSTBACK_LEDGER) return {};
   const parsed = identifiersSchema.safeParse(parseJson(await recall(c.env, source, subscription, subscriptionMemoryMsOf(c.env))));
   return parsed.success ? parsed.data : {};
 }

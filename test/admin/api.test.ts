@@ -91,7 +91,7 @@ describe('every answer', () => {
   });
 
   it('answers 503 when the ledger is not bound', async () => {
-    const { status, json } = await call('/_tap/admin/api/summary', { headers: bearer() }, {}, { createDelivery: () => undefined });
+    const { status, json } = await call('/_tap/admin/api/summary', { headers: bearer() }, { POSTBACK_LEDGER: undefined });
     expect(status).toBe(503);
     expect(json()).toMatchObject({ ok: false, error: 'not_configured' });
   });

@@ -24,7 +24,7 @@
 // crash between Tapfiliate's 2xx and writing `sent`, is closed by Tapfiliate
 // refusing a repeated external_id: docs/operations.md, "Exactly once"). A
 // record keeps its job until retention ends, whatever its state.
-import { stepsOf as postbackSteps, type PostbackJob, type PostbackKind } from '../tapfiliate';
+import type { PostbackJob, PostbackKind } from '../tapfiliate';
 import { withoutUndefined } from '../lib/plain';
 import type { PlatformName } from '../platforms';
 
@@ -122,11 +122,6 @@ export function shardKeyOf(job: Job): string {
 function kindOf(job: Job): RecordKind {
   if ('refund' in job) return 'refund';
   return job.conversion ? 'conversion' : 'customer';
-}
-
-/** The postbacks of a job in the order they go out: the customer before the conversion that names it. */
-export function stepsOf(job: Job): Step[] {
-  return 'refund' in job ? ['refund'] : postbackSteps(job);
 }
 
 export function accepted(submission: Submission, now: number): LedgerRecord {

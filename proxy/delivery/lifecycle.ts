@@ -12,12 +12,14 @@
 //   pending   try: retry, tries left        pending          next try after backoff (≥ Retry-After)
 //   pending   try: retry, none left         dead             —
 //   other     try starts or ends            unchanged        nothing is tried twice; sent stays sent
-//   pending   refund of it (refundMeets)    reversed         never sent (also dead: never sent)
+//   pending   its refund tries (refundMeets) reversed        never sent (a dead one too); while its own
+//                                                            try runs, the refund waits; sent: run at Tapfiliate
 //   dead      operator retry                pending          a new series of tries, the first now
 //   pending   operator retry                pending          the next try now
 //   sent      operator retry                sent             409 already_sent (adjusted too: it was sent)
 //   reversed  operator retry                reversed         409 not_retryable (ignored too)
 //   refund    try: reversed/adjusted/…      that status      its conversion updated (refundApplied)
+//   any       the inline try has ended      —                the caller's answer (answerOf)
 //
 // Invariants: `sent`, `reversed` and `adjusted` are final for a postback, so
 // nothing is posted for a key twice by this ledger (the one window left, a

@@ -10,7 +10,7 @@ type Row = Record<string, SqlStorageValue>;
 
 /**
  * One Tapfiliate click per referral code and client network in this window,
- * whatever the body says about its landing (docs/security.md, "Clicks"): a
+ * whatever the body says about its landing (docs/security.md, "Limits that hold in every mode"): a
  * click costs an API call with the merchant's key, and the body is the attacker's.
  */
 export const CLICK_MEMORY_MS = 30 * 60 * 1000;

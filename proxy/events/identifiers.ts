@@ -1,6 +1,6 @@
 // Where an event's identifiers come from: the tap_data cookie (or a server
 // event's copy of it), a reference passed through a hosted checkout, and the
-// body. docs/reference.md, "How attribution is decided".
+// body (docs/reference.md, "The cookie" and "Fields and ids").
 import { IDENTIFIER_FIELDS, decodeReference } from '../../common/attribution';
 import { isPlainObject, parseJson } from '../lib/plain';
 import { identifiersSchema, type Identifiers } from './schema';

@@ -1,4 +1,4 @@
-// Signed events (docs/reference.md, "Signed events"): the merchant's server
+// Signed events (docs/reference.md, "The `tap` API"; docs/security.md, "Signing"): the merchant's server
 // signs the order, so no browser can change it. A verdict, not an answer: the
 // route turns a refusal into its 400 or 401 (proxy/http/answers.ts).
 import { hexBytes, hmacVerify } from '../lib/hmac';

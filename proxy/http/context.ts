@@ -10,14 +10,12 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod/mini';
 import { FORBIDDEN_ID_CHARACTERS } from '../../common/attribution';
 import { COOKIE_NAME } from '../../common/contract';
-
 import { identifiersFromCookieValue } from '../events/identifiers';
-import { issuesOf } from '../events/schema';
-import { secretsOf } from '../platforms';
-import type { Identifiers } from '../events/schema';
+import { issuesOf, type Identifiers } from '../events/schema';
 import { logLine, scrub, truncateIp } from '../lib/log';
 import { cleanVisitor } from '../lib/network';
 import { isPlainObject, parseJson } from '../lib/plain';
+import { secretsOf } from '../platforms';
 import type { Visitor } from '../tapfiliate';
 
 /** Hono's generics for this app: the worker's bindings and per-request variables. */
@@ -28,7 +26,7 @@ export interface AppEnv {
 
 export type AppContext = Context<AppEnv>;
 
-/** The one JSON shape of every failure (docs/reference.md, "Answers"). */
+/** The one JSON shape of every failure (docs/reference.md, "Routes and answers"). */
 interface ErrorBody {
   ok: false;
   error: string;

@@ -3,7 +3,7 @@
 // (the edge's own values are read in proxy/http/context.ts visitorOf).
 
 /**
- * What counts as one client (docs/security.md, "Client network"): an IPv4
+ * What counts as one client (docs/security.md, "Limits that hold in every mode", Rate limit): an IPv4
  * address, or the /64 an IPv6 address is in, written `2001:db8:1:2::/64`. One
  * host or ISP customer gets a whole /64, so counting full IPv6 addresses would
  * give one attacker 2^64 clients. An IPv4-mapped address (`::ffff:192.0.2.1`)

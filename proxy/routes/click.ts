@@ -60,7 +60,7 @@ function landingHosts(c: AppContext): Set<string> {
 /**
  * A URL Tapfiliate may show the merchant and affiliates: http(s), at most
  * 2,048 characters, no control characters, and, when `hosts` is given, on one
- * of them. Anything else is left out of the click (docs/security.md, "Clicks").
+ * of them. Anything else is left out of the click (docs/security.md, "Limits that hold in every mode").
  */
 function forwardableUrl(value: string | undefined, hosts?: Set<string>): string | undefined {
   if (!value || value.length > MAX_URL_LENGTH || FORBIDDEN_ID_CHARACTERS.test(value)) return undefined;

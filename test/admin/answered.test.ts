@@ -124,9 +124,12 @@ describe('a recorded answer never blocks a later event of the same id', () => {
     expect(event).toMatchObject({ status: 'sent', identifiers: { referral_code: 'anna' } });
     expect(event.reason).toBeUndefined();
     expect(event.history!.map((entry) => entry.outcome)).toEqual(['unattributed', 'sent']);
-    // Once accepted, a later unattributed event of the same id is a duplicate and changes nothing.
-    expect((await serverEvent('convert', { external_id: order, amount: 40 })).body.status).toBe('duplicate');
-    expect((await eventOf(`con:${order}`)).status).toBe('sent');
+    // Once accepted, a later attributed event of the same id is a duplicate; a later unattributed one is
+    // answered so, and its answer never overwrites the sent record.
+    expect((await serverEvent('convert', { external_id: order, amount: 40, referral_code: 'anna' })).body.status).toBe('duplicate');
+    expect((await serverEvent('convert', { external_id: order, amount: 40 })).body.status).toBe('unattributed');
+    expect(await eventOf(`con:${order}`)).toMatchObject({ status: 'sent', history: [{ outcome: 'unattributed' }, { outcome: 'sent' }] });
+    expect(await acceptedFor(order)).toHaveLength(1);
   });
 
   it('a paid order after its zero-amount one is sent', async () => {
@@ -143,8 +146,9 @@ describe('an event shows its job and the step of each try', () => {
     await serverEvent('convert', { external_id: order, amount: 25, currency: 'EUR', customer_id: `C-${order}`, referral_code: 'anna' });
     const event = await eventOf(`con:${order}`);
     const sent = (await upstream.accepted('conversion')).find((r) => r.fields.external_id === order)!.fields;
-    expect(event.job.conversion).toEqual({ ...sent, ip: '203.0.113.x' });
-    expect(event.job.customer).toMatchObject({ customer_id: `C-${order}`, referral_code: 'anna', ip: '203.0.113.x' });
+    const job = event.job as { conversion?: object; customer?: object };
+    expect(job.conversion).toEqual({ ...sent, ip: '203.0.113.x' });
+    expect(job.customer).toMatchObject({ customer_id: `C-${order}`, referral_code: 'anna', ip: '203.0.113.x' });
     expect(JSON.stringify(event)).not.toContain(API_KEY);
     expect(JSON.stringify(event)).not.toContain(SHOPPER_IP);
   });

@@ -11,6 +11,7 @@ interface Attempt {
   step?: string;
   upstream_status?: number;
   message?: string;
+  reason?: string;
 }
 interface LedgerEvent {
   key: string;
@@ -310,6 +311,7 @@ async function showEvent(key: string): Promise<void> {
             ...(entry.step ? [el('span', `${entry.step} step`, 'step')] : []),
             el('strong', entry.outcome),
             ...(entry.upstream_status !== undefined || entry.message ? [el('span', `Tapfiliate: ${[entry.upstream_status, entry.message].filter((part) => part !== undefined && part !== '').join(' · ')}`, 'said')] : []),
+            ...(entry.reason ? [el('span', `reason: ${entry.reason}`, 'said')] : []),
           ]),
         ],
         failed(entry) ? 'failed' : '',
@@ -324,7 +326,8 @@ async function showEvent(key: string): Promise<void> {
     button.onclick = () => retry(event.key, button);
     parts.push(button);
   }
-  parts.push(el('h3', 'History'), history.childElementCount ? history : el('p', event.reason ? 'Nothing was sent for this event.' : 'No tries yet.'));
+  if (event.reason) parts.push(el('p', 'Nothing was sent for this event: the worker answered it without a postback, for the reason above. A later event for the same id that names an affiliate is still sent.', 'nothing'));
+  parts.push(el('h3', 'History'), history.childElementCount ? history : el('p', 'No tries yet.'));
   if (event.job && Object.keys(event.job).length) parts.push(el('h3', 'Job: the postbacks as sent (without the key)'), ...jobView(event.job));
   $('event').replaceChildren(...parts);
 }

@@ -162,7 +162,8 @@ describe.skipIf(chromiumMissing)('the operator console', () => {
     await page.click(`#events a:text-is("${order}")`);
     await page.waitForSelector('#event h2');
     expect(await page.textContent('#event dl')).toContain('Reasonno_attribution: no affiliate');
-    expect(await page.textContent('#event')).toContain('Nothing was sent for this event.');
+    expect(await page.textContent('#event .nothing')).toMatch(/^Nothing was sent for this event/);
+    expect(await page.textContent('#event .history')).toContain('unattributedreason: no_attribution');
     expect(await page.$('#retry')).toBeNull();
 
     const shown = await events(order);

@@ -63,7 +63,7 @@ Examples:
 /** A refusal to run: the message, then the usage. */
 class UsageError extends Error {}
 
-/** @typedef {{ at: string, outcome: string, step?: string, upstream_status?: number, message?: string }} Attempt */
+/** @typedef {{ at: string, outcome: string, step?: string, upstream_status?: number, message?: string, reason?: string }} Attempt */
 /** @typedef {{ key: string, kind: string, status: string, source: string, reason?: string, external_id?: string, customer_id?: string, refund_id?: string, amount?: number, currency?: string, identifiers?: Record<string, string>, accepted_at: string, attempts?: number, next_try_at?: string, last?: Attempt, history?: Attempt[], job?: Record<string, Record<string, unknown>>, [field: string]: unknown }} LedgerEvent */
 
 /** @param {Attempt | undefined} attempt Tapfiliate's answer (or the worker's), in one line. */
@@ -113,7 +113,8 @@ export function eventText(event) {
     lines.push('', 'JOB (the postback bodies as sent, without the key)');
     for (const [step, body] of Object.entries(job)) lines.push(`  ${step}: ${JSON.stringify(body)}`);
   }
-  lines.push('', history.length ? table(['AT (UTC)', 'STEP', 'OUTCOME', 'TAPFILIATE SAID'], history.map((entry) => [timeOf(entry.at), entry.step ?? '-', entry.outcome, [entry.upstream_status, entry.message].filter((part) => part !== undefined && part !== '').join(' ') || '-'])) : 'no tries yet');
+  const said = (/** @type {Attempt} */ entry) => (entry.reason ? `reason: ${entry.reason}` : [entry.upstream_status, entry.message].filter((part) => part !== undefined && part !== '').join(' ') || '-');
+  lines.push('', history.length ? table(['AT (UTC)', 'STEP', 'OUTCOME', 'TAPFILIATE SAID (OR WHY NOT SENT)'], history.map((entry) => [timeOf(entry.at), entry.step ?? '-', entry.outcome, said(entry)])) : 'no tries yet');
   return lines.join('\n');
 }
 

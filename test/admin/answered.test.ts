@@ -132,6 +132,16 @@ describe('a recorded answer never blocks a later event of the same id', () => {
     expect(await acceptedFor(order)).toHaveLength(1);
   });
 
+  it('a stranger’s unattributed browser event for an order id never blocks the real order', async () => {
+    const order = nextId();
+    expect((await browserConvert({ external_id: order, amount: 1 })).body.status).toBe('unattributed');
+    expect((await browserConvert({ external_id: order, amount: 80, currency: 'EUR' }, { referral_code: 'anna', ts: 1 })).body.status).toBe('sent');
+    expect((await acceptedFor(order)).map((r) => r.fields.amount)).toEqual([80]);
+    // And once sent, another unattributed one changes nothing.
+    await browserConvert({ external_id: order, amount: 1 });
+    expect(await eventOf(`con:${order}`)).toMatchObject({ status: 'sent', amount: 80 });
+  });
+
   it('a paid order after its zero-amount one is sent', async () => {
     const order = nextId();
     await serverEvent('convert', { external_id: order, amount: 0, referral_code: 'anna' });

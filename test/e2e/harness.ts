@@ -43,6 +43,8 @@ export interface StackOptions {
   forwardAll?: boolean;
   /** TAPLINE_FORWARDER_SECRET: set, the worker follows a forwarder that presents it (docs/guides/own-server.md). */
   forwarderSecret?: string;
+  /** TAPFILIATE_API_KEY: the stand-in's key unless given; blank, the worker is not configured. */
+  apiKey?: string;
   /** TAPLINE_ADMIN_TOKEN: unset, the operator API answers 503. */
   adminToken?: string;
   /** Browser events per client network per minute; by default raised out of the way (see e2eConfig). */
@@ -106,7 +108,7 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
   // nothing a developer has locally (.dev.vars from `npm start` puts the worker in
   // signed trust) changes what the suite runs against.
   const secrets = {
-    TAPFILIATE_API_KEY: API_KEY,
+    TAPFILIATE_API_KEY: options.apiKey ?? API_KEY,
     TAPLINE_SIGNING_SECRET: options.signingSecret ?? '',
     TAPLINE_SERVER_TOKEN: options.serverToken ?? '',
     STRIPE_WEBHOOK_SECRET: options.stripeSecret ?? '',

@@ -7,7 +7,10 @@
 // TAPLINE_FORWARDER_SECRET; a wrong one is a 401 that counts against the
 // sender's failure budget. Without the worker side every forwarded request
 // below was checked against the worker's own host and nginx's IP.
+import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../../proxy/app';
+import { createDelivery } from '../../proxy/delivery';
 import { attackEnv, clicksEnv, clicksFor, freshIp, health, receivedFor, send, uniqueId } from './harness';
 
 const FORWARDER_SECRET = 'attack-suite-forwarder-secret-3b9e';
@@ -121,6 +124,24 @@ describe('an authenticated forwarder', () => {
     expect(answer.json).toMatchObject({ ok: true, configured: true, forwarder: true });
     expect(JSON.stringify(answer.json)).not.toContain(FORWARDER_SECRET);
     expect((await health(forwarderEnv(), { at: WORKER })).json).toMatchObject({ forwarder: false });
+  });
+
+  it('keeps the console\'s links on the shop\'s address: /admin redirects to a path, never to the worker\'s host', async () => {
+    const app = createApp({ createDelivery });
+    const headers = Object.fromEntries(Object.entries(throughServer(freshIp())).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    const response = await app.request(`${WORKER}/_tap/admin`, { headers, redirect: 'manual' }, forwarderEnv(), createExecutionContext());
+    expect(response.status).toBe(308);
+    expect(response.headers.get('location')).toBe('/_tap/admin/');
+  });
+
+  it.each([
+    ['shorter than 16 characters', 'short-secret'],
+    ['the guide\'s placeholder', 'your-forwarder-secret'],
+  ])('fails the health check with a secret %s', async (_name, secret) => {
+    const env = forwarderEnv({ TAPLINE_FORWARDER_SECRET: secret } as Partial<Env>);
+    const answer = await health(env, { at: WORKER });
+    expect(answer.json).toMatchObject({ configured: false });
+    expect(answer.lines.join('\n')).toContain('TAPLINE_FORWARDER_SECRET');
   });
 
   it.each([

@@ -20,7 +20,7 @@ const SHOP = 'https://www.shop.example';
 /** The shop's web server, as Cloudflare's edge sees it: one address for every shopper. */
 const SERVER_IP = '198.51.100.20';
 
-const forwarderEnv = (extra: Partial<Env> = {}) => clicksEnv({ TAPLINE_FORWARDER_SECRET: FORWARDER_SECRET, ...extra } as Partial<Env>);
+const forwarderEnv = (extra: Partial<Env> = {}) => clicksEnv({ TAPLINE_FORWARDER_SECRET: FORWARDER_SECRET, ...extra });
 
 /** The four headers the guide's nginx configuration sets, for a shopper at `shopperIp`, plus what a browser sends. */
 function throughServer(shopperIp: string, overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
@@ -138,7 +138,7 @@ describe('an authenticated forwarder', () => {
     ['shorter than 16 characters', 'short-secret'],
     ['the guide\'s placeholder', 'your-forwarder-secret'],
   ])('fails the health check with a secret %s', async (_name, secret) => {
-    const env = forwarderEnv({ TAPLINE_FORWARDER_SECRET: secret } as Partial<Env>);
+    const env = forwarderEnv({ TAPLINE_FORWARDER_SECRET: secret });
     const answer = await health(env, { at: WORKER });
     expect(answer.json).toMatchObject({ configured: false });
     expect(answer.lines.join('\n')).toContain('TAPLINE_FORWARDER_SECRET');

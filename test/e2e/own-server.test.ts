@@ -55,7 +55,7 @@ describe.skipIf(chromiumMissing || !installed.nginx)('behind nginx, with the gui
       expect(answer.status).toBe(200);
       // Set by the worker, for the shop's domain as the browser sees it (the snippet asks for shop.test).
       expect(answer.setCookie).toMatch(/^tap_data=.*;\s*Domain=shop\.test/i);
-      const click = await waitFor('the click at the stand-in', () => stack.postbacks.acceptedClicks().find((received) => received.fields.referral_code === code));
+      const click = (await waitFor('the click at the stand-in', () => stack.postbacks.acceptedClicks().find((received) => received.fields.referral_code === code)))!;
       expect(click.fields).toMatchObject({ ip: ANNA, landing_page: shop(`/?ref=${code}`) });
       const cookies = (await context.cookies()).filter((cookie) => cookie.name === 'tap_data');
       expect(cookies).toHaveLength(1);

@@ -105,6 +105,17 @@ describe.skipIf(chromiumMissing || !installed.nginx)('behind nginx, with the gui
     expect(Math.floor(Date.now() / 60_000), 'the burst crossed a minute; rerun').toBe(minute);
   });
 
+  it('npm run verify names a server whose secret is not the worker\'s', { timeout: 60_000 }, async () => {
+    const wrong = await startNginx({ workerUrl: stack.workerUrl, secret: `${SECRET}-old`, pages: { 'index.html': shopPage() } });
+    try {
+      const { code, output } = await runVerify([wrong.url(), '--forwarder'], { TAPLINE_ADMIN_TOKEN: ADMIN_TOKEN });
+      expect(output).toMatch(/✗ .*\/_tap\/health answers 401: your web server sends a Tapline-Forwarder header the worker does not accept\n\s+→ put the same value/);
+      expect(code).toBe(1);
+    } finally {
+      await wrong.close();
+    }
+  });
+
   it('npm run verify --forwarder passes through nginx', { timeout: 60_000 }, async () => {
     const { code, output } = await runVerify([nginx.url(), '--forwarder'], { TAPLINE_ADMIN_TOKEN: ADMIN_TOKEN });
     expect(output).toContain('✓ through your web server\'s forwarder');

@@ -92,7 +92,7 @@ export async function verify(options, print = () => {}) {
   else
     fail(
       `${options.basePath}/health answers configured: false: the worker refuses every event with 503 not_configured`,
-      'a secret or setting is missing or unsafe, most often TAPFILIATE_API_KEY (npx wrangler secret put TAPFILIATE_API_KEY --env production). `npx wrangler tail --env production` while you open /health prints the reason (a not_configured line)',
+      `${healthJson.forwarder === true ? 'your server sends the right secret, but maybe not all of X-Real-IP, X-Forwarded-Host and X-Forwarded-Proto (docs/guides/own-server.md); or ' : ''}a secret or setting is missing or unsafe, most often TAPFILIATE_API_KEY (npx wrangler secret put TAPFILIATE_API_KEY --env production). \`npx wrangler tail --env production\` while you open /health prints the reason (a not_configured line)`,
     );
   if (healthJson.rate_limit === 'none') {
     fail('no rate limit: browser events are not limited per shopper', 'keep the [[env.production.ratelimits]] binding of wrangler.toml, and deploy with --env production');

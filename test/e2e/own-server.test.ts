@@ -116,6 +116,19 @@ describe.skipIf(chromiumMissing || !installed.nginx)('behind nginx, with the gui
     }
   });
 
+  it('npm run verify names the header a server leaves out, and the worker keeps shoppers\' events (503, not one shared address)', { timeout: 60_000 }, async () => {
+    const edit = (block: string) => block.replace(/^\s*proxy_set_header X-Real-IP .*\n/m, '');
+    const careless = await startNginx({ workerUrl: stack.workerUrl, secret: SECRET, pages: { 'index.html': shopPage() }, edit });
+    try {
+      const { code, output } = await runVerify([careless.url(), '--forwarder'], { TAPLINE_ADMIN_TOKEN: ADMIN_TOKEN });
+      expect(output).toContain('✗ /_tap/health answers configured: false');
+      expect(output).toMatch(/✗ a test landing is answered HTTP 503 .*the forwarder must send X-Real-IP/);
+      expect(code).toBe(1);
+    } finally {
+      await careless.close();
+    }
+  });
+
   it('npm run verify --forwarder passes through nginx', { timeout: 60_000 }, async () => {
     const { code, output } = await runVerify([nginx.url(), '--forwarder'], { TAPLINE_ADMIN_TOKEN: ADMIN_TOKEN });
     expect(output).toContain('✓ through your web server\'s forwarder');

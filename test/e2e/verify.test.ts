@@ -76,6 +76,12 @@ describe.skipIf(chromiumMissing)('npm run verify names the fault', () => {
     expect(code).toBe(1);
   });
 
+  it('a forwarder expected but TAPLINE_FORWARDER_SECRET not set: named with the command and the header', { timeout: 60_000 }, async () => {
+    const { code, output } = await runVerify([`http://127.0.0.1:${unconfigured.merchant.port}`, '--forwarder'], { TAPLINE_ADMIN_TOKEN: ADMIN_TOKEN });
+    expect(output).toMatch(/✗ not through an authenticated forwarder \(forwarder: false\)\n\s+→ set the worker's secret \(npx wrangler secret put TAPLINE_FORWARDER_SECRET --env production\) and send the same value as Tapline-Forwarder/);
+    expect(code).toBe(1);
+  });
+
   it('usage: no address is exit code 2', async () => {
     expect((await runVerify([])).code).toBe(2);
     expect((await runVerify(['ftp://shop.example'])).code).toBe(2);

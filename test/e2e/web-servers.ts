@@ -50,6 +50,8 @@ export interface WebServerOptions {
    * "behind a load balancer" setup), so that Chromium, always 127.0.0.1, can be two shoppers.
    */
   shopperHeader?: boolean;
+  /** nginx only: a change to the guide's block, to play a merchant's mistake. */
+  edit?: (block: string) => string;
 }
 
 async function freePort(): Promise<number> {
@@ -108,7 +110,7 @@ async function run(command: string, args: string[], port: number, folder: string
 }
 
 /** nginx, the shop's `server` block around the guide's `location`. */
-export async function startNginx({ workerUrl, secret, pages, shopperHeader = false }: WebServerOptions): Promise<WebServer> {
+export async function startNginx({ workerUrl, secret, pages, shopperHeader = false, edit = (block) => block }: WebServerOptions): Promise<WebServer> {
   const port = await freePort();
   const { folder, root } = siteFolder(pages);
   const temp = (name: string) => `${name}_temp_path ${join(folder, name)};`;
@@ -127,7 +129,7 @@ http {
     server_name www.shop.test 127.0.0.1;
     root ${root};
     ${shopperHeader ? 'set_real_ip_from 127.0.0.1;\n    real_ip_header X-Test-Shopper;' : ''}
-${guideConfig('nginx', workerUrl, secret)}
+${edit(guideConfig('nginx', workerUrl, secret))}
   }
 }
 `;

@@ -4,7 +4,7 @@
 // the forwarder's rules every shopper would share its address: one rate-limit
 // budget, one click memory, nginx's IP sent to Tapfiliate, and the cookie and
 // same-origin check on the worker's own host. Apache and Caddy run the guide's
-// blocks too (checked by `apache2 -t` and `caddy validate` first), each passing
+// blocks too (checked by `apache2ctl -t` and `caddy validate` first), each passing
 // `npm run verify --forwarder`.
 import type { BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

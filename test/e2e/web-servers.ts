@@ -137,7 +137,7 @@ ${edit(guideConfig('nginx', workerUrl, secret))}
   return run('/usr/sbin/nginx', ['-p', folder, '-c', join(folder, 'nginx.conf'), '-e', join(folder, 'error.log')], port, folder);
 }
 
-/** Apache, the shop's `VirtualHost` around the guide's block (`apache2 -t` is what `apache2ctl -t` runs). */
+/** Apache, the shop's `VirtualHost` around the guide's block, checked by `apache2ctl -t` first. */
 export async function startApache({ workerUrl, secret, pages }: WebServerOptions): Promise<WebServer> {
   const port = await freePort();
   const { folder, root } = siteFolder(pages);
@@ -163,8 +163,8 @@ ${guideConfig('apache', workerUrl, secret)}
 `;
   const file = join(folder, 'apache.conf');
   writeFileSync(file, config);
-  const check = spawnSync('/usr/sbin/apache2', ['-t', '-f', file], { encoding: 'utf8' });
-  if (check.status !== 0) throw new Error(`apache2 -t refused the guide's configuration:\n${check.stderr}`);
+  const check = spawnSync('/usr/sbin/apache2ctl', ['-t', '-f', file], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`apache2ctl -t refused the guide's configuration:\n${check.stderr}`);
   return run('/usr/sbin/apache2', ['-f', file, '-DFOREGROUND'], port, folder);
 }
 

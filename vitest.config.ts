@@ -35,6 +35,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             PADDLE_SANDBOX_WEBHOOK_SECRET: '',
             LEMONSQUEEZY_WEBHOOK_SECRET: '',
             TAPLINE_ADMIN_TOKEN: '',
+            TAPLINE_FORWARDER_SECRET: '',
           },
         },
       })),

@@ -10,12 +10,11 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export const WORDPRESS = '/usr/share/wordpress';
-const PLUGIN = resolve('integrations/wordpress');
 const STANDIN = resolve('test/wordpress/woocommerce-standin');
 
 /** What the suite needs on the machine; the first missing one, or null. */
 export function missingTool(): string | null {
-  for (const tool of ['php', 'phpunit', 'mariadbd', 'mariadb-install-db', 'mariadb']) {
+  for (const tool of ['php', 'phpunit', 'mariadbd', 'mariadb-install-db', 'mariadb', 'zip', 'unzip']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return tool;
   }
   if (!existsSync(`${WORDPRESS}/wp-settings.php`)) return `wordpress (${WORDPRESS})`;
@@ -50,8 +49,8 @@ export interface Site {
 
 /**
  * A WordPress root of hard links to Debian's files (Debian's own wp-config.php reads
- * /etc/wordpress, so this root has its own), the plugin and the WooCommerce stand-in
- * linked into its plugins folder, a private MariaDB, WordPress installed, and `php -S`
+ * /etc/wordpress, so this root has its own), the plugin's zip unpacked and the WooCommerce
+ * stand-in linked into its plugins folder, a private MariaDB, WordPress installed, and `php -S`
  * serving it for the requests that must be real HTTP (the settings page, proxy mode).
  */
 export async function startSite(): Promise<Site> {
@@ -89,7 +88,11 @@ export async function startSite(): Promise<Site> {
     rmSync(join(root, 'wp-content'), { recursive: true });
     mkdirSync(join(root, 'wp-content/plugins'), { recursive: true });
     symlinkSync(`${WORDPRESS}/wp-content/themes`, join(root, 'wp-content/themes'));
-    symlinkSync(PLUGIN, join(root, 'wp-content/plugins/tapline'));
+    // The plugin as merchants install it: `npm run plugin`'s zip, unpacked into the plugins folder.
+    const zip = spawnSync(process.execPath, ['scripts/plugin-zip.mjs'], { encoding: 'utf8' });
+    if (zip.status !== 0) throw new Error(`npm run plugin failed:\n${zip.stdout}${zip.stderr}`);
+    const unzip = spawnSync('unzip', ['-q', 'dist/tapline-wordpress.zip', '-d', join(root, 'wp-content/plugins')], { encoding: 'utf8' });
+    if (unzip.status !== 0) throw new Error(`unzip failed:\n${unzip.stderr}`);
     symlinkSync(STANDIN, join(root, 'wp-content/plugins/woocommerce'));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;

@@ -231,6 +231,25 @@ final class OrdersTest extends TestCase {
 		$this->assertSame( array(), $this->front_seen() );
 	}
 
+	public function test_with_only_a_signing_secret_the_order_received_page_signs_the_order(): void {
+		update_option( 'tapline_settings', array( 'signing_secret' => 'tapline-example-secret' ) );
+		$order = WC_Standin::classic_checkout( array( 'items' => array( array( 'subtotal' => 49.5 ) ), 'customer_id' => 7 ) );
+		ob_start();
+		do_action( 'woocommerce_thankyou', $order->get_id() );
+		$html = ob_get_clean();
+		$this->assertSame( 1, preg_match( '#^<script>tap\(\'convert\', (\{.*\})\)</script>$#', trim( $html ), $match ), $html );
+		$call   = json_decode( $match[1], true );
+		$signed = json_decode( $call['signed'], true );
+		$this->assertSame( hash_hmac( 'sha256', $call['signed'], 'tapline-example-secret' ), $call['signature'] );
+		$this->assertSame( array( (string) $order->get_id(), 49.5, 'EUR', '7' ), array( $signed['external_id'], $signed['amount'], $signed['currency'], $signed['customer_id'] ) );
+		$this->assertGreaterThan( time() + 6 * DAY_IN_SECONDS, $signed['exp'] );
+
+		$this->settings( array( 'signing_secret' => 'tapline-example-secret' ) );
+		ob_start();
+		do_action( 'woocommerce_thankyou', $order->get_id() );
+		$this->assertSame( '', ob_get_clean(), 'with a server token the order goes from the server only' );
+	}
+
 	public function test_hpos_compatibility_is_declared_for_the_plugin_file(): void {
 		$this->assertSame( true, FeaturesUtil::$declared['custom_order_tables'][ \Tapline\PLUGIN_FILE ] ?? null );
 		$this->assertStringEndsWith( 'tapline.php', \Tapline\PLUGIN_FILE );

@@ -194,7 +194,7 @@ export async function startFront(worker: (url: string, init: RequestInit) => Pro
     }
     let answer: Response;
     try {
-      answer = await worker(`http://127.0.0.1${path}`, { method: req.method, headers, body: body.length ? body : undefined });
+      answer = await worker(`http://127.0.0.1${path}`, { method: req.method, headers, body: body.length ? new Uint8Array(body) : undefined });
     } catch (error) {
       return json(599, { ok: false, error: 'front_could_not_reach_the_worker', message: String(error) });
     }

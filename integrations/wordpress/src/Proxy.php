@@ -93,7 +93,7 @@ final class Proxy {
 		$headers = $with_request ? $this->request_headers() : array();
 		$headers['Tapline-Forwarder'] = (string) $this->settings->get( 'forwarder_secret' );
 		$headers['X-Real-IP']         = (string) ( $_SERVER['REMOTE_ADDR'] ?? '' ); // phpcs:ignore
-		$headers['X-Forwarded-Host']  = (string) ( $_SERVER['HTTP_HOST'] ?? wp_parse_url( home_url(), PHP_URL_HOST ) ); // phpcs:ignore
+		$headers['X-Forwarded-Host']  = $this->shop_host();
 		$headers['X-Forwarded-Proto'] = is_ssl() ? 'https' : 'http';
 		$query    = (string) ( $_SERVER['QUERY_STRING'] ?? '' ); // phpcs:ignore
 		$response = wp_remote_request(
@@ -125,6 +125,15 @@ final class Proxy {
 			'headers' => $kept,
 			'body'    => (string) wp_remote_retrieve_body( $response ),
 		);
+	}
+
+	/**
+	 * The shop's host as WordPress knows it (Settings → General), with its port when it has one:
+	 * never the request's Host header, which whoever sends the request chooses.
+	 */
+	private function shop_host(): string {
+		$home = wp_parse_url( home_url() );
+		return ( $home['host'] ?? '' ) . ( isset( $home['port'] ) ? ':' . $home['port'] : '' );
 	}
 
 	/** @return array<string, string> the browser's headers, without those in DROPPED */

@@ -135,7 +135,7 @@ final class AdminAndFrontTest extends TestCase {
 		$scripts = array_values( array_filter( $this->front_seen(), static fn ( $r ) => '/_tap/tap.js' === $r['path'] ) );
 		$this->assertCount( 1, $scripts, 'three page views, one fetch from the worker' );
 
-		$health = $this->http( 'GET', $this->site( '/_tap/health?x=1' ), null, array( 'X-Real-IP' => '198.51.100.66', 'X-Forwarded-For' => '198.51.100.66', 'Tapline-Forwarder' => 'guess' ) );
+		$health = $this->http( 'GET', $this->site( '/_tap/health?x=1' ), null, array( 'X-Real-IP' => '198.51.100.66', 'X-Forwarded-For' => '198.51.100.66', 'X-Forwarded-Host' => 'evil.example', 'Tapline-Forwarder' => 'guess' ) );
 		$this->assertSame( 200, $health['status'] );
 		$this->assertTrue( json_decode( $health['body'], true )['ok'] );
 		$seen = array_values( array_filter( $this->front_seen(), static fn ( $r ) => '/_tap/health?x=1' === $r['path'] ) );

@@ -172,6 +172,17 @@ final class OrdersTest extends TestCase {
 		$this->assertSame( 0, WC_Standin::run_actions(), 'nothing left to retry' );
 	}
 
+	public function test_when_tapfiliate_answers_503_the_worker_queues_it_and_the_plugin_is_done(): void {
+		$this->shopper_from_anna();
+		$order = WC_Standin::classic_checkout( array() );
+		$this->http( 'POST', getenv( 'TAPLINE_TEST_STANDIN' ) . '/__control/faults', '{"next":["503"]}' );
+		$order->payment_complete();
+		$this->end_request();
+		$this->assertStringContainsString( 'Tapline: conversion 202 queued.', $this->notes( $order ) );
+		$this->assertSame( 'queued', wc_get_order( $order->get_id() )->get_meta( Outbox::SENT ), "the worker's ledger retries it: the plugin does not" );
+		$this->assertSame( 0, WC_Standin::run_actions() );
+	}
+
 	public function test_a_429_and_a_timeout_are_retried_and_a_401_is_not(): void {
 		$order = WC_Standin::classic_checkout( array() );
 		$this->worker_answers( array( array( 'status' => 429, 'body' => array( 'ok' => false, 'error' => 'rate_limited' ) ) ) );

@@ -82,7 +82,8 @@ describe.skipIf(missing)('WordPress plugin', () => {
     await front?.close();
     await worker?.dispose();
     await postbacks?.close();
-    if (configPath) rmSync(dirname(configPath), { recursive: true, force: true });
+    // Wrangler's bundler still watches its folder for a moment after dispose(): removed when this process exits.
+    if (configPath) process.once('exit', () => rmSync(dirname(configPath), { recursive: true, force: true }));
   });
 
   it('every PHP file passes php -l', () => {

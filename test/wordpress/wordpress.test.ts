@@ -18,7 +18,7 @@ const FORWARDER_SECRET = 'wp-suite-forwarder-secret-19c2';
 
 const missing = missingTool();
 if (missing && process.env.CI) throw new Error(`the WordPress suite needs ${missing}: bash .ci/run installs it`);
-if (missing) console.warn(`\nSKIPPED: WordPress suite, no ${missing}. Install: apt-get install -y php-cli php-mysql php-curl php-xml php-mbstring phpunit wordpress mariadb-server\n`);
+if (missing) console.warn(`\nSKIPPED: WordPress suite, no ${missing}. Install: apt-get install -y php-cli php-mysql php-curl php-xml php-mbstring phpunit wordpress mariadb-server zip unzip\n`);
 
 /** Every PHP file of the plugin and of its tests. */
 function phpFiles(dir: string): string[] {

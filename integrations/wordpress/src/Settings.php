@@ -62,7 +62,10 @@ final class Settings {
 
 	/** Proxy mode: this site answers /_tap/* itself and forwards to a worker elsewhere (docs/guides/wordpress-woocommerce.md). */
 	public function proxy(): bool {
-		return (bool) $this->get( 'proxy' ) && '' !== (string) $this->get( 'forwarder_secret' ) && '' !== trim( (string) $this->get( 'worker_url' ) );
+		$worker = trim( (string) $this->get( 'worker_url' ) );
+		// A worker address on this site's own /_tap/ would forward each request to itself.
+		return (bool) $this->get( 'proxy' ) && '' !== (string) $this->get( 'forwarder_secret' ) && '' !== $worker
+			&& ! str_starts_with( trailingslashit( $worker ), home_url( '/_tap/' ) );
 	}
 
 	/** Where browsers load the snippet from and send to: this site in proxy mode, else the worker. */

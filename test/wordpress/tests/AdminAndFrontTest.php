@@ -153,6 +153,13 @@ final class AdminAndFrontTest extends TestCase {
 		$this->assertSame( 'sent', json_decode( $event['body'], true )['status'] ?? $event['body'] );
 	}
 
+	public function test_proxy_mode_never_forwards_to_this_site_itself(): void {
+		$this->settings( array( 'proxy' => true, 'forwarder_secret' => 'x', 'worker_url' => home_url( '/_tap' ) ) );
+		$this->assertFalse( ( new \Tapline\Settings() )->proxy() );
+		$this->settings( array( 'proxy' => true, 'forwarder_secret' => 'x' ) );
+		$this->assertTrue( ( new \Tapline\Settings() )->proxy() );
+	}
+
 	public function test_uninstall_removes_the_options_and_the_cached_script(): void {
 		set_transient( 'tapline_js_test', array( 'etag' => '"x"', 'body' => '' ), 60 );
 		if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {

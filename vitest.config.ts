@@ -96,6 +96,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // The WordPress plugin (integrations/wordpress/) in real WordPress, PHP and MariaDB, against
+        // the worker in workerd and the stand-in; WooCommerce is a stand-in (test/wordpress/woocommerce-standin/).
+        test: {
+          name: 'wordpress',
+          environment: 'node',
+          include: ['test/wordpress/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+        },
+      },
       // The proxy's HTTP surface and its forwarding path, in workerd.
       workerdProject('proxy', ['test/proxy/**/*.test.ts'], (inject) => inject('proxyPostbackServers').worker),
       // One test file per known attack (docs/security.md), in workerd with the real delivery, ledger and rate limit binding,

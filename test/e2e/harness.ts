@@ -87,7 +87,7 @@ process.env.WRANGLER_LOG ??= 'error';
  * events and clicks a minute, and a refused click made tests flaky. The limit
  * itself is tested in workerd (test/attack/rate-limit.test.ts).
  */
-function e2eConfig(rateLimit = 1_000_000): string {
+export function e2eConfig(rateLimit = 1_000_000): string {
   const source = readFileSync('wrangler.toml', 'utf8');
   const config = source
     .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, '')

@@ -7,6 +7,7 @@ import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createDelivery, type LedgerEvent } from '../../proxy/delivery';
 import { postbackControl } from '../postback/control';
 import { post, tapDataCookie } from '../proxy/helpers';
+import lemonOrderText from '../webhooks/fixtures/lemonsqueezy-order-created.json?raw';
 import sessionPaymentText from '../webhooks/fixtures/stripe-checkout-session-payment.json?raw';
 import { stripeSignature } from '../webhooks-workerd/helpers';
 import { ADMIN_TOKEN, API_KEY, bearer, call } from './helpers';
@@ -15,6 +16,7 @@ const upstream = postbackControl(inject('adminPostbackServer'));
 const SHOPPER_IP = '203.0.113.77';
 const SERVER_TOKEN = 'server-token-answered-3f1d';
 const STRIPE_SECRET = 'whsec_answered_test_7a6b5c';
+const LEMON_SECRET = 'lemon-answered-test-9e8d';
 const env: Partial<Env> = { TAPLINE_SERVER_TOKEN: SERVER_TOKEN };
 const options = { createDelivery };
 
@@ -56,6 +58,20 @@ async function stripeSession(fields: Record<string, unknown>) {
   return { status: result.status, body: result.json() as Record<string, any> };
 }
 
+/** A signed Lemon Squeezy order_created, with its attributes changed. */
+async function lemonOrder(id: string, attributes: Record<string, unknown>) {
+  const event = JSON.parse(lemonOrderText);
+  event.data.id = id;
+  Object.assign(event.data.attributes, attributes);
+  const body = JSON.stringify(event);
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(LEMON_SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(body)));
+  const signature = [...mac].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  const init = { method: 'POST', headers: { 'content-type': 'application/json', 'x-event-name': 'order_created', 'x-signature': signature }, body };
+  const result = await call('/_tap/webhooks/lemonsqueezy', init, { ...env, LEMONSQUEEZY_WEBHOOK_SECRET: LEMON_SECRET }, options);
+  return { status: result.status, body: result.json() as Record<string, any> };
+}
+
 const acceptedFor = async (external_id: string) => (await upstream.accepted('conversion')).filter((r) => r.fields.external_id === external_id);
 const keysOf = (events: LedgerEvent[]) => events.map((event) => event.key);
 
@@ -89,6 +105,14 @@ describe('every answered event is a record, with its reason', () => {
     const session = `cs_live_${run}_unpaid`;
     expect((await stripeSession({ id: session, payment_status: 'unpaid' })).body.status).toBe('ignored');
     expect(await eventOf(`con:${session}`)).toMatchObject({ status: 'ignored', reason: 'not_paid', source: 'stripe', external_id: session });
+  });
+
+  it('an unpaid Lemon Squeezy order: ignored, not_paid; its paid event later is sent', async () => {
+    const id = `${Date.now()}`;
+    expect((await lemonOrder(id, { status: 'pending' })).body.status).toBe('ignored');
+    expect(await eventOf(`con:${id}`)).toMatchObject({ status: 'ignored', reason: 'not_paid', source: 'lemonsqueezy', amount: 24, currency: 'USD' });
+    expect((await lemonOrder(id, { status: 'paid' })).body.status).toBe('sent');
+    expect(await eventOf(`con:${id}`)).toMatchObject({ status: 'sent', history: [{ outcome: 'ignored', reason: 'not_paid' }, { outcome: 'sent' }] });
   });
 
   it('a test event records nothing, attributed or not', async () => {

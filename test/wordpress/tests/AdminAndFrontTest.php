@@ -192,8 +192,10 @@ final class AdminAndFrontTest extends TestCase {
 
 			// The snippet's conversion, with the cookie the browser now holds.
 			$external_id = 'PROXY-BROWSER-' . wp_generate_password( 6, false );
-			$event       = $this->http( 'POST', $this->site( '/_tap/convert' ), wp_json_encode( array( 'external_id' => $external_id, 'amount' => 12, 'currency' => 'EUR' ) ), $browser + array( 'Cookie' => 'tap_data=' . $cookie[1] ) );
+			$event       = $this->http( 'POST', $this->site( '/_tap/convert' ), wp_json_encode( array( 'external_id' => $external_id, 'amount' => 12, 'currency' => 'EUR' ) ), $browser + array( 'Cookie' => 'wordpress_logged_in_x=admin%7Csession; tap_data=' . $cookie[1] . '; woocommerce_cart_hash=abc' ) );
 			$this->assertSame( 'sent', json_decode( $event['body'], true )['status'] ?? $event['body'] );
+			$passed = array_values( array_filter( $this->front_seen(), static fn ( $r ) => '/_tap/convert' === $r['path'] ) );
+			$this->assertSame( 'tap_data=' . $cookie[1], $passed[0]['headers']['cookie'] ?? null, "this site's login and cart cookies never leave it" );
 			$postbacks = $this->postbacks( $external_id );
 			$this->assertCount( 1, $postbacks );
 			$this->assertSame( '127.0.0.2', $postbacks[0]['fields']['ip'] ?? null, "the shopper's address as the shop's server saw it, never a header the shopper sent" );

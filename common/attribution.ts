@@ -49,7 +49,7 @@ const REFERENCE_MAX_LENGTH = 200;
  */
 export function encodeReference(attribution: Partial<Record<IdentifierField, unknown>> | null): string | null {
   const stored: Partial<Record<IdentifierField, unknown>> = Object(attribution);
-  const text = REFERENCE_FIELDS.map((field) => capturable(stored[field] == null ? '' : String(stored[field]))).join('>');
+  const text = REFERENCE_FIELDS.map((field) => capturable(String(stored[field] ?? ''))).join('>');
   // unescape(encodeURIComponent()) turns the text into the UTF-8 bytes btoa expects.
   const base64 = btoa(unescape(encodeURIComponent(text)));
   const reference = REFERENCE_PREFIX + base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');

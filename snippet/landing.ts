@@ -1,12 +1,10 @@
 import { TRACKING } from './capture';
+import { writeCookie } from './cookie';
+import type { EventsModule } from './kernel';
 import { load } from './loader';
 import { attempt } from './log';
-import { EVENTS, LANDING_COOKIE } from './names';
-import type { EventsModule } from './types';
+import { Name } from './names';
 import { MAX_COOKIE_DAYS } from '../common/contract';
-
-/** Settles once the last landing is stored; events wait for it, so they carry its cookie. */
-export let landing: Promise<unknown> = Promise.resolve();
 
 /**
  * In a frame, nothing is captured: a page that frames the shop must not make
@@ -30,13 +28,10 @@ const LANDING_SECONDS = MAX_COOKIE_DAYS * 24 * 60 * 60;
  * its click (snippet/events/landing.ts). A page view without one, or without
  * a landing or event left by an earlier one, loads nothing and opens no storage.
  */
-export const land = () => {
+export const keepLanding = () => {
   if (framed) return;
-  if (TRACKING.test(location.search)) {
-    document.cookie =
-      LANDING_COOKIE + '=' + encodeURIComponent(Date.now() + ' ' + location.href.slice(0, MAX_LANDING_URL)) +
-      '; path=/; samesite=lax; max-age=' + LANDING_SECONDS + (location.protocol == 'https:' ? '; secure' : '');
-  }
+  if (TRACKING.test(location.search)) writeCookie(Name.LANDING_COOKIE, Date.now() + ' ' + location.href.slice(0, MAX_LANDING_URL), LANDING_SECONDS);
   // LANDING_COOKIE, or PENDING_COOKIE: an event an earlier page view left (snippet/outbox.ts).
-  if (/(^|; )tap_[lp]=/.test(document.cookie)) landing = load<EventsModule>(EVENTS).then((events) => events && events.land());
+  // An event sent on this page view goes through the same load, so it is sent after the landing is stored and carries its cookie.
+  if (/(^|; )tap_[lp]=/.test(document.cookie)) load<EventsModule>(Name.EVENTS).then((events) => events && events.store());
 };

@@ -1,17 +1,17 @@
 import type { TapResult } from '../types';
 import { kernel } from '../kernel';
+import { SENT } from '../names';
+import { readOutbox, saveOutbox } from '../outbox';
 import { post } from './send';
 
-// tap.js stores each event in the outbox (snippet/outbox.ts) before this file
-// loads; this file sends it, and resends what earlier page views left.
+// tap-outbox.js stores each event in the outbox (snippet/outbox.ts) before it
+// is sent; this file sends it, and resends what earlier page views left.
 
 /** How long an unanswered event may wait for its proxy; then it is dropped. */
 const OUTBOX_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 const HTTP_ERROR = 300;
 const SERVER_ERROR = 500;
 const TOO_MANY_REQUESTS = 429;
-/** Marks an event the proxy has accepted, so the same id is not sent again. */
-const SENT = 1;
 /** How many keys are kept: enough for any shopper, small enough for localStorage. */
 const KEPT_KEYS = 50;
 
@@ -43,7 +43,7 @@ const send = (key: string, body: string): Promise<TapResult> =>
     const [status, result] = answer;
     // A 5xx or a 429 stays in the outbox; any other answer from the proxy is final.
     if (status >= SERVER_ERROR || status == TOO_MANY_REQUESTS) return result;
-    const outbox = kernel.read();
+    const outbox = readOutbox();
     if (status >= HTTP_ERROR) {
       delete outbox[key];
       kernel.log('skip', 'refused ' + key);
@@ -55,13 +55,13 @@ const send = (key: string, body: string): Promise<TapResult> =>
     }
     // Only the newest keys; string keys keep insertion order (ECMA-262 OrdinaryOwnPropertyKeys).
     for (const old of Object.keys(outbox).slice(0, -KEPT_KEYS)) delete outbox[old];
-    kernel.save(outbox);
+    saveOutbox(outbox);
     return result;
   });
 
 /** Resends what earlier page views left (and this one, before this file loaded), and drops what waited too long. */
 export const replay = () => {
-  const outbox = kernel.read();
+  const outbox = readOutbox();
   for (const key of Object.keys(outbox)) {
     const { b: body, t: savedAt } = Object(outbox[key]);
     if (!body) continue;
@@ -69,7 +69,7 @@ export const replay = () => {
       deliver(key, body);
     } else {
       delete outbox[key];
-      kernel.save(outbox);
+      saveOutbox(outbox);
       kernel.log('skip', 'expired ' + key);
     }
   }

@@ -1,0 +1,54 @@
+// Entry of tap-outbox.js, loaded with tap-events.js at a page's first
+// `tap.convert` or `tap.customer`: keeps each event in the outbox, once per id
+// from this browser, then has tap-events.js send it (snippet/kernel.ts).
+import { kernel } from '../kernel';
+import { Name } from '../names';
+import { isTest, readOutbox, saveOutbox } from '../outbox';
+import type { EventRoute, EventsModule, OutboxModule } from '../kernel';
+import type { TapResult } from '../types';
+
+/** Every event this file drops, with its reason in debug mode (`[tap] skip no-id`), as tap.js's own `ignore`. */
+const skip = (reason: string): TapResult => {
+  kernel.log('skip', reason);
+  return { ok: false, status: 'skipped', reason };
+};
+
+/**
+ * The event's id. A signed event carries it inside `signed`, whose fields win
+ * at the proxy, so that is the one the duplicate guard must use.
+ */
+const idOf = (event: Record<string, unknown>, field: string) => {
+  let inside;
+  // No `signed`, one that does not parse, or a JSON null throws: the outer field counts.
+  try {
+    inside = JSON.parse(event.signed as string)[field];
+  } catch {}
+  return inside ?? event[field];
+};
+
+/**
+ * Stores an event in the outbox under its key before it is sent, so neither a
+ * tap-events.js that fails to load nor a page left at once loses it; then hands
+ * it to tap-events.js. When that file cannot load, the event waits for a later
+ * page view. May throw (an unserialisable event): tap.js answers `skipped`.
+ */
+const keep: OutboxModule = (kind: EventRoute, input: unknown) => {
+  const event = Object(input);
+  const id = idOf(event, kind == 'convert' ? 'external_id' : 'customer_id');
+  if (id == null || !String(id).trim()) return skip('no-id');
+  const key = kind + ':' + id;
+  // `undefined` is left out of the JSON.
+  const body = JSON.stringify({ ...event, test: isTest(kernel.data) || undefined });
+  const outbox = readOutbox();
+  if (outbox[key]) {
+    skip('dup');
+    return { ok: true, status: 'duplicate' };
+  }
+  outbox[key] = { b: body, t: Date.now() };
+  saveOutbox(outbox);
+  return kernel
+    .load<EventsModule>(Name.EVENTS)
+    .then((events): TapResult | Promise<TapResult> => (events ? events.deliver(key, body) : { ok: false, status: 'offline', reason: 'not-loaded' }));
+};
+
+if (kernel.data) kernel.outbox = keep;

@@ -4,6 +4,7 @@
 // what arrived.
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { block, pageOf, readGuide } from './guides';
 import { chromiumMissing, freshClientIp, startStack, visit, waitFor, type Stack } from './harness';
 
 /** Tapfiliate's loader stub, as its docs and its WordPress plugin (snippet/tracking-snippet.php) write it. */
@@ -53,6 +54,23 @@ describe.skipIf(chromiumMissing)("Tapfiliate's tag on Tapline (open trust)", () 
   });
   afterEach(async () => {
     await context?.close();
+  });
+
+  it('docs/guides/from-tapfiliate-js.md as written: its tag on the landing, its thank-you call after the order → the conversion, attributed', async () => {
+    const guide = readGuide('from-tapfiliate-js');
+    const head = block(guide, 'head', 'from-tapfiliate-js').html;
+    const thanks = pageOf(block(guide, 'thank-you', 'from-tapfiliate-js'), '/thanks');
+    const html = (body: string) => `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>My shop</title>\n${head}</head>\n<body>${body}</body></html>`;
+    stack.merchant.pages.set('/', { html: html('<h1>My shop</h1>') });
+    stack.merchant.pages.set(thanks.path, { html: html(`<h1>Thank you</h1>\n${block(guide, 'thank-you', 'from-tapfiliate-js').html}`) });
+    await visit(page, www('/?ref=anna'));
+    await visit(page, www(thanks.url));
+    await waitFor('the conversion', () => stack.postbacks.accepted('conversion').length === 1 && stack.merchant.inFlight === 0);
+    const [click] = stack.postbacks.acceptedClicks();
+    expect(stack.postbacks.received.map((postback) => [postback.kind, postback.fields])).toEqual([
+      ['customer', { customer_id: 'cus_9', referral_code: 'anna', click_id: click.id, ip: clientIp, user_agent: await userAgent() }],
+      ['conversion', { external_id: 'ORD-1042', amount: 99.5, currency: 'EUR', customer_id: 'cus_9', referral_code: 'anna', click_id: click.id, ip: clientIp, user_agent: await userAgent() }],
+    ]);
   });
 
   it("the WordPress plugin's calls: create and detect on the landing, then the order-received page's conversion with its options and commission type; a reload is a duplicate", async () => {

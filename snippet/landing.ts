@@ -30,8 +30,11 @@ const LANDING_SECONDS = MAX_COOKIE_DAYS * 24 * 60 * 60;
  */
 export const keepLanding = () => {
   if (framed) return;
-  if (TRACKING.test(location.search)) writeCookie(Name.LANDING_COOKIE, Date.now() + ' ' + location.href.slice(0, MAX_LANDING_URL), LANDING_SECONDS);
-  // LANDING_COOKIE, or PENDING_COOKIE: an event an earlier page view left (snippet/outbox.ts).
-  // An event sent on this page view goes through the same load, so it is sent after the landing is stored and carries its cookie.
-  if (/(^|; )tap_[lp]=/.test(document.cookie)) load<EventsModule>(Name.EVENTS).then((events) => events && events.store());
+  const landed = TRACKING.test(location.search);
+  if (landed) writeCookie(Name.LANDING_COOKIE, Date.now() + ' ' + location.href.slice(0, MAX_LANDING_URL), LANDING_SECONDS);
+  // Otherwise LANDING_COOKIE, or PENDING_COOKIE: a landing or an event an earlier page view left
+  // (snippet/outbox.ts). A landing reads no cookie here: in Chromium a read after a write is a
+  // synchronous call to the browser. An event sent on this page view goes through the same load,
+  // so it is sent after the landing is stored and carries its cookie.
+  if (landed || /(^|; )tap_[lp]=/.test(document.cookie)) load<EventsModule>(Name.EVENTS).then((events) => events && events.store());
 };

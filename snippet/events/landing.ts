@@ -22,8 +22,10 @@ const SECONDS_PER_DAY = 24 * 60 * 60;
  */
 const writeAttribution = (attribution: Attribution, days: number): string => {
   const value = JSON.stringify(attribution);
-  const labels = location.hostname.split('.');
-  const cookieDomain = kernel.data.cookieDomain;
+  const host = location.hostname;
+  const labels = host.split('.');
+  // On an IPv4 address only the address itself can be the domain (RFC 6265 §5.1.3): no probe.
+  const cookieDomain = kernel.data.cookieDomain || (/^[\d.]+$/.test(host) ? host : '');
   // From the last two labels, one more each round, then host-only when `first` is below 0.
   for (let first = labels.length - 2; ; first--) {
     const domain = cookieDomain || (first < 0 ? '' : labels.slice(first).join('.'));

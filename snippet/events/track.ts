@@ -16,9 +16,9 @@ const TOO_MANY_REQUESTS = 429;
 const KEPT_KEYS = 50;
 
 /**
- * Deliveries under way, by key. An event this page stored before this file
- * loaded is handed over both by replay, as this file runs, and by tap.js, on
- * its load event right after: it is sent once. A settled one is forgotten, so
+ * Deliveries under way, by key. An event tap-outbox.js stored before this
+ * file loaded is handed over both by replay, as this file runs, and by
+ * tap-outbox.js, when this file's load event fires: it is sent once. A settled one is forgotten, so
  * an event the proxy refused may be stored and sent again.
  */
 const sending: Record<string, Promise<TapResult>> = {};

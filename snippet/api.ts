@@ -1,26 +1,52 @@
 import { encodeReference } from '../common/attribution';
 import { data } from './config';
 import { answer, consentAnswer, granted } from './consent';
-import { readCookie } from './cookie';
+import { readCookie, writeCookie } from './cookie';
 import type { OutboxModule } from './kernel';
 import { keepLanding } from './landing';
 import { load } from './loader';
 import { attempt, ignore, log } from './log';
-import { Name } from './names';
+import { Limit, Name } from './names';
 import type { ConversionInput, CustomerInput, EventRoute, TapResult } from './types';
 
 /**
- * Waits for consent, then has tap-outbox.js keep the event and tap-events.js
- * send it, both loaded at once (snippet/kernel.ts). tap-events.js sends after
- * it has stored this page view's landing, so the request carries its cookie
- * (snippet/landing.ts). Never rejects: whatever goes wrong resolves as a skipped result.
+ * Keeps the event in the outbox at once, as it came, under a key of its own
+ * (`convert:<ms>`), so that neither a page left before tap-outbox.js arrives
+ * nor a tap-outbox.js that cannot load (the worker down, the file blocked)
+ * loses it: a later page view sends it. tap-outbox.js replaces it with the
+ * event under its id, once per id (snippet/outbox/index.ts). Marked a test
+ * when the tag says so or when this browser session has used `?tap_test=1` at
+ * all (the session cookie, snippet/names.ts): in doubt, never a real commission.
+ * Returns the key, or nothing where storage is refused.
+ */
+const stash = (kind: EventRoute, input: unknown) =>
+  attempt(() => {
+    const now = Date.now();
+    const key = kind + ':' + now;
+    const outbox = JSON.parse(localStorage[Name.OUTBOX_KEY] || '{}');
+    const test = 'test' in data || /(^|; )tap_s=1/.test(document.cookie) || undefined;
+    outbox[key] = { b: JSON.stringify({ ...Object(input), test }), t: now };
+    localStorage[Name.OUTBOX_KEY] = JSON.stringify(outbox);
+    writeCookie(Name.PENDING_COOKIE, 1, Limit.PENDING_SECONDS);
+    return key;
+  });
+
+/**
+ * Waits for consent, stashes the event, then has tap-outbox.js keep it and
+ * tap-events.js send it, both loaded at once (snippet/kernel.ts). tap-events.js
+ * sends after it has stored this page view's landing, so the request carries
+ * its cookie (snippet/landing.ts). Never rejects: whatever goes wrong resolves
+ * as a skipped result.
  */
 const run = (kind: EventRoute, input: unknown): Promise<TapResult> =>
   consentAnswer
     .then(() => {
       if (!granted) return ignore('no-consent');
+      const stashed = stash(kind, input);
       load(Name.EVENTS);
-      return load<OutboxModule>(Name.OUTBOX).then((keep) => (keep ? keep(kind, input) : ignore('not-loaded')));
+      return load<OutboxModule>(Name.OUTBOX).then((keep): TapResult | Promise<TapResult> =>
+        keep ? keep(kind, input, stashed) : { ok: false, status: 'offline', reason: 'not-loaded' },
+      );
     })
     .catch((error) => {
       log(error);
@@ -59,9 +85,7 @@ export const api = {
   consent: (yes: boolean) =>
     attempt(() => {
       log('consent', yes);
-      const first = yes && !granted;
-      answer(!!yes);
-      if (first) start();
+      if (answer(yes)) start();
     }),
   /**
    * The stored attribution, or null.

@@ -3,7 +3,7 @@
 // js-cookie's reader also accepts. tap.js lends these to its lazy files (snippet/kernel.ts).
 import { REFERENCE_FIELDS, capturable } from '../common/attribution';
 import type { Attribution } from './types';
-import { COOKIE_NAME } from '../common/contract';
+import { Cookie } from '../common/contract';
 
 /**
  * A cookie's value, or null, also when the page makes `document.cookie` throw.
@@ -46,4 +46,4 @@ export const parseAttribution = (value: string | null): Attribution | null => {
 };
 
 /** The stored attribution, or null: `tap.data()`. */
-export const readCookie = (): Attribution | null => parseAttribution(cookieValue(COOKIE_NAME));
+export const readCookie = (): Attribution | null => parseAttribution(cookieValue(Cookie.NAME));

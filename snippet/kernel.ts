@@ -42,8 +42,11 @@ export type EventsModule = {
   store: () => string;
 };
 
-/** tap-outbox.js: keeps a `convert` or `customer` event and has it sent (snippet/outbox/index.ts). */
-export type OutboxModule = (kind: EventRoute, input: unknown) => TapResult | Promise<TapResult>;
+/**
+ * tap-outbox.js: keeps a `convert` or `customer` event under its id, in place of
+ * the copy tap.js stashed under `stashed`, and has it sent (snippet/outbox/index.ts).
+ */
+export type OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) => TapResult | Promise<TapResult>;
 
 /** tap-compat.js: runs one of Tapfiliate's calls (snippet/compat/index.ts). */
 export type CompatModule = (command: string, args: unknown[]) => unknown;

@@ -3,8 +3,7 @@ import { writeCookie } from './cookie';
 import type { EventsModule } from './kernel';
 import { load } from './loader';
 import { attempt } from './log';
-import { Name } from './names';
-import { MAX_COOKIE_DAYS } from '../common/contract';
+import { Limit, Name } from './names';
 
 /**
  * In a frame, nothing is captured: a page that frames the shop must not make
@@ -12,14 +11,6 @@ import { MAX_COOKIE_DAYS } from '../common/contract';
  * cross-origin parent is allowed, but a hostile page may make it throw.
  */
 const framed = attempt(() => window.top !== window, true);
-
-/** Longest landing URL kept; the click route takes 2,048 characters, and a cookie at most about 4 KB. */
-const MAX_LANDING_URL = 1200;
-/**
- * The longest `data-cookie-days`, so the landing cookie outlives none the tag
- * may ask for; tap-events.js drops a landing older than the tag's own.
- */
-const LANDING_SECONDS = MAX_COOKIE_DAYS * 24 * 60 * 60;
 
 /**
  * Reads the current URL as a landing, now, before a router can strip it or
@@ -31,7 +22,7 @@ const LANDING_SECONDS = MAX_COOKIE_DAYS * 24 * 60 * 60;
 export const keepLanding = () => {
   if (framed) return;
   const landed = TRACKING.test(location.search);
-  if (landed) writeCookie(Name.LANDING_COOKIE, Date.now() + ' ' + location.href.slice(0, MAX_LANDING_URL), LANDING_SECONDS);
+  if (landed) writeCookie(Name.LANDING_COOKIE, Date.now() + ' ' + location.href.slice(0, Limit.LANDING_URL), Limit.LANDING_SECONDS);
   // Otherwise LANDING_COOKIE, or PENDING_COOKIE: a landing or an event an earlier page view left
   // (snippet/outbox.ts). A landing reads no cookie here: in Chromium a read after a write is a
   // synchronous call to the browser. An event sent on this page view goes through the same load,

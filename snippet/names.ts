@@ -49,3 +49,17 @@ export const enum Name {
    */
   PENDING_COOKIE = 'tap_p',
 }
+
+/** Limits tap.js and its lazy files share, written where they are used (a const enum). */
+export const enum Limit {
+  /** Longest landing URL kept; the click route takes 2,048 characters, and a cookie at most about 4 KB. */
+  LANDING_URL = 1200,
+  /**
+   * The landing cookie's lifetime: the longest `data-cookie-days` (MAX_COOKIE_DAYS,
+   * common/contract.ts), so it outlives none the tag may ask for; tap-events.js
+   * drops a landing older than the tag's own.
+   */
+  LANDING_SECONDS = 365 * 24 * 60 * 60,
+  /** The pending cookie's lifetime: as long as an unanswered event is kept (snippet/events/track.ts). */
+  PENDING_SECONDS = 7 * 24 * 60 * 60,
+}

@@ -5,10 +5,7 @@
 // tap-events.js sends it and records the answer. Both lazy files bundle it
 // (snippet/kernel.ts).
 import { kernel } from './kernel';
-import { Name, type SENT } from './names';
-
-/** How long the pending cookie lasts: as long as an unanswered event is kept (snippet/events/track.ts). */
-const PENDING_SECONDS = 7 * 24 * 60 * 60;
+import { Limit, Name, type SENT } from './names';
 
 /** An event no proxy has answered yet: its body and when it was first saved (ms). */
 type Pending = { b: string; t: number };
@@ -43,20 +40,6 @@ export const saveOutbox = (outbox: Outbox) => {
     localStorage.setItem(Name.OUTBOX_KEY, memory);
   } catch {}
   try {
-    kernel.write(Name.PENDING_COOKIE, 1, memory.includes(Name.PENDING_EVENT) ? PENDING_SECONDS : 0);
+    kernel.write(Name.PENDING_COOKIE, 1, memory.includes(Name.PENDING_EVENT) ? Limit.PENDING_SECONDS : 0);
   } catch {}
-};
-
-/**
- * Test mode (docs/reference.md): `data-test`, or `?tap_test=1` earlier in this
- * tab, looked up only when SESSION_COOKIE (`tap_s`, snippet/names.ts, spelled
- * out for a literal expression) says this browser session has used it, so a
- * shopper's page opens no sessionStorage. Every body then carries `test: true`.
- */
-export const isTest = (data: DOMStringMap) => {
-  try {
-    return 'test' in data || (/(^|; )tap_s=1/.test(document.cookie) && sessionStorage.getItem(Name.TEST_KEY) == '1');
-  } catch {
-    return false;
-  }
 };

@@ -30,7 +30,7 @@
 import { FORBIDDEN_ID_CHARACTERS, capturable } from '../../common/attribution';
 import { capture } from '../capture';
 import { kernel, type EventsModule } from '../kernel';
-import { Name } from '../names';
+import { Limit, Name } from '../names';
 import type { Attribution, ConversionInput, CustomerInput, TapResult } from '../types';
 
 type Callback = (...args: unknown[]) => unknown;
@@ -138,7 +138,7 @@ const calls: Record<string, (...args: unknown[]) => unknown> = {
       // Stored as a landing whose URL carries the code, so it is kept, clicked and tested as any other (snippet/events/landing.ts).
       const url = new URL(location.href);
       url.searchParams.set('refc', code);
-      kernel.write(Name.LANDING_COOKIE, Date.now() + ' ' + url.href.slice(0, 1200), 365 * 24 * 60 * 60);
+      kernel.write(Name.LANDING_COOKIE, Date.now() + ' ' + url.href.slice(0, Limit.LANDING_URL), Limit.LANDING_SECONDS);
       detected = true;
     }
     landed = landed

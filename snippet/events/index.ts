@@ -2,7 +2,7 @@
 // conversions, customers), registered with the tap.js that loaded it (snippet/kernel.ts).
 import { kernel } from '../kernel';
 import { Name } from '../names';
-import { isTest } from '../outbox';
+import { isTest } from '../test-mode';
 import { storeLanding } from './landing';
 import { deliver, replay } from './track';
 

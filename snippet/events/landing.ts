@@ -8,7 +8,7 @@ import { kernel } from '../kernel';
 import { Name } from '../names';
 import type { Attribution } from '../types';
 import { click } from './click';
-import { COOKIE_NAME } from '../../common/contract';
+import { Cookie } from '../../common/contract';
 
 const MS_PER_SECOND = 1000;
 const SECONDS_PER_DAY = 24 * 60 * 60;
@@ -29,8 +29,8 @@ const writeAttribution = (attribution: Attribution, days: number): string => {
   // From the last two labels, one more each round, then host-only when `first` is below 0.
   for (let first = labels.length - 2; ; first--) {
     const domain = cookieDomain || (first < 0 ? '' : labels.slice(first).join('.'));
-    kernel.write(COOKIE_NAME, value, days * SECONDS_PER_DAY, domain);
-    if (cookieDomain || first < 0 || kernel.cookie(COOKIE_NAME) == value) {
+    kernel.write(Cookie.NAME, value, days * SECONDS_PER_DAY, domain);
+    if (cookieDomain || first < 0 || kernel.cookie(Cookie.NAME) == value) {
       kernel.log('stored', value, domain);
       return domain;
     }
@@ -83,7 +83,7 @@ const store = (jar: string) => {
   // Debug mode lasts for the browser session, so a thank-you page after `?tap_debug=1` logs too (snippet/log.ts).
   if (query.get(Name.DEBUG_KEY) == '1') kernel.write(Name.DEBUG_KEY, 1);
   const reference = query.get(Name.REFERENCE_PARAMETER);
-  const stored = kernel.attribution(kernel.cookie(COOKIE_NAME, jar));
+  const stored = kernel.attribution(kernel.cookie(Cookie.NAME, jar));
   const captured = capture(query, reference ? decodeReference(reference) : null);
   let test = 'test' in kernel.data;
   try {

@@ -3,7 +3,8 @@
 // from this browser, then has tap-events.js send it (snippet/kernel.ts).
 import { kernel } from '../kernel';
 import { Name } from '../names';
-import { isTest, readOutbox, saveOutbox } from '../outbox';
+import { readOutbox, saveOutbox } from '../outbox';
+import { isTest } from '../test-mode';
 import type { EventRoute, EventsModule, OutboxModule } from '../kernel';
 import type { TapResult } from '../types';
 
@@ -27,28 +28,33 @@ const idOf = (event: Record<string, unknown>, field: string) => {
 };
 
 /**
- * Stores an event in the outbox under its key before it is sent, so neither a
- * tap-events.js that fails to load nor a page left at once loses it; then hands
- * it to tap-events.js. When that file cannot load, the event waits for a later
- * page view. May throw (an unserialisable event): tap.js answers `skipped`.
+ * Stores an event in the outbox under its key, in place of the copy tap.js
+ * stashed at the call (snippet/api.ts), before it is sent, so neither a
+ * tap-events.js that fails to load nor a page left at once loses it; then
+ * hands it to tap-events.js. When that file cannot load, the event waits for a
+ * later page view. May throw (an unserialisable event): tap.js answers `skipped`.
  */
-const keep: OutboxModule = (kind: EventRoute, input: unknown) => {
+const keep: OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) => {
   const event = Object(input);
   const id = idOf(event, kind == 'convert' ? 'external_id' : 'customer_id');
-  if (id == null || !String(id).trim()) return skip('no-id');
   const key = kind + ':' + id;
   // `undefined` is left out of the JSON.
   const body = JSON.stringify({ ...event, test: isTest(kernel.data) || undefined });
   const outbox = readOutbox();
-  if (outbox[key]) {
+  if (stashed) delete outbox[stashed];
+  let skipped: TapResult | undefined;
+  if (id == null || !String(id).trim()) skipped = skip('no-id');
+  else if (outbox[key]) {
     skip('dup');
-    return { ok: true, status: 'duplicate' };
-  }
-  outbox[key] = { b: body, t: Date.now() };
+    skipped = { ok: true, status: 'duplicate' };
+  } else outbox[key] = { b: body, t: Date.now() };
   saveOutbox(outbox);
-  return kernel
-    .load<EventsModule>(Name.EVENTS)
-    .then((events): TapResult | Promise<TapResult> => (events ? events.deliver(key, body) : { ok: false, status: 'offline', reason: 'not-loaded' }));
+  return (
+    skipped ||
+    kernel
+      .load<EventsModule>(Name.EVENTS)
+      .then((events): TapResult | Promise<TapResult> => (events ? events.deliver(key, body) : { ok: false, status: 'offline', reason: 'not-loaded' }))
+  );
 };
 
 if (kernel.data) kernel.outbox = keep;

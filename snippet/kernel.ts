@@ -3,7 +3,9 @@
 // tap.js (snippet/loader.ts) lends its lazy files one object as `tap._`: its
 // logging, the tag's dataset, consent, its loader and its cookie reader and
 // writer, so no lazy file carries a second copy. The outbox (snippet/outbox.ts)
-// is not in tap.js: tap-outbox.js and tap-events.js each bundle it. A
+// and test mode (snippet/test-mode.ts) hold no state of tap.js's: tap-outbox.js
+// and tap-events.js each bundle them (tap.js itself only stashes an event at
+// the call, snippet/api.ts). A
 // lazy file `tap-<name>.js` (names in snippet/names.ts) runs, finds the lent
 // object here, and sets its module on it under its name; tap.js's load()
 // resolves with that module when the file's load event fires:

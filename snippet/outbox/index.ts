@@ -1,6 +1,7 @@
 // Entry of tap-outbox.js, loaded with tap-events.js at a page's first
-// `tap.convert` or `tap.customer`: keeps each event in the outbox, once per id
-// from this browser, then has tap-events.js send it (snippet/kernel.ts).
+// `tap.convert` or `tap.customer`: keeps each event in the outbox under its id,
+// once per id from this browser, in place of the copy tap.js stashed at the
+// call, then has tap-events.js send it (snippet/kernel.ts).
 import { kernel } from '../kernel';
 import { Name } from '../names';
 import { readOutbox, saveOutbox } from '../outbox';

@@ -1,19 +1,23 @@
 import { data } from './config';
 import type { TapResult } from './types';
 
-/** Read at the first decision, not at start: a page view with nothing to log reads nothing. */
-let debug: boolean | undefined;
-
 /**
- * Logs one decision with the fixed `[tap]` prefix, only with `data-debug`, or
- * `?tap_debug=1` on this page or earlier in the browser session: that landing
- * sets the session cookie `tap_debug=1` (snippet/events/landing.ts), so a
- * thank-you page logs too.
+ * Debug mode: `data-debug`, or `?tap_debug=1` on this page or earlier in the
+ * browser session: that landing sets the session cookie `tap_debug=1`
+ * (snippet/events/landing.ts), so a thank-you page logs too. Read once as
+ * tap.js starts, before it writes any cookie: in Chromium a cookie read after
+ * a write waits for the write (`npm run bench` saw it cost a landing more than
+ * anything else).
  */
+let debug: boolean | undefined;
+try {
+  debug = 'debug' in data || /tap_debug=1/.test(location.search + document.cookie);
+} catch {}
+
+/** Logs one decision with the fixed `[tap]` prefix, in debug mode only. */
 export const log = (...args: unknown[]) => {
-  // A page may replace console methods or refuse cookies; logging must never be what breaks it.
+  // A page may replace console methods; logging must never be what breaks it.
   try {
-    debug ??= 'debug' in data || /tap_debug=1/.test(location.search + document.cookie);
     if (debug) console.log('[tap]', ...args);
   } catch {}
 };

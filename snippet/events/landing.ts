@@ -68,7 +68,7 @@ const testFromUrl = (query: URLSearchParams, stored: Attribution | null, tracked
  * landing carries what is stored already, as on a reload. `jar` is the
  * document's cookies, read once.
  */
-const store = (jar: string) => {
+const storeFrom = (jar: string) => {
   const raw = kernel.cookie(Name.LANDING_COOKIE, jar);
   if (!raw) return;
   // Read once: whatever happens next, a landing is never stored twice.
@@ -108,11 +108,11 @@ const store = (jar: string) => {
  * document's cookies as they were before, read once (snippet/cookie.ts). A
  * landing cookie that cannot be read is dropped; nothing throws into tap.js's promise chain.
  */
-export const storeLanding = (): string => {
+export const store = (): string => {
   let jar = '';
   try {
     jar = document.cookie;
-    store(jar);
+    storeFrom(jar);
   } catch (error) {
     kernel.log(error);
   }

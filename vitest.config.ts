@@ -12,7 +12,7 @@ quietWorkerdOutput();
  * own postback URLs point at one of them, so a bound queue consumer running for
  * real never reaches Tapfiliate.
  */
-function workerdProject(name: string, include: string[], postbackServer: (inject: typeof vitestInject) => string) {
+function workerdProject(name: string, include: string[], postbackServer: (inject: typeof vitestInject) => string, { serial = false } = {}) {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
@@ -40,7 +40,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
         },
       })),
     ],
-    test: { name, include, globalSetup: [`test/${name}/global-setup.ts`] },
+    test: { name, include, globalSetup: [`test/${name}/global-setup.ts`], ...(serial && { fileParallelism: false }) },
   };
 }
 
@@ -67,6 +67,10 @@ export default defineConfig({
       {
         // The docs name real files (ARCHITECTURE.md's code map, every relative link).
         test: { name: 'docs', environment: 'node', include: ['test/docs/**/*.test.ts'] },
+      },
+      {
+        // `npm run events` (scripts/events.mjs) against a fake operator API, in Node.
+        test: { name: 'cli', environment: 'node', include: ['test/cli/**/*.test.ts'] },
       },
       {
         // The ledger record's state machine, pure, in Node.
@@ -128,7 +132,8 @@ export default defineConfig({
       // route and webhooks through the production worker, and ledger.
       workerdProject('refunds', ['test/refunds/**/*.test.ts'], (inject) => inject('refundPostbackServers').worker),
       // The operator API and console page (proxy/routes/admin.ts, console.ts), against a fake and the real ledger.
-      workerdProject('admin', ['test/admin/**/*.test.ts'], (inject) => inject('adminPostbackServer')),
+      // Its files share one stand-in and set its faults: one file at a time.
+      workerdProject('admin', ['test/admin/**/*.test.ts'], (inject) => inject('adminPostbackServer'), { serial: true }),
       // Delivery (proxy/delivery): postbacks and the ledger objects with their alarms, in workerd.
       // *.measure.ts print figures and assert nothing: only with TAPLINE_MEASURE=1.
       workerdProject(

@@ -98,28 +98,44 @@ export function createDemoShop() {
         html`<h1>Thank you for your order ${order}</h1>
           <p>The shop's server signed the order with <code>TAPLINE_SIGNING_SECRET</code>, and the page called
             <code>tap.convert(${JSON.stringify(conversion)})</code>.</p>
-          <p id="credited"></p>
-          <p id="answered">The answer:</p>
+          <p id="outcome" role="status">(asking the proxy…)</p>
+          <p><a href="/_tap/admin/#event=${encodeURIComponent(`con:${order}`)}">See this order in the console</a> ·
+            <a href="/product">Buy another</a></p>
+          <p id="answered">The answer, as the snippet gave it:</p>
           <pre id="result">(waiting…)</pre>
           <p><small>Reload this page: the same order is not sent twice. The terminal running <code>npm start</code>
             prints each postback the local Tapfiliate stand-in receives.</small></p>
-          <p><a href="/_tap/admin/#event=${encodeURIComponent(`con:${order}`)}">See this order in the console</a> ·
-            <a href="/product">Buy another</a></p>
           <script>
             var conversion = ${raw(JSON.stringify(conversion))};
+            // What happened, in words: each answer of docs/reference.md ("Answers") the demo can meet.
+            function outcome(result, affiliate) {
+              var who = affiliate ? 'the affiliate ' + affiliate : 'the stored identifiers';
+              if (result.ok) switch (result.status) {
+                case 'sent': return 'Sent to Tapfiliate: a conversion of 49 EUR credited to ' + who + '. The terminal shows the postback it received.';
+                case 'duplicate': return 'Tapfiliate already has this order, so it was not sent again (an order is credited once).';
+                case 'queued': return 'Accepted and queued: Tapfiliate did not answer in time (slow, down or rate limiting), so the worker keeps trying with backoff for hours. The console shows each try and when the next one is due.';
+                case 'unattributed': return 'Not credited to anyone: no affiliate link brought this browser here (no referral code in the tap_data cookie), so nothing was sent. The console records it as unattributed, with its reason. Open /?ref=demo first to try an attributed order.';
+                case 'ignored': return 'Ignored: this is not a sale Tapfiliate should credit (the console says why), so nothing was sent.';
+                case 'test': return 'Test mode: the proxy checked the order and answered what it would send, and sent nothing.';
+                default: return 'The proxy answered ' + result.status + '.';
+              }
+              if (result.error === 'upstream_rejected') return 'Refused by Tapfiliate: it did not accept the postback for ' + who + ', so no commission was made. Its words are in the console (the step and the answer of each try) and in the terminal; once the cause is fixed, Retry it there.';
+              if (result.status === 'offline' || result.status === 'skipped') return 'Not sent: ' + result.reason + '.';
+              return 'The proxy refused the order (' + result.error + (result.message ? ': ' + result.message : '') + '). Nothing was recorded or sent; the terminal shows the request.';
+            }
             addEventListener('load', function () {
               var out = document.getElementById('result');
-              if (!window.tap || !tap.convert) { out.textContent = 'tap.js did not load'; return; }
+              var said = document.getElementById('outcome');
+              if (!window.tap || !tap.convert) { said.textContent = out.textContent = 'tap.js did not load'; return; }
               var data = tap.data();
-              document.getElementById('credited').textContent = data && data.referral_code
-                ? 'This order is credited to the affiliate ' + data.referral_code + '.'
-                : 'No affiliate attribution is stored in this browser, so Tapfiliate credits this order to nobody (unattributed).';
+              var affiliate = data && data.referral_code;
               tap.convert(conversion).then(function (result) {
                 out.textContent = JSON.stringify(result, null, 2);
+                said.textContent = outcome(result, affiliate);
                 // No request left the page when the browser had already sent this order: say who answered.
                 var asked = performance.getEntriesByType('resource').some(function (entry) { return entry.name.indexOf('/_tap/convert') >= 0; });
                 document.getElementById('answered').textContent = asked
-                  ? 'The proxy answered:'
+                  ? 'The answer, as the proxy gave it:'
                   : 'This browser had already sent this order, so the snippet answered itself and sent nothing:';
               });
             });

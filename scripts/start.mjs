@@ -3,7 +3,8 @@
 // Builds the snippet, starts the local Tapfiliate stand-in (printing each postback),
 // and runs the demo worker (proxy + demo shop) with `wrangler dev` on local workerd.
 // PORT (default 8787) is the shop's and worker's port, POSTBACK_PORT (default 8789)
-// the stand-in's. Only lines that mean something are printed (see `quiet` below).
+// the stand-in's. Only lines that mean something are printed (see `quiet` below),
+// each request once, and colour only on a terminal.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,8 +15,13 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const WORKER_PORT = Number(process.env.PORT ?? 8787);
 const POSTBACK_PORT = Number(process.env.POSTBACK_PORT ?? 8789);
 
+// Colour only on a terminal: `npm start > log.txt` gets plain text.
+const COLOUR = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const ANSI = /\x1b\[[0-9;]*m/g;
+/** @param {string} code @param {string} text */
+const paint = (code, text) => (COLOUR ? `\x1b[${code}m${text}\x1b[0m` : text);
 /** @param {string} text */
-const say = (text) => console.log(`\x1b[1m[start]\x1b[0m ${text}`);
+const say = (text) => console.log(`${paint('1', '[start]')} ${text}`);
 
 // 0. Both ports free, or one clear line instead of a server's EADDRINUSE stack trace.
 for (const [port, variable] of /** @type {const} */ ([[WORKER_PORT, 'PORT'], [POSTBACK_PORT, 'POSTBACK_PORT']])) {
@@ -81,11 +87,11 @@ function run(name, args, onLine) {
   const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...BUILD_ENV, WRANGLER_SEND_METRICS: 'false', FORCE_COLOR: process.env.FORCE_COLOR ?? '1' },
+    env: { ...BUILD_ENV, WRANGLER_SEND_METRICS: 'false', ...(COLOUR ? { FORCE_COLOR: process.env.FORCE_COLOR ?? '1' } : { NO_COLOR: '1', FORCE_COLOR: '0' }) },
   });
   children.push(child);
   for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', onLine);
+    if (stream) createInterface({ input: stream }).on('line', (line) => onLine(COLOUR ? line : line.replace(ANSI, '')));
   }
   child.on('exit', (code) => {
     if (stopping) return;
@@ -100,7 +106,7 @@ const postbackUrl = `http://127.0.0.1:${POSTBACK_PORT}`;
 await new Promise((resolve) => {
   run('the postback server', ['test/postback/server.mjs', '--port', String(POSTBACK_PORT), '--key', apiKey || 'dev-key', '--print'], (line) => {
     if (line.startsWith('postback server listening')) resolve(undefined);
-    console.log(`\x1b[35m[tapfiliate]\x1b[0m ${line}`);
+    console.log(`${paint('35', '[tapfiliate]')} ${line}`);
   });
 });
 
@@ -124,8 +130,36 @@ function quiet(/** @type {string} */ raw) {
     /^\s*(⛅️ wrangler|─{5,}|Binding\s+Resource|env\.\w+ \(|Your Worker has access|Using (secrets|vars) defined|⎔ Starting local server|❓ Your types might be out of date)/.test(line) ||
     /\[custom build\] (Running: |\s*$)/.test(line) ||
     /changed, restarting build/.test(line) ||
-    /\[wrangler:info\] Ready on/.test(line)
+    /\[wrangler:info\] Ready on/.test(line) ||
+    // wrangler's own line for each request: the proxy's routes print a JSON request line
+    // instead (shown by `readable`), and the browser's favicon asks say nothing.
+    /\[wrangler:info\] \w+ \/(_tap\/|favicon\.ico)/.test(line)
   );
+}
+
+/**
+ * The worker's JSON log lines (proxy/log.ts) made readable, one line each:
+ * `{"event":"request","route":"/event","method":"POST","status":200,"ms":9,…}`
+ * becomes `POST /event 200 (9 ms) external_id=ORD-1 result=sent`. Other lines as they are.
+ */
+function readable(/** @type {string} */ line) {
+  if (!line.startsWith('{"event":')) return line.replace(/^\[wrangler:info\] /, '');
+  let fields;
+  try {
+    fields = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  const rest = (/** @type {Record<string, unknown>} */ object) =>
+    Object.entries(object)
+      .map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+      .join(' ');
+  if (fields.event === 'request') {
+    const { event, route, method, status, ms, ip, ...more } = fields;
+    return `${method} ${route} ${status} (${ms} ms)${Object.keys(more).length ? ` ${rest(more)}` : ''}`;
+  }
+  const { event, level, ...more } = fields;
+  return `${level && level !== 'info' ? `${level}: ` : ''}${event}${Object.keys(more).length ? ` ${rest(more)}` : ''}`;
 }
 let droppingTrace = false;
 
@@ -151,10 +185,10 @@ run(
   ],
   (line) => {
     if (/Ready on/.test(line)) {
-      say(`Open \x1b[1mhttp://localhost:${WORKER_PORT}/?ref=demo\x1b[0m, view the product, buy it.`);
-      say(`The console: \x1b[1mhttp://localhost:${WORKER_PORT}/_tap/admin/\x1b[0m, token \x1b[1m${adminToken}\x1b[0m (or \`TAPLINE_ADMIN_TOKEN=${adminToken} npm run events -- --url http://localhost:${WORKER_PORT}\`).`);
+      say(`Open ${paint('1', `http://localhost:${WORKER_PORT}/?ref=demo`)}, view the product, buy it.`);
+      say(`The console: ${paint('1', `http://localhost:${WORKER_PORT}/_tap/admin/`)}, token ${paint('1', adminToken)} (or \`${WORKER_PORT === 8787 ? '' : `PORT=${WORKER_PORT} `}npm run events\` in another terminal).`);
       say('Each postback the local Tapfiliate stand-in receives is printed here. Ctrl-C stops both.');
     }
-    if (!quiet(line)) console.log(`\x1b[36m[worker]\x1b[0m ${line.replace(/^\[custom build\] /, '')}`);
+    if (!quiet(line)) console.log(`${paint('36', '[worker]')} ${readable(line.replace(/^\[custom build\] /, ''))}`);
   },
 );

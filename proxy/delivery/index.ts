@@ -7,12 +7,15 @@ import { apiKeyOf } from '../config';
 import { hmacSign } from '../lib/hmac';
 import { logLine } from '../lib/log';
 import type { ClickBody, PostbackJob } from '../tapfiliate';
-import { keyOf, shardKeyOf, type DeliveryResult, type EventSource, type RecordKind, type RecordStatus, type RetryResult, type Submission } from './lifecycle';
+import type { BulkRetryCounts } from './ledger';
+import { keyOf, RECORD_STATUSES, shardKeyOf, type Answered, type DeliveryResult, type EventSource, type RecordKind, type RecordStatus, type RetryResult, type Submission } from './lifecycle';
 import { allLedgers, ledgerOf } from './shards';
 import type { StatusCounts } from './store';
 import type { LedgerEvent } from './view';
 
-export type { DeliveryResult, EventSource, RecordKind, RecordStatus, RefundJob, RetryResult, Submission } from './lifecycle';
+export type { Answered, DeliveryResult, EventSource, RecordKind, RecordStatus, RefundJob, RetryResult, Submission } from './lifecycle';
+export { RECORD_STATUSES } from './lifecycle';
+export type { BulkRetryCounts } from './ledger';
 export type { StatusCounts } from './store';
 export type { LedgerEvent } from './view';
 export { CLICK_CODES_PER_NETWORK } from './memory';
@@ -21,7 +24,12 @@ export interface EventQuery {
   status?: RecordStatus;
   kind?: RecordKind;
   source?: EventSource;
+  /** An id exactly, or with `prefix` the ids that start with it. */
   q?: string;
+  prefix?: boolean;
+  /** Accepted at or after, at or before (ms). */
+  from?: number;
+  to?: number;
   /** 1–100. */
   limit?: number;
   /** From a previous page's next_cursor. */
@@ -30,6 +38,8 @@ export interface EventQuery {
 
 export interface Delivery {
   submit(submission: Submission): Promise<DeliveryResult>;
+  /** Records an event answered without a postback (unattributed, ignored), with its reason: one Durable Object request. */
+  note(event: Answered): Promise<void>;
   /** The key of the conversion that recorded this platform id (a payment_intent, an invoice, an order id), or null. */
   findConversion(platformId: string): Promise<string | null>;
   get(key: string): Promise<LedgerEvent | null>;
@@ -37,6 +47,8 @@ export interface Delivery {
   list(query: EventQuery): Promise<{ events: LedgerEvent[]; next_cursor: string | null }>;
   summary(now?: number): Promise<{ last_24h: StatusCounts; last_7d: StatusCounts }>;
   retry(key: string): Promise<RetryResult>;
+  /** Retries the dead records accepted in the range, at most `limit` (500) in all. */
+  retryDead(range: { from?: number; to?: number }, limit?: number): Promise<BulkRetryCounts>;
 }
 
 /**
@@ -47,6 +59,8 @@ export type CreateDelivery = (env: Env) => Delivery;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_PAGE = 50;
+/** Dead records one bulk retry sends at most: each is a postback inside the request. */
+export const BULK_RETRY_LIMIT = 500;
 
 /**
  * Delivery through the ledger objects.
@@ -60,6 +74,10 @@ export function createDelivery(env: Env): Delivery {
   return {
     async submit(submission) {
       return (await ledgerOf(namespace, shardKeyOf(submission.job))).submit(submission);
+    },
+
+    async note(event) {
+      await (await ledgerOf(namespace, shardKeyOf(event.job))).note(event);
     },
 
     async findConversion(platformId) {
@@ -79,7 +97,9 @@ export function createDelivery(env: Env): Delivery {
       const before = decodeCursor(query.cursor);
       // Each object answers its own newest `limit`; the page is the newest `limit` of them all.
       const pages = await Promise.all(
-        allLedgers(namespace).map((ledger) => ledger.list({ status: query.status, kind: query.kind, source: query.source, q: query.q, limit, before })),
+        allLedgers(namespace).map((ledger) =>
+          ledger.list({ status: query.status, kind: query.kind, source: query.source, q: query.q, prefix: query.prefix, from: query.from, to: query.to, limit, before }),
+        ),
       );
       const merged = pages
         .flatMap((page) => page.events.map((event, index) => ({ event, cursor: page.cursors[index] })))
@@ -94,11 +114,34 @@ export function createDelivery(env: Env): Delivery {
     async summary(now = Date.now()) {
       const all = await Promise.all(allLedgers(namespace).map((ledger) => ledger.counts([now - DAY_MS, now - 7 * DAY_MS])));
       const sum = (index: number) => {
-        const total: StatusCounts = { sent: 0, pending: 0, dead: 0, reversed: 0, adjusted: 0 };
-        for (const counts of all) for (const status of Object.keys(total) as (keyof StatusCounts)[]) total[status] += counts[index][status];
+        const total = Object.fromEntries(RECORD_STATUSES.map((status) => [status, 0])) as StatusCounts;
+        for (const counts of all) for (const status of RECORD_STATUSES) total[status] += counts[index][status] ?? 0;
         return total;
       };
       return { last_24h: sum(0), last_7d: sum(1) };
+    },
+
+    async retryDead(range, limit = BULK_RETRY_LIMIT) {
+      // How many each object holds first, so the calls share the limit; then each object retries its share at once.
+      const ledgers = allLedgers(namespace);
+      const held = await Promise.all(ledgers.map((ledger) => ledger.retryDead(range, 0)));
+      let budget = limit;
+      const shares = held.map((counts) => {
+        const share = Math.min(counts.remaining, budget);
+        budget -= share;
+        return share;
+      });
+      const done = await Promise.all(ledgers.map((ledger, index) => (shares[index] > 0 ? ledger.retryDead(range, shares[index]) : held[index])));
+      return done.reduce(
+        (total, counts) => ({
+          retried: total.retried + counts.retried,
+          sent: total.sent + counts.sent,
+          queued: total.queued + counts.queued,
+          rejected: total.rejected + counts.rejected,
+          remaining: total.remaining + counts.remaining,
+        }),
+        { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 },
+      );
     },
 
     async retry(key) {

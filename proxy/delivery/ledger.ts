@@ -24,20 +24,24 @@ import { logLine } from '../lib/log';
 import type { ClickBody } from '../tapfiliate';
 import {
   accepted,
+  answered,
   answerOf,
   BASE_DELAY_MS,
   canTry,
   FIRST_TRY_GRACE_MS,
   idsOf,
+  isAnswerOnly,
   keyOf,
   refundApplied,
   refundMeets,
+  replacedBy,
   retryRequested,
   reversedBeforeSending,
   shardKeyOf,
   stepDone,
   tryFinished,
   tryStarted,
+  type Answered,
   type DeliveryResult,
   type LedgerRecord,
   type RefundJob,
@@ -50,6 +54,15 @@ import { runRefund } from './refunds';
 import { tryPostbacks } from './runners';
 import { EventStore, type ListQuery, type StatusCounts } from './store';
 import { eventView, type LedgerEvent } from './view';
+
+/** What a bulk retry did. */
+export interface BulkRetryCounts {
+  retried: number;
+  sent: number;
+  queued: number;
+  rejected: number;
+  remaining: number;
+}
 
 /** Due records tried per alarm: each try waits on Tapfiliate, not the CPU, and a batch stays well inside one alarm's limits. */
 export const ALARM_BATCH = 50;
@@ -79,18 +92,52 @@ export class PostbackLedger extends DurableObject<Env> {
   /**
    * Records a new event and makes its first try at once, inside this call:
    * one Durable Object request per conversion on the happy path. A key already
-   * held is a duplicate, whatever its state.
+   * held is a duplicate, whatever its state, unless its record only says how an
+   * earlier event was answered (unattributed, ignored): that one gives way.
    */
   async submit(submission: Submission): Promise<DeliveryResult> {
-    const record = accepted(submission, Date.now());
-    if (this.store.read(record.key)) {
-      logLine('duplicate_suppressed', { key: record.key, ...idsOf(record) });
+    const held = this.store.read(keyOf(submission.job));
+    if (held && !isAnswerOnly(held)) {
+      logLine('duplicate_suppressed', { key: held.key, ...idsOf(held) });
       return { status: 'duplicate' };
     }
+    const record = replacedBy(held, accepted(submission, Date.now()))!;
     this.write(record);
     this.store.addPlatformIds(record);
     await this.scheduleAlarm(record.next_try_at!);
     return answerOf(await this.attempt(record.key));
+  }
+
+  /**
+   * An event answered without a postback (docs/operations.md, "Console"):
+   * recorded with its reason, unless the key holds an accepted record, which
+   * an answer never overwrites. Nothing is sent.
+   */
+  async note(event: Answered): Promise<void> {
+    const record = replacedBy(this.store.read(keyOf(event.job)), answered(event, Date.now()));
+    if (!record) return;
+    this.write(record);
+    // Retention needs the alarm even when nothing is pending.
+    await this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS);
+  }
+
+  /**
+   * Retries up to `limit` dead records accepted in the range, oldest first,
+   * 10 at a time (each as retry() does). `remaining`: dead records of the range
+   * this call did not reach.
+   */
+  async retryDead(range: { from?: number; to?: number }, limit: number): Promise<BulkRetryCounts> {
+    const { keys, total } = this.store.dead(range, limit);
+    const counts: BulkRetryCounts = { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: total - keys.length };
+    for (let i = 0; i < keys.length; i += BATCH_CONCURRENCY) {
+      for (const result of await Promise.all(keys.slice(i, i + BATCH_CONCURRENCY).map((key) => this.retry(key)))) {
+        counts.retried++;
+        if (result.status === 'sent' || result.status === 'duplicate') counts.sent++;
+        else if (result.status === 'rejected') counts.rejected++;
+        else counts.queued++;
+      }
+    }
+    return counts;
   }
 
   /** An operator's retry: a dead or pending record is tried now. */

@@ -19,6 +19,11 @@
 //   sent      operator retry                sent             409 already_sent (adjusted too: it was sent)
 //   reversed  operator retry                reversed         409 not_retryable (ignored too)
 //   refund    try: reversed/adjusted/…      that status      its conversion updated (refundApplied)
+//   (none)    answered without a postback   unattributed     nothing sent; its reason kept
+//                                           or ignored
+//   unattr./  answered again                the new answer   history keeps the earlier answers
+//   ignored   accepted                      pending          replaced (replacedBy): never a duplicate
+//   other     answered without a postback   unchanged        an accepted record is never overwritten
 //   any       the inline try has ended      —                the caller's answer (answerOf)
 //
 // Invariants: `sent`, `reversed` and `adjusted` are final for a postback, so
@@ -31,7 +36,9 @@ import { withoutUndefined } from '../lib/plain';
 import type { PlatformName } from '../platforms';
 
 export type RecordKind = 'conversion' | 'customer' | 'refund';
-export type RecordStatus = 'pending' | 'sent' | 'dead' | 'reversed' | 'adjusted' | 'ignored';
+export type RecordStatus = 'pending' | 'sent' | 'dead' | 'reversed' | 'adjusted' | 'unattributed' | 'ignored';
+/** Every status, in the order the operator's summary lists them. */
+export const RECORD_STATUSES = ['sent', 'pending', 'dead', 'reversed', 'adjusted', 'unattributed', 'ignored'] as const satisfies readonly RecordStatus[];
 /** Who sent the event: a browser, the merchant's server, or a payment platform of the table (proxy/platforms/index.ts). */
 export type EventSource = 'browser' | 'server' | PlatformName;
 
@@ -50,6 +57,20 @@ export interface Submission {
   platformIds?: string[];
 }
 
+/**
+ * An event answered without a postback, kept so the operator can see why
+ * (docs/operations.md, "Console"): its job holds what the event said (ids,
+ * amount, identifiers), never a visitor's IP or user agent, and is never sent.
+ */
+export interface Answered {
+  job: Job;
+  source: EventSource;
+  signed: boolean;
+  status: 'unattributed' | 'ignored';
+  /** Why: no_attribution, zero_amount, not_paid, invalid_order… */
+  reason: string;
+}
+
 export type Step = PostbackKind | 'refund';
 
 /** One entry of a record's history. */
@@ -59,6 +80,8 @@ export interface Attempt {
   step?: Step;
   upstream_status?: number;
   message?: string;
+  /** Why an event was answered without a postback. */
+  reason?: string;
 }
 
 interface Commission {
@@ -88,6 +111,8 @@ export interface LedgerRecord {
   refunded_amount: number;
   /** A conversion's commissions as Tapfiliate first reported them, kept so partial refunds never compound. */
   commissions?: Commission[];
+  /** Why an `unattributed` or `ignored` record was answered without a postback. */
+  reason?: string;
 }
 
 /** How one try ended, from Tapfiliate's answers (tapfiliate.ts classifies them). */
@@ -147,6 +172,31 @@ export function accepted(submission: Submission, now: number): LedgerRecord {
   };
 }
 
+/** An event answered without a postback: nothing to send, its reason kept. */
+export function answered(event: Answered, now: number): LedgerRecord {
+  const { status, reason, ...submission } = event;
+  const record = accepted(submission, now);
+  return withHistory({ ...record, status, reason, next_try_at: null }, { at: now, outcome: status, reason });
+}
+
+/** Whether a record only says how an event was answered (answered() made it), so a later event of its key replaces it. */
+export function isAnswerOnly(record: LedgerRecord): boolean {
+  return record.reason !== undefined && (record.status === 'unattributed' || record.status === 'ignored');
+}
+
+/**
+ * What a key holds once `next` arrives: an answer-only record gives way to
+ * anything, keeping its history; an accepted record is never overwritten by an
+ * answer (undefined: leave it). An accepted `next` over an accepted record never
+ * gets here: that is a duplicate.
+ */
+export function replacedBy(previous: LedgerRecord | undefined, next: LedgerRecord): LedgerRecord | undefined {
+  if (!previous) return next;
+  if (!isAnswerOnly(previous)) return undefined;
+  const history = [...previous.history, ...next.history];
+  return { ...next, history: history.length > MAX_HISTORY ? [history[0], ...history.slice(-(MAX_HISTORY - 1))] : history };
+}
+
 /** The guard of every try: only a pending record is tried. */
 export function canTry(record: LedgerRecord): boolean {
   return record.status === 'pending';
@@ -168,7 +218,11 @@ export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: numb
   const base = { ...record, updated_at: now };
   switch (outcome.result) {
     case 'sent':
-      return withHistory({ ...base, status: 'sent', next_try_at: null }, { at: now, outcome: outcome.duplicate ? 'duplicate' : 'sent', upstream_status: outcome.status });
+      // The step a try ends on is the job's last, the record's kind: every step before it was taken.
+      return withHistory(
+        { ...base, status: 'sent', next_try_at: null },
+        { at: now, outcome: outcome.duplicate ? 'duplicate' : 'sent', step: record.kind, upstream_status: outcome.status },
+      );
     case 'rejected':
       return withHistory(
         { ...base, status: 'dead', next_try_at: null },
@@ -183,7 +237,7 @@ export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: numb
       return withHistory({ ...base, status: 'pending', next_try_at: now + Math.ceil(delay) }, entry);
     }
     default:
-      return withHistory({ ...base, status: outcome.result === 'unattributed' ? 'ignored' : outcome.result, next_try_at: null }, {
+      return withHistory({ ...base, status: outcome.result, next_try_at: null }, {
         at: now,
         outcome: outcome.result,
         step: 'refund',
@@ -192,7 +246,7 @@ export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: numb
   }
 }
 
-type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' } | { refused: 'not_retryable'; status: 'reversed' | 'ignored' };
+type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' } | { refused: 'not_retryable'; status: 'reversed' | 'unattributed' | 'ignored' };
 
 /**
  * An operator's retry: a dead record starts a new series of tries, a pending
@@ -201,7 +255,7 @@ type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' } | { r
  */
 export function retryRequested(record: LedgerRecord, now: number): RetryVerdict {
   if (record.status === 'sent' || record.status === 'adjusted') return { refused: 'already_sent' };
-  if (record.status === 'reversed' || record.status === 'ignored') return { refused: 'not_retryable', status: record.status };
+  if (record.status === 'reversed' || record.status === 'unattributed' || record.status === 'ignored') return { refused: 'not_retryable', status: record.status };
   const series_tries = record.status === 'dead' ? 0 : record.series_tries;
   return { record: withHistory({ ...record, status: 'pending', series_tries, next_try_at: now, updated_at: now }, { at: now, outcome: 'retry_requested' }) };
 }
@@ -244,7 +298,7 @@ export type DeliveryResult =
   /** The ledger could not be reached: the caller is asked to send it again (a replay is then a duplicate at worst). */
   | { status: 'unavailable' };
 
-export type RetryResult = DeliveryResult | { status: 'already_sent' } | { status: 'not_retryable'; record_status: 'reversed' | 'ignored' } | { status: 'not_found' };
+export type RetryResult = DeliveryResult | { status: 'already_sent' } | { status: 'not_retryable'; record_status: 'reversed' | 'unattributed' | 'ignored' } | { status: 'not_found' };
 
 /** The caller's answer after the inline try; undefined (the key vanished) is queued. */
 export function answerOf(record: LedgerRecord | undefined): DeliveryResult {
@@ -258,8 +312,6 @@ export function answerOf(record: LedgerRecord | undefined): DeliveryResult {
       const last = record.history.at(-1);
       return { status: 'rejected', upstreamStatus: last?.upstream_status ?? 0, message: last?.message ?? 'out of tries' };
     }
-    case 'ignored':
-      return { status: record.history.at(-1)?.outcome === 'unattributed' ? 'unattributed' : 'ignored' };
     default:
       return { status: record.status };
   }

@@ -1,7 +1,7 @@
 // The ledger's SQL: the `events` and `platform_ids` tables of one object, and
 // every query on them. What a record means and how it changes is
 // proxy/delivery/lifecycle.ts; when it is written and tried, ledger.ts.
-import { idsOf, type EventSource, type LedgerRecord, type RecordKind, type RecordStatus } from './lifecycle';
+import { idsOf, RECORD_STATUSES, type EventSource, type LedgerRecord, type RecordKind, type RecordStatus } from './lifecycle';
 
 type Row = Record<string, SqlStorageValue>;
 
@@ -9,16 +9,26 @@ export interface ListQuery {
   status?: RecordStatus;
   kind?: RecordKind;
   source?: EventSource;
-  /** An id, matched exactly against external_id, customer_id and refund_id. */
+  /** An id, matched exactly against external_id, customer_id and refund_id; with `prefix`, their start. */
   q?: string;
+  prefix?: boolean;
+  /** Accepted at or after, at or before (ms). */
+  from?: number;
+  to?: number;
   limit: number;
   /** Records strictly older than this (accepted_at, then key). */
   before?: { at: number; key: string };
 }
 
-/** The statuses the operator's summary counts. */
-const COUNTED = ['sent', 'pending', 'dead', 'reversed', 'adjusted'] as const;
-export type StatusCounts = Record<(typeof COUNTED)[number], number>;
+export type StatusCounts = Record<RecordStatus, number>;
+/** Every id column a search looks in. */
+const ID_COLUMNS = ['external_id', 'customer_id', 'refund_id'] as const;
+/**
+ * Above every character a prefix can be followed by: SQLite compares text as
+ * UTF-8 bytes, so `id >= p AND id < p || U+10FFFF` is a prefix match that uses
+ * the id's index, unlike LIKE (which folds case and reads `%` and `_`).
+ */
+const PAST_ANY = '\u{10FFFF}';
 
 export class EventStore {
   constructor(private readonly sql: SqlStorage) {
@@ -41,6 +51,7 @@ export class EventStore {
     sql.exec("CREATE INDEX IF NOT EXISTS events_due ON events (next_try_at) WHERE status = 'pending'");
     sql.exec('CREATE INDEX IF NOT EXISTS events_by_external_id ON events (external_id)');
     sql.exec('CREATE INDEX IF NOT EXISTS events_by_customer_id ON events (customer_id)');
+    sql.exec('CREATE INDEX IF NOT EXISTS events_by_refund_id ON events (refund_id)');
     sql.exec('CREATE TABLE IF NOT EXISTS platform_ids (id TEXT PRIMARY KEY, key TEXT NOT NULL, accepted_at INTEGER NOT NULL)');
   }
 
@@ -90,8 +101,16 @@ export class EventStore {
       }
     }
     if (query.q !== undefined) {
-      where.push('(external_id = ? OR customer_id = ? OR refund_id = ?)');
-      args.push(query.q, query.q, query.q);
+      where.push(`(${ID_COLUMNS.map((column) => (query.prefix ? `(${column} >= ? AND ${column} < ?)` : `${column} = ?`)).join(' OR ')})`);
+      args.push(...ID_COLUMNS.flatMap(() => (query.prefix ? [query.q!, query.q! + PAST_ANY] : [query.q!])));
+    }
+    if (query.from !== undefined) {
+      where.push('accepted_at >= ?');
+      args.push(query.from);
+    }
+    if (query.to !== undefined) {
+      where.push('accepted_at <= ?');
+      args.push(query.to);
     }
     if (query.before) {
       where.push('(accepted_at < ? OR (accepted_at = ? AND key < ?))');
@@ -105,15 +124,26 @@ export class EventStore {
 
   /** Records accepted since each time, by status: one query for every window. */
   counts(since: number[]): StatusCounts[] {
-    const windows = since.map(() => Object.fromEntries(COUNTED.map((status) => [status, 0])) as StatusCounts);
+    const windows = since.map(() => Object.fromEntries(RECORD_STATUSES.map((status) => [status, 0])) as StatusCounts);
     if (since.length === 0) return windows;
     const columns = since.map((_, index) => `SUM(accepted_at >= ?) AS n${index}`).join(', ');
     for (const row of this.sql.exec<Row>(`SELECT status, ${columns} FROM events WHERE accepted_at >= ? GROUP BY status`, ...since, Math.min(...since))) {
       const status = row.status as keyof StatusCounts;
-      if (!COUNTED.includes(status)) continue;
+      if (!(RECORD_STATUSES as readonly string[]).includes(status)) continue;
       since.forEach((_, index) => (windows[index][status] = Number(row[`n${index}`])));
     }
     return windows;
+  }
+
+  /** Keys of dead records accepted in the range, oldest first, and how many there are in all. */
+  dead(range: { from?: number; to?: number }, limit: number): { keys: string[]; total: number } {
+    const where = ["status = 'dead'", 'accepted_at >= ?', 'accepted_at <= ?'].join(' AND ');
+    const args = [range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER];
+    const keys = this.sql
+      .exec<Row>(`SELECT key FROM events WHERE ${where} ORDER BY accepted_at, key LIMIT ?`, ...args, limit)
+      .toArray()
+      .map((row) => String(row.key));
+    return { keys, total: Number(this.sql.exec<Row>(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, ...args).one().n) };
   }
 
   /** Keys of pending records whose try is due, the most overdue first. */

@@ -1,9 +1,11 @@
 // A record as the operator API shows it (docs/reference.md, "Routes and answers"): ids,
-// amounts, identifiers and history. Never the job's IP or user agent, never the key.
+// amounts, identifiers, the reason of an event answered without a postback, the job as
+// it is sent (its IP masked) and the history. Never the key: a job does not hold it.
 import { IDENTIFIER_FIELDS } from '../events/schema';
+import { truncateIp } from '../lib/log';
 import { withoutUndefined } from '../lib/plain';
 import type { PostbackJob } from '../tapfiliate';
-import type { Attempt, EventSource, LedgerRecord, RecordKind, RecordStatus } from './lifecycle';
+import type { Attempt, EventSource, LedgerRecord, RecordKind, RecordStatus, RefundJob } from './lifecycle';
 
 interface LedgerEventAttempt {
   at: string;
@@ -11,6 +13,7 @@ interface LedgerEventAttempt {
   step?: Attempt['step'];
   upstream_status?: number;
   message?: string;
+  reason?: string;
 }
 
 export interface LedgerEvent {
@@ -19,6 +22,8 @@ export interface LedgerEvent {
   status: RecordStatus;
   source: EventSource;
   signed: boolean;
+  /** Why an `unattributed` or `ignored` event was answered without a postback. */
+  reason?: string;
   external_id?: string;
   customer_id?: string;
   refund_id?: string;
@@ -31,6 +36,8 @@ export interface LedgerEvent {
   next_try_at?: string;
   last?: LedgerEventAttempt;
   refunded_amount?: number;
+  /** The postbacks (or the refund) as they are sent, by step; only with the history. */
+  job?: PostbackJob | RefundJob;
   history?: LedgerEventAttempt[];
 }
 
@@ -62,6 +69,7 @@ export function eventView(record: LedgerRecord, withHistory: boolean): LedgerEve
     status: record.status,
     source: record.source,
     signed: record.signed,
+    ...(record.reason !== undefined && { reason: record.reason }),
     ...fields,
     identifiers: fields.identifiers ?? {},
     accepted_at: iso(record.accepted_at),
@@ -70,9 +78,18 @@ export function eventView(record: LedgerRecord, withHistory: boolean): LedgerEve
     ...(record.status === 'pending' && record.next_try_at !== null && { next_try_at: iso(record.next_try_at) }),
     ...(last && { last: attemptView(last) }),
     ...(record.kind === 'conversion' && record.refunded_amount > 0 && { refunded_amount: record.refunded_amount }),
+    ...(withHistory && record.reason === undefined && { job: jobView(record) }),
     ...(withHistory && { history: record.history.map(attemptView) }),
   };
   return withoutUndefined(view);
+}
+
+/** Each step's body as it goes to Tapfiliate, the shopper's IP cut to its network. */
+function jobView(record: LedgerRecord): PostbackJob | RefundJob {
+  const job = record.job;
+  if ('refund' in job) return job;
+  const masked = <Body extends { ip?: string }>(body: Body | undefined) => body && (body.ip === undefined ? body : { ...body, ip: truncateIp(body.ip) });
+  return withoutUndefined({ customer: masked(job.customer), conversion: masked(job.conversion) });
 }
 
 function attemptView(attempt: Attempt): LedgerEventAttempt {

@@ -6,15 +6,17 @@ import type { TapResult } from '../../common/contract';
 import { configProblems, LEDGER_UNBOUND, secretHint, upstreamUrlsOf } from '../config';
 import { stepsOf, type PostbackJob } from '../tapfiliate';
 import { conversionSchema, identifiersSchema } from '../events/schema';
-import type { CreateDelivery, DeliveryResult, RefundJob, Submission } from '../delivery';
+import type { Answered, CreateDelivery, DeliveryResult, RefundJob, Submission } from '../delivery';
 import { logLine, scrub } from '../lib/log';
 import { secretsOf } from '../platforms';
 import { jsonError, type AppContext } from './context';
 
 /**
  * A conversion whose amount is 0 is not a sale, on every route alike: it is
- * answered `200 ignored` and nothing is sent or recorded (docs/reference.md,
- * "Zero amounts"). One without an amount is a conversion Tapfiliate values itself.
+ * answered `200 ignored` and nothing is sent (docs/reference.md, "Zero
+ * amounts"); a server event's or a webhook's is recorded with that reason, and
+ * never blocks a later paid event. One without an amount is a conversion
+ * Tapfiliate values itself.
  */
 export function isZeroAmount(event: object): boolean {
   return 'amount' in event && event.amount === 0;
@@ -67,10 +69,42 @@ function okAnswer(c: AppContext, status: 'ignored' | 'unattributed' | 'stored' |
   return c.json({ ok: true, status, ...extra } as TapResult, 200);
 }
 
+/**
+ * How to record an event answered without a postback (docs/operations.md,
+ * "Console"): the ledger keeps it with its reason, so the operator can see why
+ * an order was not credited. Left out where nothing is recorded: a test event,
+ * a browser event answered `ignored`, an event without an id.
+ */
+export interface Note {
+  createDelivery: CreateDelivery;
+  event: Omit<Answered, 'status' | 'reason'>;
+}
+
 /** An event that is no sale to send (a zero amount; a signed webhook we do not handle): a 2xx, so a platform stops sending the same bytes. */
-export const ignored = (c: AppContext, reason: string) => okAnswer(c, 'ignored', reason);
-/** No identifier: Tapfiliate could not attribute it, so nothing is sent or recorded. */
-export const unattributed = (c: AppContext) => okAnswer(c, 'unattributed');
+export async function ignored(c: AppContext, reason: string, note?: Note): Promise<Response> {
+  await record(c, note, 'ignored', reason);
+  return okAnswer(c, 'ignored', reason);
+}
+
+/** No identifier: Tapfiliate could not attribute it, so nothing is sent; with a note, it is recorded as `unattributed`. */
+export async function unattributed(c: AppContext, note?: Note): Promise<Response> {
+  await record(c, note, 'unattributed', 'no_attribution');
+  return okAnswer(c, 'unattributed');
+}
+
+/**
+ * One Durable Object request, and the answer does not wait on its success: a
+ * ledger that cannot be reached loses the record, never the caller's answer.
+ */
+async function record(c: AppContext, note: Note | undefined, status: Answered['status'], reason: string): Promise<void> {
+  const delivery = note?.createDelivery(c.env);
+  if (!note || !delivery) return;
+  try {
+    await delivery.note({ ...note.event, status, reason });
+  } catch (error) {
+    logLine('answer_not_recorded', { level: 'warn', reason, error: scrub(error instanceof Error ? error.message : 'unknown', secretsOf(c.env)) });
+  }
+}
 /** Kept, not sent: a landing's cookie, a subscription's attribution. */
 export const stored = (c: AppContext, extra: { click_id?: string } = {}) => okAnswer(c, 'stored', undefined, extra);
 /** A repeat the ledger has counted already. */

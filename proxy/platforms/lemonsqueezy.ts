@@ -59,7 +59,7 @@ export const lemonSqueezy = platform({
     const action = lemonSqueezyAction(eventName, body);
     switch (action.action) {
       case 'ignore':
-        return { kind: 'ignore', reason: action.reason };
+        return { kind: 'ignore', reason: action.reason, ...(action.order && { order: action.order, test: action.test }) };
       case 'remember':
         return { kind: 'remember', subscription: action.customer, reference: action.reference, test: action.test };
       case 'convert': {
@@ -83,7 +83,8 @@ type LemonSqueezyAction =
   | { action: 'convert'; conversion: PlatformConversion; reference?: string; customer?: string; renewal: boolean; test: boolean }
   | { action: 'remember'; customer: string; reference?: string; test: boolean }
   | { action: 'refund'; refund: LemonSqueezyRefund; test: boolean }
-  | { action: 'ignore'; reason: string };
+  /** `order`: the order an ignored event concerns (an unpaid one), for its record. */
+  | { action: 'ignore'; reason: string; order?: PlatformConversion; test?: boolean };
 
 interface LemonSqueezyRefund {
   refund_id: string;
@@ -125,7 +126,10 @@ export function lemonSqueezyAction(eventNameHeader: string | undefined | null, b
     switch (name) {
       case 'order_created':
         if (data.type !== 'orders') return { action: 'ignore', reason: 'unexpected_type' };
-        if (attributes.status !== 'paid') return { action: 'ignore', reason: 'not_paid' };
+        if (attributes.status !== 'paid') {
+          const payment = paymentAction(id, attributes, context, false);
+          return { action: 'ignore', reason: 'not_paid', ...(payment.action === 'convert' && { order: payment.conversion, test }) };
+        }
         return paymentAction(id, attributes, context, false);
       case 'subscription_payment_success':
         if (data.type !== 'subscription-invoices') return { action: 'ignore', reason: 'unexpected_type' };

@@ -67,7 +67,8 @@ export type PlatformReading =
     }
   | { kind: 'remember'; subscription: string; reference?: string; test: boolean }
   | { kind: 'refund'; refund: PlatformRefund; test: boolean }
-  | { kind: 'ignore'; reason: string };
+  /** `order`: the order it concerns, when there is one (an unpaid checkout), so the ledger can record why it was ignored. */
+  | { kind: 'ignore'; reason: string; order?: PlatformConversion; test?: boolean };
 
 /** A route of a platform: its path under BASE_PATH/webhooks/, the setting holding its secret, and whether what it verifies is a test event. */
 export interface PlatformRoute {

@@ -89,7 +89,7 @@ export const stripe = platform({
     const platformIds = stripePlatformIds(event);
     switch (action.action) {
       case 'ignore':
-        return { kind: 'ignore', reason: action.reason };
+        return { kind: 'ignore', reason: action.reason, ...(action.order && { order: action.order, test }) };
       case 'remember':
         return { kind: 'remember', subscription: action.stripe_customer, ...(action.reference && { reference: action.reference }), test };
       case 'convert':
@@ -129,7 +129,8 @@ type StripeAction =
   | { action: 'convert'; conversion: StripeConversion; reference?: string; remember?: { stripe_customer: string } }
   | { action: 'remember'; stripe_customer: string; reference?: string }
   | { action: 'renewal'; stripe_customer: string; conversion: StripeConversion; reference?: string }
-  | { action: 'ignore'; reason: string };
+  /** `order`: the order an ignored event concerns (an unpaid checkout), for its record. */
+  | { action: 'ignore'; reason: string; order?: StripeConversion };
 
 /** Stripe's default, in seconds. */
 const STRIPE_TOLERANCE_SECONDS = 300;
@@ -219,7 +220,10 @@ function sessionAction(session: Record<string, unknown>): StripeAction {
   const withReference = reference ? { reference } : {};
 
   if (session.mode === 'payment') {
-    if (!paid) return { action: 'ignore', reason: 'not_paid' };
+    if (!paid) {
+      const order = conversion(id);
+      return { action: 'ignore', reason: 'not_paid', ...(order && { order }) };
+    }
     const converted = conversion(id);
     return converted ? { action: 'convert', conversion: converted, ...withReference } : { action: 'ignore', reason: 'malformed' };
   }

@@ -5,26 +5,42 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import * as z from 'zod/mini';
 import { adminTokenOf } from '../config';
-import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery';
-import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http/context';
+import { BULK_RETRY_LIMIT, decodeCursor, RECORD_STATUSES, type CreateDelivery, type EventQuery } from '../delivery';
+import { invalidRequest, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http/context';
 import { answerDelivery, refuseUnlessLedger } from '../http/answers';
 import { enforceRateLimit } from '../http/trust';
 import { truncateIp } from '../lib/log';
 import { isIp } from '../lib/network';
+import { withoutUndefined } from '../lib/plain';
 import { PLATFORMS, secretsOf } from '../platforms';
 
-const STATUSES = ['pending', 'sent', 'dead', 'reversed', 'adjusted', 'ignored'] as const;
+const STATUSES = RECORD_STATUSES;
 const KINDS = ['conversion', 'customer', 'refund'] as const;
 const SOURCES = ['browser', 'server', ...PLATFORMS.map((platform) => platform.name)] as const;
 
 /** The longest ledger key: a kind prefix and an id of at most 255 characters (proxy/events/schema.ts). */
 const MAX_KEY_LENGTH = 300;
 
+/** A date (2026-12-07) or a time (2026-12-07T10:00:05Z, with an offset, or without one: UTC), ISO 8601. */
+const ISO_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
+const timeSchema = z.optional(z.string().check(z.regex(ISO_TIME, 'must be an ISO 8601 date or time, e.g. 2026-12-07 or 2026-12-07T10:00:00Z')));
+/** Prefix search: `ORD-10*`, with this many characters at least before the `*`, so no search asks for everything. */
+const MIN_PREFIX = 3;
+
 const listQuerySchema = z.object({
   status: z.optional(z.enum(STATUSES)),
   kind: z.optional(z.enum(KINDS)),
   source: z.optional(z.enum(SOURCES)),
-  q: z.optional(z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(255))),
+  from: timeSchema,
+  to: timeSchema,
+  q: z.optional(
+    z.string().check(
+      z.trim(),
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(255),
+      z.refine((q) => !q.endsWith('*') || q.length > MIN_PREFIX, `a prefix needs at least ${MIN_PREFIX} characters before the *`),
+    ),
+  ),
   limit: z.optional(
     z.pipe(
       z.string().check(z.regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')),
@@ -33,6 +49,29 @@ const listQuerySchema = z.object({
   ),
   cursor: z.optional(z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024), z.regex(/^[\w.:~=+/-]*$/, 'is not a cursor this API gave'))),
 });
+
+const bulkRetrySchema = z.strictObject({ status: z.literal('dead', 'must be "dead": only dead records are retried in bulk'), from: timeSchema, to: timeSchema });
+
+/**
+ * The acceptance range in ms: a bare `from` date is its first millisecond, a
+ * bare `to` date its last (UTC). A date that does not exist (2026-02-30) or a
+ * range that ends before it starts is a 400 naming the field.
+ */
+function rangeOf(query: { from?: string; to?: string }): { from?: number; to?: number } {
+  const at = (field: 'from' | 'to') => {
+    const text = query[field];
+    if (text === undefined) return undefined;
+    const [, date, time, zone] = ISO_TIME.exec(text)!;
+    const ms = Date.parse(time ? `${date}T${time}${zone ?? 'Z'}` : `${date}T00:00:00Z`);
+    if (!Number.isFinite(ms) || (!time && new Date(ms).toISOString().slice(0, 10) !== date)) {
+      throw invalidRequest([{ path: field, message: 'is not a date or time that exists' }]);
+    }
+    return time || field === 'from' ? ms : ms + 86_400_000 - 1;
+  };
+  const range = { from: at('from'), to: at('to') };
+  if (range.from !== undefined && range.to !== undefined && range.from > range.to) throw invalidRequest([{ path: 'to', message: 'must not be before from' }]);
+  return range;
+}
 
 /**
  * 503 without the secret; 401 for a missing or wrong token, after counting it
@@ -76,12 +115,14 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
   });
 
   api.get('/events', async (c) => {
-    const query: EventQuery = parseWith(listQuerySchema, c.req.query());
+    const { from, to, q, ...filters } = parseWith(listQuerySchema, c.req.query());
     try {
-      decodeCursor(query.cursor);
+      decodeCursor(filters.cursor);
     } catch {
       throw invalidRequest([{ path: 'cursor', message: 'is not a cursor this API gave' }]);
     }
+    const prefix = q?.endsWith('*') ?? false;
+    const query: EventQuery = { ...filters, ...withoutUndefined(rangeOf({ from, to })), ...(q !== undefined && { q: prefix ? q.slice(0, -1) : q, prefix }) };
     const page = await deliveryOf(c, createDelivery).list(query);
     return c.json(redact({ ok: true, events: page.events, next_cursor: page.next_cursor }, c.env));
   });
@@ -90,6 +131,14 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
     const event = await deliveryOf(c, createDelivery).get(keyOf(c));
     if (!event) throw notFound();
     return c.json(redact({ ok: true, event }, c.env));
+  });
+
+  // Every dead record of a range at once, after an outage or a replaced key: at most BULK_RETRY_LIMIT per call.
+  api.post('/retry', async (c) => {
+    const { from, to } = parseWith(bulkRetrySchema, jsonObject(await c.req.text()));
+    const counts = await deliveryOf(c, createDelivery).retryDead(withoutUndefined(rangeOf({ from, to })), BULK_RETRY_LIMIT);
+    c.get('log').result = `retried_${counts.retried}`;
+    return c.json({ ok: true, ...counts });
   });
 
   api.post('/events/:key/retry', async (c) => {

@@ -5,9 +5,9 @@ import { maxAmountOf, secretHint, signingSecretOf } from '../config';
 import type { CreateDelivery } from '../delivery';
 import { hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers } from '../events/identifiers';
 import { conversionJob, customerJob } from '../events/job';
-import { conversionSchema, customerSchema, IDENTIFIER_FIELDS, serverEventExtrasSchema } from '../events/schema';
+import { conversionSchema, customerSchema, IDENTIFIER_FIELDS, serverEventExtrasSchema, type Identifiers } from '../events/schema';
 import { verifySigned } from '../events/signature';
-import { answerDelivery, deliver, ignored, isZeroAmount, jobPostbacks, notConfigured, refuseUnlessConfigured, signedEventRefused, testAnswer, unattributed } from '../http/answers';
+import { answerDelivery, deliver, ignored, isZeroAmount, jobPostbacks, notConfigured, refuseUnlessConfigured, signedEventRefused, testAnswer, unattributed, type Note } from '../http/answers';
 import { cookieIdentifiers, invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http/context';
 import { isServerEvent } from '../http/trust';
 import { cleanVisitor } from '../lib/network';
@@ -27,7 +27,12 @@ export function eventRoute(kind: 'conversion' | 'customer', createDelivery: Crea
     const event = kind === 'conversion' ? parseWith(conversionSchema, fields) : parseWith(customerSchema, fields);
     if ('external_id' in event) log.external_id = event.external_id;
     else log.customer_id = event.customer_id;
-    if (isZeroAmount(event)) return ignored(c, 'zero_amount');
+    const source = isServerEvent(c) ? 'server' : 'browser';
+    // What the ledger keeps of an event answered without a postback (never the visitor): a test records nothing.
+    const note = (identifiers: Identifiers): Note | undefined =>
+      event.test ? undefined : { createDelivery, event: { job: 'external_id' in event ? conversionJob(event, identifiers, {}) : customerJob(event, identifiers, {}), source, signed } };
+    // A browser's zero amount is not recorded: only what the merchant's own server says is.
+    if (isZeroAmount(event)) return ignored(c, 'zero_amount', source === 'server' ? note(mergeIdentifiers({}, event)) : undefined);
     const maxAmount = maxAmountOf(c.env);
     if ('amount' in event && event.amount !== undefined && !signed && !isServerEvent(c) && event.amount > maxAmount) {
       throw invalidRequest([{ path: 'amount', message: `must be at most ${maxAmount} unless the event is signed (MAX_AMOUNT)` }]);
@@ -43,10 +48,10 @@ export function eventRoute(kind: 'conversion' | 'customer', createDelivery: Crea
     const identifiers = mergeIdentifiers(stored, event);
     const visitor = extras ? cleanVisitor(extras.ip, extras.user_agent) : visitorOf(c);
 
-    if (!hasIdentifier(identifiers)) return unattributed(c);
+    if (!hasIdentifier(identifiers)) return unattributed(c, note(identifiers));
     const job = 'external_id' in event ? conversionJob(event, identifiers, visitor) : customerJob(event, identifiers, visitor);
     if (event.test) return testAnswer(c, jobPostbacks(c, job));
-    return answerDelivery(c, await deliver(c, createDelivery, { job, source: isServerEvent(c) ? 'server' : 'browser', signed }));
+    return answerDelivery(c, await deliver(c, createDelivery, { job, source, signed }));
   };
 }
 

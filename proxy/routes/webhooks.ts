@@ -16,12 +16,14 @@
 //   that fails the conversion schema, an event we do not handle, a refund that
 //   moved no money, an unpaid order, a zero amount (docs/reference.md, "Zero
 //   amounts"): 200 ignored, the reason in the request's log line. A retry would
-//   bring the same bytes, so a 2xx is the only answer that stops it.
+//   bring the same bytes, so a 2xx is the only answer that stops it. An order
+//   among them (unpaid, zero, unreadable) is recorded as `ignored` with its
+//   reason (docs/operations.md, "Console"); a later paid event replaces it.
 // - a test event (docs/reference.md, "Test mode"): checked, then 200 test with
 //   what would be sent, and nothing recorded, remembered or sent, unless
 //   WEBHOOK_TEST_EVENTS=send.
 // - no reference (and, for a renewal, nothing remembered for its subscription):
-//   200 unattributed, nothing sent or recorded; Tapfiliate cannot attribute it.
+//   200 unattributed, nothing sent; the order is recorded as `unattributed`.
 // - a subscription that starts without a payment (a trial): its attribution is
 //   remembered for the renewals, 200 stored (200 unattributed without one).
 // - a refund: its conversion's commissions are taken back (docs/reference.md,
@@ -42,6 +44,7 @@ import type { CreateDelivery, DeliveryResult, EventSource, RefundJob } from '../
 import { recallSubscription as recall, rememberSubscription as remember } from '../delivery';
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../events/identifiers';
 import { conversionJob } from '../events/job';
+import type { PostbackJob } from '../tapfiliate';
 import { conversionSchema, identifiersSchema, issuesOf, type Identifiers } from '../events/schema';
 import {
   answerDelivery,
@@ -57,6 +60,7 @@ import {
   stored,
   temporarilyUnavailable,
   testAnswer,
+  type Note,
   unattributed,
   withoutInvalidOptionals,
 } from '../http/answers';
@@ -86,7 +90,10 @@ export function webhookRoute(platform: Platform, route: PlatformRoute, createDel
       throw invalidSignature(verdict.reason);
     }
     const reading = platform.read(verdict.event);
-    if (reading.kind === 'ignore') return ignored(c, reading.reason);
+    if (reading.kind === 'ignore') {
+      const order = reading.order && !((reading.test || route.test === true) && webhookTestEventsOf(c.env) === 'test') ? conversionSchema.safeParse(withoutInvalidOptionals(c, reading.order)) : undefined;
+      return ignored(c, reading.reason, order?.success ? { createDelivery, event: { job: conversionJob(order.data, {}, {}), source, signed: true } } : undefined);
+    }
     refuseUnlessConfigured(c);
     // Test events are answered without anything recorded or sent, unless WEBHOOK_TEST_EVENTS=send.
     const test = (reading.test || route.test === true) && webhookTestEventsOf(c.env) === 'test';
@@ -118,15 +125,19 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
   const attribution =
     reading.kind === 'renewal' && !hasIdentifier(fromReference) && reading.subscription ? await recallSubscription(c, source, reading.subscription) : fromReference;
   const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, reading.conversion));
+  // The ledger keeps an order answered without a postback, with its reason (never in test mode).
+  const note = (job: PostbackJob): Note | undefined => (test ? undefined : { createDelivery, event: { job, source, signed: true } });
   if (!parsed.success) {
     // The platform would send the same order again: say why in the log, and stop it.
     logLine('webhook_invalid_order', { issues: issuesOf(parsed.error).map((issue) => `${issue.path}: ${issue.message}`) });
-    return ignored(c, 'invalid_order');
+    // Recorded under its id when the id itself is readable.
+    const id = conversionSchema.shape.external_id.safeParse(reading.conversion.external_id);
+    return ignored(c, 'invalid_order', id.success ? note({ conversion: { external_id: id.data } }) : undefined);
   }
   c.get('log').external_id = parsed.data.external_id;
-  if (isZeroAmount(parsed.data)) return ignored(c, 'zero_amount');
   const identifiers = withoutInvalidOptionals(c, mergeIdentifiers(attribution, reading.identifiers ?? {}));
-  if (!hasIdentifier(identifiers)) return unattributed(c);
+  if (isZeroAmount(parsed.data)) return ignored(c, 'zero_amount', note(conversionJob(parsed.data, identifiers, {})));
+  if (!hasIdentifier(identifiers)) return unattributed(c, note(conversionJob(parsed.data, identifiers, {})));
   const job = conversionJob(parsed.data, identifiers, cleanVisitor(reading.visitor?.ip, reading.visitor?.user_agent));
   if (test) return testAnswer(c, jobPostbacks(c, job));
   // Every attributed payment extends the memory (SUBSCRIPTION_MEMORY_DAYS from the last one).

@@ -108,7 +108,27 @@ describe('GET events', () => {
       { createDelivery: fake.create },
     );
     expect(status).toBe(200);
-    expect(fake.calls).toEqual([{ method: 'list', arg: { status: 'dead', kind: 'conversion', source: 'stripe', q: 'ORD-9', limit: 7, cursor } }]);
+    expect(fake.calls).toEqual([{ method: 'list', arg: { status: 'dead', kind: 'conversion', source: 'stripe', q: 'ORD-9', prefix: false, limit: 7, cursor } }]);
+  });
+
+  it('reads q ending in * as a prefix, and from/to as a range in ms (a bare `to` date to its last millisecond)', async () => {
+    const fake = fakeDelivery();
+    const { status } = await call(`/_tap/admin/api/events?q=ORD-10*&from=2026-12-07T10:00:00%2B01:00&to=2026-12-07`, { headers: bearer() }, {}, { createDelivery: fake.create });
+    expect(status).toBe(200);
+    expect(fake.calls[0].arg).toEqual({ q: 'ORD-10', prefix: true, from: Date.parse('2026-12-07T09:00:00Z'), to: Date.parse('2026-12-08T00:00:00Z') - 1 });
+  });
+
+  it('POST retry hands the range and the limit of 500 to the ledger', async () => {
+    const fake = fakeDelivery();
+    const { status, json } = await call(
+      '/_tap/admin/api/retry',
+      { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify({ status: 'dead', to: '2026-12-07T12:00:00Z' }) },
+      {},
+      { createDelivery: fake.create },
+    );
+    expect(status).toBe(200);
+    expect(json()).toEqual({ ok: true, retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 });
+    expect(fake.calls).toEqual([{ method: 'retryDead', arg: { range: { to: Date.parse('2026-12-07T12:00:00Z') }, limit: 500 } }]);
   });
 
   it('passes no filter when none is given (the ledger defaults the limit to 50)', async () => {

@@ -60,12 +60,17 @@ export function fakeDelivery(events: LedgerEvent[] = [], retryAnswer: Retry = { 
     },
     async summary() {
       calls.push({ method: 'summary', arg: undefined });
-      const counts = { sent: 1, pending: 2, dead: 3, reversed: 0, adjusted: 0 };
+      const counts = { sent: 1, pending: 2, dead: 3, reversed: 0, adjusted: 0, unattributed: 4, ignored: 5 };
       return { last_24h: counts, last_7d: counts };
     },
     async retry(key) {
       calls.push({ method: 'retry', arg: key });
       return retryAnswer;
+    },
+    note: unused,
+    async retryDead(range, limit) {
+      calls.push({ method: 'retryDead', arg: { range, limit } });
+      return { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 };
     },
   };
   return { calls, delivery, create: () => delivery };

@@ -55,7 +55,7 @@ describe('a record per accepted event', () => {
     expect((await server.received()).map((r) => `${r.kind}:${r.status}`)).toEqual(['customer:200', 'conversion:200']);
     const record = await recordOf(conKey(pending));
     expect(record).toMatchObject({ status: 'sent', kind: 'conversion', source: 'stripe', signed: true, job: pending, attempts: 1, done_steps: ['customer', 'conversion'] });
-    expect(record!.history).toEqual([{ at: expect.any(Number), outcome: 'sent', upstream_status: 200 }]);
+    expect(record!.history).toEqual([{ at: expect.any(Number), outcome: 'sent', step: 'conversion', upstream_status: 200 }]);
     expect(JSON.stringify(record)).not.toContain('test-key');
     expect(await delivery().findConversion('pi_1')).toBe(conKey(pending));
   });

@@ -4,7 +4,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   accepted,
+  answered,
+  answerOf,
   backoffMs,
+  isAnswerOnly,
   canTry,
   FIRST_TRY_GRACE_MS,
   keyOf,
@@ -12,6 +15,7 @@ import {
   MAX_TRIES,
   refundApplied,
   refundMeets,
+  replacedBy,
   retryRequested,
   reversedBeforeSending,
   shardKeyOf,
@@ -45,8 +49,37 @@ describe('the table, row by row', () => {
   it('sent: final, no next try, its history says sent (or duplicate when Tapfiliate had it)', () => {
     const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: true, status: 422 }, NOW + 5);
     expect(sent).toMatchObject({ status: 'sent', next_try_at: null, attempts: 1 });
-    expect(sent.history).toEqual([{ at: NOW + 5, outcome: 'duplicate', upstream_status: 422 }]);
+    // The entry names the step the try ended on: the job's last.
+    expect(sent.history).toEqual([{ at: NOW + 5, outcome: 'duplicate', step: 'conversion', upstream_status: 422 }]);
     expect(retryRequested(sent, NOW)).toEqual({ refused: 'already_sent' });
+  });
+
+  it('answered without a postback: unattributed or ignored with its reason, never tried, never retried', () => {
+    const job = { conversion: { external_id: 'ORD9', amount: 0 } };
+    const record = answered({ job, source: 'server', signed: false, status: 'ignored', reason: 'zero_amount' }, NOW);
+    expect(record).toMatchObject({ key: 'con:ORD9', status: 'ignored', reason: 'zero_amount', next_try_at: null, attempts: 0 });
+    expect(record.history).toEqual([{ at: NOW, outcome: 'ignored', reason: 'zero_amount' }]);
+    expect(canTry(record)).toBe(false);
+    expect(isAnswerOnly(record)).toBe(true);
+    expect(retryRequested(record, NOW)).toEqual({ refused: 'not_retryable', status: 'ignored' });
+    expect(answerOf(answered({ job, source: 'server', signed: false, status: 'unattributed', reason: 'no_attribution' }, NOW))).toEqual({ status: 'unattributed' });
+  });
+
+  it('an answer gives way to a later accepted event, which keeps its history; it never overwrites an accepted record', () => {
+    const first = answered({ job: { conversion: { external_id: 'ORD1' } }, source: 'server', signed: false, status: 'unattributed', reason: 'no_attribution' }, NOW);
+    const again = replacedBy(first, answered({ job: { conversion: { external_id: 'ORD1' } }, source: 'server', signed: false, status: 'ignored', reason: 'zero_amount' }, NOW + 1))!;
+    expect(again).toMatchObject({ status: 'ignored', reason: 'zero_amount' });
+    expect(again.history.map((entry) => entry.outcome)).toEqual(['unattributed', 'ignored']);
+    const accepting = replacedBy(again, conversion())!;
+    expect(accepting).toMatchObject({ status: 'pending', accepted_at: NOW });
+    expect(accepting.reason).toBeUndefined();
+    expect(accepting.history.map((entry) => entry.outcome)).toEqual(['unattributed', 'ignored']);
+    expect(isAnswerOnly(accepting)).toBe(false);
+    expect(replacedBy(accepting, first)).toBeUndefined();
+    expect(replacedBy(undefined, first)).toBe(first);
+    // A refund's own unattributed outcome is not an answer-only record: a repeated refund stays a duplicate.
+    const refund = accepted({ job: { refund: { refund_id: 're_1', external_id: 'X' } }, source: 'stripe', signed: true }, NOW);
+    expect(isAnswerOnly(tryFinished(tryStarted(refund, NOW), { result: 'unattributed' }, NOW))).toBe(false);
   });
 
   it('refused: dead at once, keeping the job and the step and message', () => {

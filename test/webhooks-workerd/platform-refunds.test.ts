@@ -28,6 +28,8 @@ async function post(path: string, body: string, headers: Record<string, string>,
     list: () => Promise.reject(new Error('not used')),
     summary: () => Promise.reject(new Error('not used')),
     retry: () => Promise.reject(new Error('not used')),
+    note: async () => {},
+    retryDead: () => Promise.reject(new Error('not used')),
   };
   const app = createApp({ createDelivery: () => delivery });
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});

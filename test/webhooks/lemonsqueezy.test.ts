@@ -100,7 +100,8 @@ describe('lemonSqueezyAction', () => {
   it('an unpaid order and a zero order convert nothing (the zero one is remembered)', () => {
     const pending = orderCreated();
     pending.data.attributes.status = 'pending';
-    expect(lemonSqueezyAction('order_created', pending)).toEqual({ action: 'ignore', reason: 'not_paid' });
+    // The order comes along, so the ledger can record why it was not credited (docs/operations.md, "Console").
+    expect(lemonSqueezyAction('order_created', pending)).toEqual({ action: 'ignore', reason: 'not_paid', order: { external_id: pending.data.id, amount: 24, currency: 'USD', customer_id: expect.any(String) }, test: false });
     const free = orderCreated();
     Object.assign(free.data.attributes, { total: 0, tax: 0 });
     expect(lemonSqueezyAction('order_created', free)).toEqual({ action: 'remember', customer: '3870521', reference: 't1YW5uYT4-Pj4', test: false });

@@ -162,7 +162,8 @@ describe('stripeAction', () => {
 
   it('an unpaid payment session is ignored; its async_payment_succeeded is the conversion', () => {
     const unpaid = withObject('stripe-checkout-session-payment.json', (s) => (s.payment_status = 'unpaid'));
-    expect(stripeAction(unpaid)).toEqual({ action: 'ignore', reason: 'not_paid' });
+    // The order comes along, so the ledger can record why it was not credited (docs/operations.md, "Console").
+    expect(stripeAction(unpaid)).toEqual({ action: 'ignore', reason: 'not_paid', order: expect.objectContaining({ external_id: unpaid.data.object.id, amount: 40, currency: 'USD' }) });
     const succeeded = withObject('stripe-checkout-session-payment.json', () => {}, 'checkout.session.async_payment_succeeded');
     expect(stripeAction(succeeded)).toMatchObject({ action: 'convert', conversion: { amount: 40 } });
   });

@@ -10,7 +10,9 @@
 //   placeholder chose X-Real-IP per request, a fresh failure budget per guess
 //   at the operator's or the server's token;
 // - verify followed the home page's redirect to another site and sent it
-//   TAPLINE_ADMIN_TOKEN.
+//   TAPLINE_ADMIN_TOKEN;
+// - a forged webhook (up to 1 MB) was parsed after its 400, by the request
+//   log looking for the order's id, and its made-up ids went into the log.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../proxy/app';
@@ -146,5 +148,21 @@ describe('npm run verify', () => {
     const lines = await verify(options('https://shop.example'));
     expect(sent.some((request) => request.url === 'https://www.shop.example/_tap/admin/api/summary' && request.authorization === 'Bearer merchant-admin-token-secret')).toBe(true);
     expect(lines.find((line) => line.text.includes('operator API'))).toMatchObject({ ok: true });
+  });
+});
+
+describe('a forged webhook', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(['stripe', 'shopify', 'paddle', 'lemonsqueezy'])('to /webhooks/%s is never parsed, not even for the log line, and its ids never reach the log', async (path) => {
+    const env = attackEnv({ STRIPE_WEBHOOK_SECRET: 'whsec_wave4', SHOPIFY_WEBHOOK_SECRET: 'wave4-shopify', PADDLE_WEBHOOK_SECRET: 'wave4-paddle', LEMONSQUEEZY_WEBHOOK_SECRET: 'wave4-lemon' });
+    const body = JSON.stringify({ external_id: 'FORGED-ORDER-1', customer_id: 'victim@shop.example', padding: 'x'.repeat(200_000) });
+    const parse = vi.spyOn(JSON, 'parse');
+    const headers = { origin: undefined, 'content-type': 'application/json', 'stripe-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`, 'x-shopify-hmac-sha256': btoa('x'.repeat(32)), 'paddle-signature': `ts=${Math.floor(Date.now() / 1000)};h1=${'0'.repeat(64)}`, 'x-signature': '0'.repeat(64) };
+    const answer = await send(`/_tap/webhooks/${path}`, body, { env, headers });
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ ok: false, error: 'invalid_signature' });
+    expect(parse.mock.calls.filter(([text]) => text === body)).toEqual([]);
+    expect(answer.lines.join('\n')).not.toMatch(/FORGED-ORDER-1|victim@shop\.example/);
   });
 });

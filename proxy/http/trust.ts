@@ -120,8 +120,8 @@ export function forwarder(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** A host as X-Forwarded-Host may name it: a DNS name or an IP, and a port. One value, no path, no user. */
-const FORWARDED_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+/** A host as X-Forwarded-Host may name it: a DNS name (with the root's trailing dot, as a browser may ask for it) or an IP, and a port. One value, no path, no user. */
+const FORWARDED_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
 /** What the authenticated forwarder says, or the first of its headers that is missing or malformed. */
 function forwardedArrival(c: AppContext): Arrival {

@@ -166,3 +166,14 @@ describe('a forged webhook', () => {
     expect(answer.lines.join('\n')).not.toMatch(/FORGED-ORDER-1|victim@shop\.example/);
   });
 });
+
+describe('the shop\'s host as a browser may write it', () => {
+  it('in capitals and with the root\'s trailing dot (www.shop.example.) is the shop, as on a route of the zone: the event is taken, not refused 503', async () => {
+    const env = attackEnv({ TAPLINE_FORWARDER_SECRET: FORWARDER_SECRET });
+    const external_id = uniqueId('DOT');
+    const answer = await send('/_tap/convert', { external_id, referral_code: 'anna' }, { env, at: WORKER, headers: throughNginx('WWW.Shop.Example.', { origin: 'https://www.shop.example.' }) });
+    expect(answer.json).toEqual({ ok: true, status: 'sent' });
+    const other = await send('/_tap/convert', { external_id: uniqueId('DOT') }, { env, at: WORKER, headers: throughNginx('www.shop.example.', { origin: 'https://www.shop.example' }) });
+    expect(other.status, 'the dotted and the plain name are two origins to a browser').toBe(403);
+  });
+});

@@ -177,3 +177,11 @@ describe('the shop\'s host as a browser may write it', () => {
     expect(other.status, 'the dotted and the plain name are two origins to a browser').toBe(403);
   });
 });
+
+describe('left for the lead (trust.ts is being changed for the failure budget)', () => {
+  // Rotating TAPLINE_FORWARDER_SECRET: between `wrangler secret put` and the web server's reload every
+  // shopper's event is 401 unauthorized, which the snippet takes as final (snippet/events/track.ts): lost.
+  it.todo('a forwarder secret being rotated: the previous one is still followed for a while, or a wrong one is answered so the snippet keeps the event');
+  // A test event's answer names the upstream URLs as set; one with a token in its query or user part would be shown to anyone.
+  it.todo('a test answer never shows credentials an operator put in POSTBACK_*_URL or TAPFILIATE_*_URL');
+});

@@ -55,6 +55,8 @@ export const forwarderSecretOf = (env: Partial<Env>) => setting(env.TAPLINE_FORW
 /** The shortest forwarder secret accepted, and the guide's placeholder, which a copied configuration still holds. */
 const MIN_FORWARDER_SECRET = 16;
 const FORWARDER_PLACEHOLDER = 'your-forwarder-secret';
+/** A forwarder secret anyone could present (the guide's placeholder) or guess: reported by /health, and never followed. */
+export const isWeakForwarderSecret = (secret: string) => secret.length < MIN_FORWARDER_SECRET || secret === FORWARDER_PLACEHOLDER;
 
 /** A setting by its name, as set (a platform's webhook secret: proxy/platforms/index.ts names them). */
 export function settingOf(env: Partial<Env>, name: string): string | undefined {
@@ -183,7 +185,7 @@ function findProblems(env: Partial<Env>): string[] {
   const problems: string[] = [];
   if (!apiKeyOf(env)) problems.push(secretHint('TAPFILIATE_API_KEY'));
   const forwarder = forwarderSecretOf(env);
-  if (forwarder !== undefined && (forwarder.length < MIN_FORWARDER_SECRET || forwarder === FORWARDER_PLACEHOLDER)) {
+  if (forwarder !== undefined && isWeakForwarderSecret(forwarder)) {
     problems.push(`TAPLINE_FORWARDER_SECRET must be a secret of your own of at least ${MIN_FORWARDER_SECRET} characters, e.g. the output of \`openssl rand -hex 32\`, set on the worker and in your web server`);
   }
   const urls = upstreamUrlsOf(env);

@@ -58,9 +58,17 @@ export async function verify(options, print = () => {}) {
     return lines;
   }
   const shop = new URL(home.response.url || options.url).origin;
+  // Only the apex and its www: another site (a parked domain, a hosted store) would get the checks and the token.
+  const site = (/** @type {string} */ hostname) => hostname.replace(/^www\./, '');
+  if (site(new URL(shop).hostname) !== site(options.url.hostname)) {
+    fail(`${options.url.origin} redirects to ${shop}, another site: verify checks nothing there and sends it no token`, `if ${shop} is the shop, run: npm run verify -- ${shop}`);
+    return lines;
+  }
   if (shop !== options.url.origin) pass(`${options.url.origin} redirects to ${shop}: checking ${shop}`);
   const base = `${shop}${options.basePath}`;
   const local = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(new URL(shop).hostname);
+  // Over plain http anyone on the way reads a bearer token: it goes only over https, or to this machine.
+  const adminToken = new URL(shop).protocol === 'https:' || local ? options.adminToken : undefined;
   const forwarderExpected = options.forwarder ?? (!local && !home.response.headers.has('cf-ray'));
 
   // 1. /health: the worker answers on the shop's own address, and is ready.
@@ -219,16 +227,17 @@ export async function verify(options, print = () => {}) {
   }
 
   // 6. The operator API: is its token set, and (given one) does it answer.
-  const summary = await request(`${base}/admin/api/summary`, options.adminToken ? { headers: { authorization: `Bearer ${options.adminToken}` } } : {});
+  if (options.adminToken && !adminToken) fail(`TAPLINE_ADMIN_TOKEN is not sent to ${shop}: over plain http anyone on the way could read it`, 'serve the shop over https, and run verify against its https address');
+  const summary = await request(`${base}/admin/api/summary`, adminToken ? { headers: { authorization: `Bearer ${adminToken}` } } : {});
   if ('error' in summary) fail(`the operator API cannot be reached: ${summary.error}`, 'see the /health line above');
   else {
     const answer = await jsonOf(summary.response);
     const status = summary.response.status;
     if (status === 503)
       fail('the operator API answers 503: TAPLINE_ADMIN_TOKEN is not set, so the console cannot open', 'npx wrangler secret put TAPLINE_ADMIN_TOKEN --env production   # e.g. the output of: openssl rand -hex 32');
-    else if (!options.adminToken && status === 401) pass('the operator API is protected (401 without a token); set TAPLINE_ADMIN_TOKEN in verify\'s environment to check it answers');
-    else if (options.adminToken && status === 200 && answer?.ok === true) pass(`the operator API answers with your token: last 24 h ${JSON.stringify(answer.last_24h)}`);
-    else if (options.adminToken && status === 401) fail('the operator API refuses your token (401)', 'TAPLINE_ADMIN_TOKEN in verify\'s environment must be the worker\'s secret of the same name');
+    else if (!adminToken && status === 401) pass('the operator API is protected (401 without a token); set TAPLINE_ADMIN_TOKEN in verify\'s environment to check it answers');
+    else if (adminToken && status === 200 && answer?.ok === true) pass(`the operator API answers with your token: last 24 h ${JSON.stringify(answer.last_24h)}`);
+    else if (adminToken && status === 401) fail('the operator API refuses your token (401)', 'TAPLINE_ADMIN_TOKEN in verify\'s environment must be the worker\'s secret of the same name');
     else fail(`the operator API answers HTTP ${status} ${JSON.stringify(answer)}`, 'docs/operations.md, "Console"');
   }
   return lines;

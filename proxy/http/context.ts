@@ -210,7 +210,9 @@ export function requestLog(routeOf: (path: string) => string): MiddlewareHandler
     c.set('log', {});
     await next();
     // A refusal before the route named its event still says which order it was, when the body was read.
-    if (c.res.status >= 400 && !c.get('log').external_id && !c.get('log').customer_id) Object.assign(c.get('log'), await idsOfReadBody(c));
+    // Not a webhook's: a platform's body has no such top-level ids, and a refused one is unauthenticated (docs/security.md, "Signature cost").
+    const webhook = c.get('route').startsWith('webhooks/');
+    if (c.res.status >= 400 && !webhook && !c.get('log').external_id && !c.get('log').customer_id) Object.assign(c.get('log'), await idsOfReadBody(c));
     logLine('request', {
       route: c.get('route'),
       method: c.req.method,

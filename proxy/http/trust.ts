@@ -5,7 +5,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { timingSafeEqual } from 'hono/utils/buffer';
-import { allowedOriginsOf, forwarderSecretOf, serverTokenOf } from '../config';
+import { allowedOriginsOf, forwarderSecretOf, isWeakForwarderSecret, serverTokenOf } from '../config';
 import { clientNetwork, isIp } from '../lib/network';
 import { arrivalOf, jsonError, type AppContext, type AppEnv, type Arrival } from './context';
 
@@ -103,12 +103,14 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
  * without the secret set, those headers are ignored. A wrong one is a 401,
  * after counting against the sender's own network (CF-Connecting-IP: what it
  * claims as X-Real-IP is not believed), so the secret cannot be guessed at speed.
+ * A secret /health calls unsafe (short, or the guide's placeholder) is treated as unset.
  */
 export function forwarder(): MiddlewareHandler<AppEnv> {
   return async function forwarder(c, next) {
     const secret = forwarderSecretOf(c.env);
     const presented = c.req.header('tapline-forwarder');
-    if (secret === undefined || presented === undefined) return next();
+    // The guide's placeholder is public: followed, it would let anyone choose X-Real-IP (a fresh budget per guess at a token).
+    if (secret === undefined || isWeakForwarderSecret(secret) || presented === undefined) return next();
     if (!(await timingSafeEqual(presented.trim(), secret))) {
       await enforceRateLimit(c);
       throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Tapline-Forwarder must be TAPLINE_FORWARDER_SECRET' });
@@ -118,8 +120,8 @@ export function forwarder(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** A host as X-Forwarded-Host may name it: a DNS name or an IP, and a port. One value, no path, no user. */
-const FORWARDED_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+/** A host as X-Forwarded-Host may name it: a DNS name (with the root's trailing dot, as a browser may ask for it) or an IP, and a port. One value, no path, no user. */
+const FORWARDED_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
 /** What the authenticated forwarder says, or the first of its headers that is missing or malformed. */
 function forwardedArrival(c: AppContext): Arrival {
@@ -128,8 +130,15 @@ function forwardedArrival(c: AppContext): Arrival {
   const proto = c.req.header('x-forwarded-proto')?.trim().toLowerCase();
   const broken = (problem: string): Arrival => ({ ip: undefined, origin: 'null', hostname: '', secure: false, forwarded: true, problem });
   if (!ip || !isIp(ip)) return broken('the forwarder must send X-Real-IP: the shopper\'s IP address as your web server saw it (nginx: $remote_addr)');
-  if (!host || !FORWARDED_HOST.test(host)) return broken('the forwarder must send X-Forwarded-Host: the shop\'s host as the browser asked for it (nginx: $http_host)');
+  const badHost = 'the forwarder must send X-Forwarded-Host: the shop\'s host as the browser asked for it (nginx: $http_host)';
+  if (!host || !FORWARDED_HOST.test(host)) return broken(badHost);
   if (proto !== 'https' && proto !== 'http') return broken('the forwarder must send X-Forwarded-Proto: https or http (nginx: $scheme)');
-  const url = new URL(`${proto}://${host}`);
+  // nginx passes on a Host it matched by name whatever follows (`:99999`), and a default server any Host: no URL holds some.
+  let url: URL;
+  try {
+    url = new URL(`${proto}://${host}`);
+  } catch {
+    return broken(badHost);
+  }
   return { ip, origin: url.origin, hostname: url.hostname, secure: proto === 'https', forwarded: true };
 }

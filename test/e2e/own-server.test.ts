@@ -6,6 +6,7 @@
 // same-origin check on the worker's own host. Apache and Caddy run the guide's
 // blocks too (checked by `apache2ctl -t` and `caddy validate` first), each passing
 // `npm run verify --forwarder`.
+import { request as httpRequest } from 'node:http';
 import type { BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, shopPage, startStack, uniqueId, visit, waitFor, type Stack, type TapWindow } from './harness';
@@ -129,6 +130,15 @@ describe.skipIf(chromiumMissing || !installed.nginx)('behind nginx, with the gui
     }
   });
 
+  it('a stranger\'s Host that nginx matches by name and passes on, but no URL holds (www.shop.test:99999), is answered 503, never 500', async () => {
+    const { status, body } = await rawGet(nginx.url('127.0.0.1', '/_tap/health'), { host: 'www.shop.test:99999' });
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ configured: false, forwarder: true });
+    const event = await rawGet(nginx.url('127.0.0.1', '/_tap/convert'), { host: 'www.shop.test:99999' }, 'POST');
+    expect(event.status).toBe(503);
+    expect(JSON.parse(event.body)).toMatchObject({ ok: false, error: 'not_configured', message: expect.stringContaining('X-Forwarded-Host') });
+  });
+
   it('npm run verify --forwarder passes through nginx', { timeout: 60_000 }, async () => {
     const { code, output } = await runVerify([nginx.url(), '--forwarder'], { TAPLINE_ADMIN_TOKEN: ADMIN_TOKEN });
     expect(output).toContain('✓ through your web server\'s forwarder');
@@ -153,6 +163,13 @@ describe.each([
     await stack?.close();
   });
 
+  it.skipIf(!present)('a client\'s Connection header naming the forwarder\'s headers does not take them off on the way to the worker', async () => {
+    // Apache's mod_proxy drops every header a client's Connection lists, after RequestHeader has set it (the guide's block unsets Connection).
+    const { status, body } = await rawGet(server.url('127.0.0.1', '/_tap/health'), { connection: 'close, Tapline-Forwarder, X-Real-IP, X-Forwarded-Host, X-Forwarded-Proto' });
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ configured: true, forwarder: true });
+  });
+
   it.skipIf(!present)('npm run verify --forwarder passes: health through the forwarder, tap.js with its ETag, the cookie on the shop\'s host, a test conversion', { timeout: 60_000 }, async () => {
     const { code, output } = await runVerify([server.url(), '--forwarder'], { TAPLINE_ADMIN_TOKEN: ADMIN_TOKEN });
     expect(output).toContain('✓ through your web server\'s forwarder');
@@ -160,3 +177,16 @@ describe.each([
     expect(code).toBe(0);
   });
 });
+
+/** One request with headers fetch will not send (Host, Connection), as curl would send them. */
+function rawGet(url: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; body: string }> {
+  return new Promise((resolveGet, reject) => {
+    const sent = httpRequest(new URL(url), { method, headers: { ...headers, ...(method === 'POST' && { origin: 'https://www.shop.test', 'content-type': 'text/plain' }) } }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => resolveGet({ status: response.statusCode ?? 0, body: text }));
+    });
+    sent.on('error', reject);
+    sent.end(method === 'POST' ? JSON.stringify({ external_id: 'stranger-host', referral_code: 'x' }) : undefined);
+  });
+}

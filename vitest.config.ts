@@ -1,6 +1,5 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import type { inject as vitestInject } from 'vitest';
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { onConsoleLog, quietWorkerdOutput } from './test/quiet-output.mjs';
 
@@ -103,8 +102,7 @@ export default defineConfig({
       workerdProject('attack', ['test/attack/**/*.test.ts'], (inject) => inject('attackPostbackServers').worker),
       {
         // The property-based fuzz: 10,000 generated requests through the real app in Node, with a
-        // recording delivery. The ledger's DurableObject base class is the only workerd import.
-        resolve: { alias: { 'cloudflare:workers': fileURLToPath(new URL('./test/fuzz/cloudflare-workers-stub.ts', import.meta.url)) } },
+        // recording delivery. The app imports nothing of workerd: the ledger object is proxy/index.ts's alone.
         test: {
           name: 'fuzz',
           environment: 'node',
@@ -114,7 +112,7 @@ export default defineConfig({
       },
       // The Stripe and Shopify routes through the production worker, real queue and ledger.
       workerdProject('webhooks-workerd', ['test/webhooks-workerd/**/*.test.ts'], (inject) => inject('webhookPostbackServers').worker),
-      // Refunds (proxy/refunds.ts): runRefund against the stand-in's REST API, and the refund
+      // Refunds (proxy/delivery/refunds.ts): runRefund against the stand-in's REST API, and the refund
       // route and webhooks through the production worker, and ledger.
       workerdProject('refunds', ['test/refunds/**/*.test.ts'], (inject) => inject('refundPostbackServers').worker),
       // The operator API and console page (proxy/routes/admin.ts, console.ts), against a fake and the real ledger.

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { html, raw } from 'hono/html';
-import { hmacSign } from '../proxy/hmac';
+import { hmacSign } from '../proxy/lib/hmac';
 
 /** The install from the README: the stub, then the snippet from the shop's own domain. */
 const TAP_TAGS = raw(

@@ -5,7 +5,7 @@ import { createApp } from '../proxy/app';
 import { createDelivery, takeLegacyQueue } from '../proxy/delivery';
 import { createDemoShop } from './shop';
 
-export { PostbackLedger } from '../proxy/delivery';
+export { PostbackLedger } from '../proxy/delivery/ledger';
 
 const shop = createDemoShop();
 const app = createApp({ createDelivery, fetchOrigin: (request, env) => shop.fetch(request, env) });

@@ -3,18 +3,17 @@ import { etag } from 'hono/etag';
 import { basePathOf, MAX_EVENT_BYTES, MAX_WEBHOOK_BYTES } from './config';
 import type { CreateDelivery } from './delivery';
 import { SNIPPETS } from './generated/snippet';
-import { handleError, jsonBody, jsonError, type AppEnv } from './http';
-import { requestLog } from './log';
+import { handleError, jsonBody, jsonError, requestLog, type AppEnv } from './http/context';
+import { originPolicy, rateLimit, serverAuth } from './http/trust';
+import { PLATFORMS } from './platforms';
 import { adminApi } from './routes/admin';
 import { clickRoute } from './routes/click';
 import { consoleRoute } from './routes/console';
 import { eventRoute } from './routes/event';
 import { healthRoute } from './routes/health';
-import { lemonSqueezyWebhookRoute, paddleWebhookRoute } from './routes/platforms';
 import { refundRoute } from './routes/refund';
 import { snippetRoute, type SnippetFile } from './routes/snippet';
-import { shopifyWebhookRoute, stripeWebhookRoute } from './routes/webhooks';
-import { originPolicy, rateLimit, serverAuth } from './trust';
+import { webhookRoute } from './routes/webhooks';
 
 export interface AppOptions {
   /** How postbacks reach Tapfiliate: proxy/delivery in production, a recording fake in tests. */
@@ -66,13 +65,10 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
   app.post(`${INSIDE}/customer`, ...event, eventRoute('customer', createDelivery));
   app.post(`${INSIDE}/refund`, ...refundRoute(createDelivery));
 
-  // Webhooks: the platform's signature is their only credential.
-  app.post(`${INSIDE}/webhooks/stripe`, jsonBody(MAX_WEBHOOK_BYTES), stripeWebhookRoute(createDelivery));
-  app.post(`${INSIDE}/webhooks/shopify`, jsonBody(MAX_WEBHOOK_BYTES), shopifyWebhookRoute(createDelivery));
-  app.post(`${INSIDE}/webhooks/paddle`, jsonBody(MAX_WEBHOOK_BYTES), paddleWebhookRoute(createDelivery));
-  // A Paddle sandbox account is a separate account with its own secret (docs/guides/paddle.md).
-  app.post(`${INSIDE}/webhooks/paddle/sandbox`, jsonBody(MAX_WEBHOOK_BYTES), paddleWebhookRoute(createDelivery, { sandbox: true }));
-  app.post(`${INSIDE}/webhooks/lemonsqueezy`, jsonBody(MAX_WEBHOOK_BYTES), lemonSqueezyWebhookRoute(createDelivery));
+  // Webhooks, one route per line of the platforms' table: the platform's signature is their only credential.
+  for (const platform of PLATFORMS) {
+    for (const route of platform.routes) app.post(`${INSIDE}/webhooks/${route.path}`, jsonBody(MAX_WEBHOOK_BYTES), webhookRoute(platform, route, createDelivery));
+  }
 
   // The operator console and its API (docs/operations.md, "Console"); the page's relative URLs need the slash.
   app.get(`${INSIDE}/admin`, (c) => c.redirect(`${new URL(c.req.url).pathname}/`, 308));

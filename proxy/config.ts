@@ -1,7 +1,17 @@
 // Every setting the worker reads, in one place (docs/reference.md, "Settings").
 // `Env` itself is generated from wrangler.toml and .dev.vars.example by
 // `npm run types` into worker-configuration.d.ts.
-import { TAPFILIATE_URLS } from './tapfiliate';
+
+/**
+ * Tapfiliate's endpoints, documented (proxy/tapfiliate.ts says what each is
+ * and what is assumed about it): the defaults of the four upstream settings.
+ */
+export const TAPFILIATE_URLS = {
+  conversion: 'https://api.tapfiliate.com/1.7/pb/con/c/',
+  customer: 'https://api.tapfiliate.com/1.7/pb/cus/c/',
+  clicks: 'https://api.tapfiliate.com/1.6/clicks/',
+  rest: 'https://api.tapfiliate.com/1.6/',
+};
 
 declare global {
   namespace Cloudflare {
@@ -38,33 +48,13 @@ export function basePathOf(env: Partial<Env> | undefined): string {
 export const apiKeyOf = (env: Partial<Env>) => setting(env.TAPFILIATE_API_KEY);
 export const signingSecretOf = (env: Partial<Env>) => setting(env.TAPLINE_SIGNING_SECRET);
 export const serverTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_SERVER_TOKEN);
-export const stripeSecretOf = (env: Partial<Env>) => setting(env.STRIPE_WEBHOOK_SECRET);
-export const shopifySecretOf = (env: Partial<Env>) => setting(env.SHOPIFY_WEBHOOK_SECRET);
 /** The operator API's bearer token (docs/operations.md, "Console"); unset, the API answers 503. */
 export const adminTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_ADMIN_TOKEN);
-export const paddleSecretOf = (env: Partial<Env>) => setting(env.PADDLE_WEBHOOK_SECRET);
-/** The sandbox account's own notification secret: what it verifies is a test event (docs/guides/paddle.md). */
-export const paddleSandboxSecretOf = (env: Partial<Env>) => setting(env.PADDLE_SANDBOX_WEBHOOK_SECRET);
-export const lemonSqueezySecretOf = (env: Partial<Env>) => setting(env.LEMONSQUEEZY_WEBHOOK_SECRET);
 
-
-/**
- * Whether a payment platform's webhook reports the orders. Then it owns them:
- * an unsigned browser event could only take an order's id, or a customer's,
- * before the platform's signed one arrives (docs/security.md, "Webhooks own the orders").
- */
-export function webhooksOwnOrders(env: Partial<Env>): boolean {
-  return Boolean(stripeSecretOf(env) || shopifySecretOf(env) || paddleSecretOf(env) || lemonSqueezySecretOf(env));
-}
-
-/**
- * "signed" when browser events must carry the merchant's signature,
- * "webhooks" when they must because a webhook owns the orders and there is no
- * signing secret (so browser orders are refused), "open" otherwise.
- */
-export function trustOf(env: Partial<Env>): 'signed' | 'webhooks' | 'open' {
-  if (signingSecretOf(env)) return 'signed';
-  return webhooksOwnOrders(env) ? 'webhooks' : 'open';
+/** A setting by its name, as set (a platform's webhook secret: proxy/platforms/index.ts names them). */
+export function settingOf(env: Partial<Env>, name: string): string | undefined {
+  const value = (env as Record<string, unknown>)[name];
+  return setting(typeof value === 'string' ? value : undefined);
 }
 
 export function maxAmountOf(env: Partial<Env>): number {
@@ -177,6 +167,9 @@ function remembered<T>(cache: WeakMap<object, T>, env: Partial<Env>, derive: () 
  * in wrangler.toml (README, "To production"): a secret put without `--env
  * production` lands on another worker and this one never sees it.
  */
+/** The one refusal of a deployment without the ledger: there is no delivery without it. */
+export const LEDGER_UNBOUND = 'POSTBACK_LEDGER must be bound (wrangler.toml)';
+
 export function secretHint(name: string): string {
   return `${name} is not set: run \`npx wrangler secret put ${name} --env production\` (locally, put it in .dev.vars)`;
 }
@@ -195,6 +188,6 @@ function findProblems(env: Partial<Env>): string[] {
   }
   const { invalid } = allowedOriginsOf(env);
   if (invalid.length > 0) problems.push(`ALLOWED_ORIGINS has entries that are not https origins: ${invalid.join(', ')}`);
-  if (!env.POSTBACK_LEDGER) problems.push('POSTBACK_LEDGER must be bound (wrangler.toml)');
+  if (!env.POSTBACK_LEDGER) problems.push(LEDGER_UNBOUND);
   return problems;
 }

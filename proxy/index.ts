@@ -4,7 +4,7 @@
 import { createApp } from './app';
 import { createDelivery, takeLegacyQueue } from './delivery';
 
-export { PostbackLedger } from './delivery';
+export { PostbackLedger } from './delivery/ledger';
 
 const app = createApp({ createDelivery });
 

@@ -38,16 +38,11 @@
 //               [guess] it answers 2xx with the commission;
 //   - [guess]   failures answer like postbacks: 5xx/408/429 are worth retrying, other 4xx are
 //               refusals with a JSON `message`.
-import { scrub } from './log';
-import { isPlainObject, withoutUndefined } from './plain';
-import type { Conversion, Customer, Identifiers } from './schema';
+import { scrub } from './lib/log';
+import { isPlainObject, withoutUndefined } from './lib/plain';
 
-export const TAPFILIATE_URLS = {
-  conversion: 'https://api.tapfiliate.com/1.7/pb/con/c/',
-  customer: 'https://api.tapfiliate.com/1.7/pb/cus/c/',
-  clicks: 'https://api.tapfiliate.com/1.6/clicks/',
-  rest: 'https://api.tapfiliate.com/1.6/',
-};
+/** The endpoints, as the defaults of their settings (proxy/config.ts). */
+export { TAPFILIATE_URLS } from './config';
 
 /** Who the shopper is, as the edge saw them; left out, not sent empty, when unknown. */
 export interface Visitor {
@@ -55,11 +50,28 @@ export interface Visitor {
   user_agent?: string;
 }
 
+/** The identifiers Tapfiliate attributes by (documented; read in the order coupon, click_id, referral_code, asset_id + source_id). */
+export interface PostbackIdentifiers {
+  coupon?: string;
+  click_id?: string;
+  referral_code?: string;
+  asset_id?: string;
+  source_id?: string;
+}
+
+/** meta_data as Tapfiliate takes it: at most 10 flat keys (proxy/events/schema.ts checks them). */
+export type MetaData = Record<string, string | number | boolean>;
+
 /** JSON body of the customer postback. */
-type CustomerPostback = Pick<Customer, 'customer_id' | 'meta_data'> & Identifiers & Visitor;
+type CustomerPostback = { customer_id: string; meta_data?: MetaData } & PostbackIdentifiers & Visitor;
 /** JSON body of the conversion postback. */
-export type ConversionPostback = Pick<Conversion, 'external_id' | 'amount' | 'currency' | 'customer_id' | 'meta_data'> &
-  Identifiers &
+export type ConversionPostback = {
+  external_id: string;
+  amount?: number;
+  currency?: string;
+  customer_id?: string;
+  meta_data?: MetaData;
+} & PostbackIdentifiers &
   Visitor;
 
 export type PostbackKind = 'customer' | 'conversion';

@@ -105,6 +105,7 @@ export async function main(argv, env, out = console.log) {
       rate_limited: 'too many wrong tokens from this address: wait a minute',
       not_found: 'the ledger has no record with this key',
       already_sent: 'Tapfiliate has it already; it is never sent twice',
+      not_retryable: `it is ${body.status}: there is nothing to send`,
       upstream_rejected: `Tapfiliate refused it again (HTTP ${body.upstream_status}); --show the key for its words`,
     };
     const issues = (body.issues ?? []).map((/** @type {{path: string, message: string}} */ issue) => `${issue.path}: ${issue.message}`).join('; ');

@@ -1,17 +1,21 @@
 // Delivery: the one seam between the routes and the ledger (docs/operations.md,
 // "Delivery"). A route hands over a Submission; the ledger object that holds
-// its key records it and makes the first try inside the same call.
-import { logLine } from '../log';
-import type { PostbackJob } from '../tapfiliate';
-import { keyOf, shardKeyOf, type EventSource, type RecordKind, type RecordStatus, type Submission } from './lifecycle';
-import type { DeliveryResult, RetryResult, StatusCounts } from './ledger';
+// its key records it and makes the first try inside the same call. The object
+// itself (ledger.ts) is exported by proxy/index.ts alone, so bundling the app
+// never bundles the Durable Object or `cloudflare:workers`.
+import { apiKeyOf } from '../config';
+import { hmacSign } from '../lib/hmac';
+import { logLine } from '../lib/log';
+import type { ClickBody, PostbackJob } from '../tapfiliate';
+import { keyOf, shardKeyOf, type DeliveryResult, type EventSource, type RecordKind, type RecordStatus, type RetryResult, type Submission } from './lifecycle';
 import { allLedgers, ledgerOf } from './shards';
+import type { StatusCounts } from './store';
 import type { LedgerEvent } from './view';
 
-export { PostbackLedger } from './ledger';
-export type { DeliveryResult, RetryResult, StatusCounts } from './ledger';
-export type { EventSource, RecordKind, RecordStatus, RefundJob, Submission } from './lifecycle';
+export type { DeliveryResult, EventSource, RecordKind, RecordStatus, RefundJob, RetryResult, Submission } from './lifecycle';
+export type { StatusCounts } from './store';
 export type { LedgerEvent } from './view';
+export { CLICK_CODES_PER_NETWORK } from './memory';
 
 export interface EventQuery {
   status?: RecordStatus;
@@ -35,8 +39,11 @@ export interface Delivery {
   retry(key: string): Promise<RetryResult>;
 }
 
-/** Undefined when the ledger is unbound: there is no delivery without it. */
-export type CreateDelivery = (env: Env) => Delivery | undefined;
+/**
+ * The delivery of a deployment. The ledger must be bound: the routes refuse
+ * first while it is not (config.ts configProblems, http/answers.ts).
+ */
+export type CreateDelivery = (env: Env) => Delivery;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_PAGE = 50;
@@ -45,12 +52,11 @@ const DEFAULT_PAGE = 50;
  * Delivery through the ledger objects.
  *
  * @example
- * const result = await createDelivery(env)?.submit({ job, source: 'browser', signed: false });
+ * const result = await createDelivery(env).submit({ job, source: 'browser', signed: false });
  * // sent | queued | duplicate | rejected (and reversed | adjusted | unattributed | ignored for refunds)
  */
-export function createDelivery(env: Env): Delivery | undefined {
+export function createDelivery(env: Env): Delivery {
   const namespace = env.POSTBACK_LEDGER;
-  if (!namespace) return undefined;
   return {
     async submit(submission) {
       return (await ledgerOf(namespace, shardKeyOf(submission.job))).submit(submission);
@@ -99,7 +105,7 @@ export function createDelivery(env: Env): Delivery | undefined {
       if (!key.startsWith('ref:')) return (await ledgerOf(namespace, key)).retry(key);
       const holder = await this.get(key);
       if (!holder) return { status: 'not_found' };
-      return (await ledgerOf(namespace, `con:${holder.external_id}`)).retry(key);
+      return (await ledgerOf(namespace, shardKeyOf({ refund: { refund_id: holder.refund_id!, external_id: holder.external_id! } }))).retry(key);
     },
   };
 }
@@ -141,7 +147,7 @@ export function takeLegacyQueue() {
     const delivery = createDelivery(env);
     for (const message of batch.messages) {
       const body = message.body as LegacyMessage;
-      if (!delivery || !body?.job || (!body.job.conversion && !body.job.customer)) {
+      if (!env.POSTBACK_LEDGER || !body?.job || (!body.job.conversion && !body.job.customer)) {
         logLine('legacy_message_unreadable', { level: 'error', message_id: message.id });
         message.ack();
         continue;
@@ -156,4 +162,42 @@ export function takeLegacyQueue() {
       }
     }
   };
+}
+
+/** The click id for this landing: made once per referral code and client network, or remembered (delivery/memory.ts). Undefined when none could be made. */
+export async function clickFor(env: Env, network: string, body: ClickBody): Promise<string | undefined> {
+  return (await (await ledgerOf(env.POSTBACK_LEDGER, `clk:${network}`)).click(network, body)) || undefined;
+}
+
+const subscriptionKey = (platform: string, customer: string) => `sub:${platform}:${customer}`;
+
+/** Keeps a subscription's attribution for `ttlMs` from now, replacing an older one. */
+export async function rememberSubscription(env: Env, platform: string, customer: string, value: string, ttlMs: number): Promise<void> {
+  const key = subscriptionKey(platform, customer);
+  await (await ledgerOf(env.POSTBACK_LEDGER, key)).remember(key, value, ttlMs);
+}
+
+/**
+ * A subscription's attribution, its memory then extended by `ttlMs`: counted
+ * from the last attributed payment, an active subscription is never forgotten.
+ * Stripe subscriptions remembered by v2 sit in its API-key-sharded objects; one
+ * found there is moved here.
+ */
+export async function recallSubscription(env: Env, platform: string, customer: string, ttlMs: number): Promise<string | undefined> {
+  const key = subscriptionKey(platform, customer);
+  const ledger = await ledgerOf(env.POSTBACK_LEDGER, key);
+  const value = await ledger.recall(key, ttlMs);
+  if (value !== undefined || platform !== 'stripe') return value;
+  const legacy = await legacyRecall(env, `sub:${customer}`);
+  if (legacy !== undefined) await ledger.remember(key, legacy, ttlMs);
+  return legacy;
+}
+
+/** v2 kept memory in `shard-N`, N from an HMAC of the key with the API key (docs/operations.md, "Upgrading from v2"). */
+async function legacyRecall(env: Env, key: string): Promise<string | undefined> {
+  const apiKey = apiKeyOf(env);
+  if (!apiKey) return undefined;
+  const shard = new DataView(await hmacSign(apiKey, key)).getUint32(0) % 32;
+  const namespace = env.POSTBACK_LEDGER;
+  return namespace.get(namespace.idFromName(`shard-${shard}`)).recall(key);
 }

@@ -15,55 +15,41 @@
 // Retries are this object's alarm: due records are worked off in batches, the
 // next alarm set before each batch runs. Nothing leaves the ledger but by
 // retention (RETENTION_DAYS).
+//
+// This file only orchestrates: what a record becomes is lifecycle.ts, its SQL
+// is store.ts, the remembered clicks and subscriptions are memory.ts.
 import { DurableObject } from 'cloudflare:workers';
-import { apiKeyOf, retentionMsOf, upstreamUrlsOf } from '../config';
-import { logLine } from '../log';
-import { runRefund } from '../refunds';
-import { createClick, type ClickBody } from '../tapfiliate';
+import { retentionMsOf } from '../config';
+import { logLine } from '../lib/log';
+import type { ClickBody } from '../tapfiliate';
 import {
   accepted,
+  answerOf,
   BASE_DELAY_MS,
+  canTry,
   FIRST_TRY_GRACE_MS,
+  idsOf,
   keyOf,
   refundApplied,
+  refundMeets,
   retryRequested,
   reversedBeforeSending,
   shardKeyOf,
   stepDone,
   tryFinished,
   tryStarted,
-  type EventSource,
+  type DeliveryResult,
   type LedgerRecord,
-  type RecordKind,
-  type RecordStatus,
   type RefundJob,
+  type RetryResult,
   type Submission,
   type TryOutcome,
 } from './lifecycle';
-import { idsOf, tryPostbacks } from './runners';
+import { Memory } from './memory';
+import { runRefund } from './refunds';
+import { tryPostbacks } from './runners';
+import { EventStore, type ListQuery, type StatusCounts } from './store';
 import { eventView, type LedgerEvent } from './view';
-
-/** What the request handler answers once delivery has the event. */
-export type DeliveryResult =
-  | { status: 'sent' | 'queued' | 'duplicate' | 'reversed' | 'adjusted' | 'unattributed' | 'ignored' }
-  | { status: 'rejected'; upstreamStatus: number; message: string }
-  /** The ledger could not be reached: the caller is asked to send it again (a replay is then a duplicate at worst). */
-  | { status: 'unavailable' };
-
-export type RetryResult = DeliveryResult | { status: 'already_sent' } | { status: 'not_found' };
-
-interface ListQuery {
-  status?: RecordStatus;
-  kind?: RecordKind;
-  source?: EventSource;
-  /** An id, matched exactly against external_id, customer_id and refund_id. */
-  q?: string;
-  limit: number;
-  /** Records strictly older than this (accepted_at, then key). */
-  before?: { at: number; key: string };
-}
-
-export type StatusCounts = Record<'sent' | 'pending' | 'dead' | 'reversed' | 'adjusted', number>;
 
 /** Due records tried per alarm: each try waits on Tapfiliate, not the CPU, and a batch stays well inside one alarm's limits. */
 export const ALARM_BATCH = 50;
@@ -72,14 +58,11 @@ const BATCH_CONCURRENCY = 10;
 /** With nothing pending, the alarm still comes once a day to forget what retention has ended. */
 const SWEEP_EVERY_MS = 24 * 60 * 60 * 1000;
 
-type Row = Record<string, SqlStorageValue>;
-
 export class PostbackLedger extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly store: EventStore;
+  private readonly memory: Memory;
   /** Keys with a try running in this object now. */
   private readonly inFlight = new Set<string>();
-  /** Clicks being made now, so concurrent landings share one. */
-  private readonly clicksInFlight = new Map<string, Promise<string>>();
   /** The alarm as this instance last set it; undefined until read. */
   private alarmAt: number | null | undefined;
   /** Per request to Tapfiliate; tests shorten it. */
@@ -89,28 +72,8 @@ export class PostbackLedger extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    // `events`, not v2's `records`: objects of the v2 layout keep their table untouched.
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS events (
-      key TEXT PRIMARY KEY,
-      kind TEXT NOT NULL,
-      status TEXT NOT NULL,
-      source TEXT NOT NULL,
-      external_id TEXT,
-      customer_id TEXT,
-      refund_id TEXT,
-      accepted_at INTEGER NOT NULL,
-      updated_at INTEGER NOT NULL,
-      next_try_at INTEGER,
-      record TEXT NOT NULL
-    )`);
-    this.sql.exec('CREATE INDEX IF NOT EXISTS events_by_time ON events (accepted_at, key)');
-    this.sql.exec('CREATE INDEX IF NOT EXISTS events_by_status ON events (status, accepted_at, key)');
-    this.sql.exec("CREATE INDEX IF NOT EXISTS events_due ON events (next_try_at) WHERE status = 'pending'");
-    this.sql.exec('CREATE INDEX IF NOT EXISTS events_by_external_id ON events (external_id)');
-    this.sql.exec('CREATE INDEX IF NOT EXISTS events_by_customer_id ON events (customer_id)');
-    this.sql.exec('CREATE TABLE IF NOT EXISTS platform_ids (id TEXT PRIMARY KEY, key TEXT NOT NULL, accepted_at INTEGER NOT NULL)');
-    this.sql.exec('CREATE TABLE IF NOT EXISTS memory (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL)');
+    this.store = new EventStore(ctx.storage.sql);
+    this.memory = new Memory(ctx.storage.sql);
   }
 
   /**
@@ -119,25 +82,23 @@ export class PostbackLedger extends DurableObject<Env> {
    * held is a duplicate, whatever its state.
    */
   async submit(submission: Submission): Promise<DeliveryResult> {
-    const key = keyOf(submission.job);
-    const now = Date.now();
-    const record = accepted(submission, now);
-    if (this.read(key)) {
-      logLine('duplicate_suppressed', { key, ...idsOf(record) });
+    const record = accepted(submission, Date.now());
+    if (this.store.read(record.key)) {
+      logLine('duplicate_suppressed', { key: record.key, ...idsOf(record) });
       return { status: 'duplicate' };
     }
     this.write(record);
-    for (const id of record.platform_ids) this.sql.exec('INSERT OR REPLACE INTO platform_ids (id, key, accepted_at) VALUES (?, ?, ?)', id, key, now);
+    this.store.addPlatformIds(record);
     await this.scheduleAlarm(record.next_try_at!);
-    return answerOf(await this.attempt(key));
+    return answerOf(await this.attempt(record.key));
   }
 
   /** An operator's retry: a dead or pending record is tried now. */
   async retry(key: string): Promise<RetryResult> {
-    const record = this.read(key);
+    const record = this.store.read(key);
     if (!record) return { status: 'not_found' };
     const verdict = retryRequested(record, Date.now());
-    if ('refused' in verdict) return { status: verdict.refused };
+    if ('refused' in verdict) return verdict.refused === 'already_sent' ? { status: 'already_sent' } : { status: 'not_retryable', record_status: verdict.status };
     if (this.inFlight.has(key)) return { status: 'queued' };
     this.write(verdict.record);
     // As for a first try: should this object stop mid-try, its alarm finds the record.
@@ -147,119 +108,49 @@ export class PostbackLedger extends DurableObject<Env> {
   }
 
   async get(key: string): Promise<LedgerEvent | null> {
-    const record = this.read(key);
+    const record = this.store.read(key);
     return record ? eventView(record, true) : null;
   }
 
   /** This object's records, newest first. */
   async list(query: ListQuery): Promise<{ events: LedgerEvent[]; cursors: { at: number; key: string }[] }> {
-    const where: string[] = [];
-    const args: SqlStorageValue[] = [];
-    for (const field of ['status', 'kind', 'source'] as const) {
-      if (query[field] !== undefined) {
-        where.push(`${field} = ?`);
-        args.push(query[field]);
-      }
-    }
-    if (query.q !== undefined) {
-      where.push('(external_id = ? OR customer_id = ? OR refund_id = ?)');
-      args.push(query.q, query.q, query.q);
-    }
-    if (query.before) {
-      where.push('(accepted_at < ? OR (accepted_at = ? AND key < ?))');
-      args.push(query.before.at, query.before.at, query.before.key);
-    }
-    const rows = this.sql
-      .exec<Row>(
-        `SELECT record FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY accepted_at DESC, key DESC LIMIT ?`,
-        ...args,
-        query.limit,
-      )
-      .toArray();
-    const records = rows.map((row) => JSON.parse(String(row.record)) as LedgerRecord);
+    const records = this.store.list(query);
     return { events: records.map((record) => eventView(record, false)), cursors: records.map((record) => ({ at: record.accepted_at, key: record.key })) };
   }
 
   /** Records accepted since each time, by status. */
   async counts(since: number[]): Promise<StatusCounts[]> {
-    return since.map((time) => {
-      const counts: StatusCounts = { sent: 0, pending: 0, dead: 0, reversed: 0, adjusted: 0 };
-      for (const row of this.sql.exec<Row>('SELECT status, COUNT(*) AS n FROM events WHERE accepted_at >= ? GROUP BY status', time)) {
-        if (row.status as string in counts) counts[row.status as keyof StatusCounts] = Number(row.n);
-      }
-      return counts;
-    });
+    return this.store.counts(since);
   }
 
   /** The key of the record that listed this platform id (a payment_intent, an order id), or null. */
   async findPlatformId(id: string): Promise<string | null> {
-    return (this.sql.exec<Row>('SELECT key FROM platform_ids WHERE id = ?', id).toArray()[0]?.key as string | undefined) ?? null;
+    return this.store.findPlatformId(id);
   }
 
-  /**
-   * The click for a (referral code, client network), made here once per
-   * memory window: one Durable Object request per landing, and concurrent
-   * landings share one Tapfiliate click. One object holds every code of a
-   * network (memory.ts), so it also caps how many codes one network may have
-   * clicks made for in the window: random codes from one address cost at most
-   * that many API calls. '' when no click is made. A refusal (4xx) is
-   * remembered, so a retried landing does not ask again; a timeout or a 5xx is
-   * not, so the next landing tries again.
-   */
-  async click(network: string, body: ClickBody, ttlMs: number, codesPerNetwork: number): Promise<string> {
-    const memoryKey = `clk:${network}|${body.referral_code}`;
-    const kept = this.recallNow(memoryKey);
-    if (kept !== undefined) return kept;
-    const running = this.clicksInFlight.get(memoryKey);
-    if (running) return running;
-    const codes = Number(
-      this.sql.exec<Row>('SELECT COUNT(*) AS n FROM memory WHERE key > ? AND key < ? AND expires_at > ?', `clk:${network}|`, `clk:${network}|\uffff`, Date.now()).one().n,
-    );
-    if (codes + this.clicksInFlight.size >= codesPerNetwork) {
-      logLine('click_budget_spent', { level: 'warn', referral_code: body.referral_code, codes });
-      return '';
-    }
-    const making = (async () => {
-      const url = upstreamUrlsOf(this.env).clicks;
-      const apiKey = apiKeyOf(this.env);
-      if (!url || !apiKey) return '';
-      const created = await createClick(body, { url, apiKey, timeoutMs: this.timeoutMs });
-      if (!created.id) logLine('click_not_created', { level: 'warn', referral_code: body.referral_code, upstream_status: created.status, message: created.message });
-      const refused = created.status !== undefined && created.status >= 400 && created.status < 500 && created.status !== 408 && created.status !== 429;
-      if (created.id || refused) await this.remember(memoryKey, created.id ?? '', ttlMs);
-      return created.id ?? '';
-    })();
-    this.clicksInFlight.set(memoryKey, making);
-    try {
-      return await making;
-    } finally {
-      this.clicksInFlight.delete(memoryKey);
-    }
+  /** The click for a (referral code, client network): memory.ts Memory.click. '' when none is made. */
+  async click(network: string, body: ClickBody): Promise<string> {
+    return this.memory.click(network, body, this.env, this.timeoutMs, () => this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS));
   }
 
   /** Keeps a small value until `ttlMs` from now, replacing what was kept. */
   async remember(key: string, value: string, ttlMs: number): Promise<void> {
-    const now = Date.now();
-    this.sql.exec('INSERT OR REPLACE INTO memory (key, value, expires_at) VALUES (?, ?, ?)', key, value, now + ttlMs);
-    await this.scheduleAlarm(now + SWEEP_EVERY_MS);
+    this.memory.remember(key, value, ttlMs);
+    await this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 
   /** The kept value; with `slideMs`, it is then kept that long from now (a subscription's renewal extends its memory). */
   async recall(key: string, slideMs?: number): Promise<string | undefined> {
-    const value = this.recallNow(key);
-    if (value !== undefined && slideMs !== undefined) this.sql.exec('UPDATE memory SET expires_at = ? WHERE key = ?', Date.now() + slideMs, key);
-    return value;
+    return this.memory.recall(key, slideMs);
   }
 
   /** Retention, then a batch of due tries. The next alarm is set before the batch runs. */
   async alarm(): Promise<void> {
     const now = Date.now();
     this.alarmAt = null;
-    this.forgetExpired(now);
-    const due = this.sql
-      .exec<Row>("SELECT key FROM events WHERE status = 'pending' AND next_try_at <= ? ORDER BY next_try_at LIMIT ?", now, ALARM_BATCH)
-      .toArray()
-      .map((row) => String(row.key));
+    this.store.forgetBefore(now - retentionMsOf(this.env));
+    this.memory.forgetExpired(now);
+    const due = this.store.due(now, ALARM_BATCH);
     // If this batch is cut short, the next alarm finds what is left (each started try has pushed its own next_try_at).
     await this.scheduleAlarm(due.length === ALARM_BATCH ? now : now + SWEEP_EVERY_MS);
     if (due.length > 0) logLine('alarm_batch', { due: due.length });
@@ -269,10 +160,10 @@ export class PostbackLedger extends DurableObject<Env> {
     await this.scheduleNext();
   }
 
-  /** One try of a pending record, applied to the record. Undefined when the key is unknown; the record unchanged when not pending or busy. */
+  /** One try of a record, applied to it. Undefined when the key is unknown; the record unchanged when lifecycle says it is not tried, or when it is busy. */
   private async attempt(key: string): Promise<LedgerRecord | undefined> {
-    let record = this.read(key);
-    if (!record || record.status !== 'pending' || this.inFlight.has(key)) return record;
+    let record = this.store.read(key);
+    if (!record || !canTry(record) || this.inFlight.has(key)) return record;
     this.inFlight.add(key);
     let outcome: TryOutcome;
     try {
@@ -291,7 +182,7 @@ export class PostbackLedger extends DurableObject<Env> {
     } catch (error) {
       // Never lost: an unexpected failure is retried like a 5xx.
       logLine('delivery_error', { level: 'error', key, error: error instanceof Error ? error.message : 'unknown' });
-      outcome = { result: 'retry', step: record.kind === 'refund' ? 'refund' : record.kind, reason: 'error' };
+      outcome = { result: 'retry', step: record.kind, reason: 'error' };
     } finally {
       this.inFlight.delete(key);
     }
@@ -303,22 +194,23 @@ export class PostbackLedger extends DurableObject<Env> {
     return record;
   }
 
-  /**
-   * A refund lives beside its conversion. One that has not reached Tapfiliate
-   * (pending, or dead) is never sent; otherwise Tapfiliate's commissions are
-   * taken back (refunds.ts).
-   */
+  /** A refund lives beside its conversion; lifecycle.ts refundMeets decides what its try does. */
   private async tryRefund(record: LedgerRecord): Promise<TryOutcome> {
     const refund = (record.job as RefundJob).refund;
     const conversionKey = shardKeyOf(record.job);
-    const conversion = this.read(conversionKey);
-    if (conversion && (conversion.status === 'pending' || conversion.status === 'dead')) {
-      if (this.inFlight.has(conversionKey)) return { result: 'retry', step: 'refund', reason: 'conversion_in_flight' };
-      this.write(reversedBeforeSending(conversion, record.key, Date.now()));
-      logLine('conversion_reversed_unsent', { key: conversionKey, refund_id: refund.refund_id });
-      return { result: 'reversed', message: 'the conversion had not been sent; it never will be' };
+    const conversion = this.store.read(conversionKey);
+    switch (refundMeets(conversion, this.inFlight.has(conversionKey))) {
+      case 'wait':
+        return { result: 'retry', step: 'refund', reason: 'conversion_in_flight' };
+      case 'reverse_unsent':
+        this.write(reversedBeforeSending(conversion!, record.key, Date.now()));
+        logLine('conversion_reversed_unsent', { key: conversionKey, refund_id: refund.refund_id });
+        return { result: 'reversed', message: 'the conversion had not been sent; it never will be' };
+      case 'already_reversed':
+        return { result: 'reversed', message: 'the conversion was already reversed' };
+      case 'run':
+        break;
     }
-    if (conversion?.status === 'reversed') return { result: 'reversed', message: 'the conversion was already reversed' };
     const outcome = await runRefund({
       job: refund,
       conversion: conversion === undefined ? null : {
@@ -330,57 +222,29 @@ export class PostbackLedger extends DurableObject<Env> {
       env: this.env,
       timeoutMs: this.timeoutMs,
     });
-    if (outcome.result === 'reversed' || outcome.result === 'adjusted') {
-      if (conversion) this.write(refundApplied(conversion, { status: outcome.result, refunded_amount: outcome.refunded_amount, commissions: outcome.commissions }, record.key, Date.now()));
-      return { result: outcome.result };
+    switch (outcome.result) {
+      case 'reversed':
+      case 'adjusted':
+        if (conversion) this.write(refundApplied(conversion, { status: outcome.result, refunded_amount: outcome.refunded_amount, commissions: outcome.commissions }, record.key, Date.now()));
+        return { result: outcome.result };
+      case 'retry':
+      case 'rejected':
+        return { ...outcome, step: 'refund' };
+      default:
+        return outcome;
     }
-    if (outcome.result === 'retry') return { ...outcome, step: 'refund' };
-    if (outcome.result === 'rejected') return { ...outcome, step: 'refund' };
-    return outcome;
   }
 
-  private read(key: string): LedgerRecord | undefined {
-    const row = this.sql.exec<Row>('SELECT record FROM events WHERE key = ?', key).toArray()[0];
-    return row ? (JSON.parse(String(row.record)) as LedgerRecord) : undefined;
-  }
-
+  /** Every write of a record goes through here (test/delivery/ledger.test.ts writes records with it). */
   private write(record: LedgerRecord): void {
-    const view = eventView(record, false);
-    this.sql.exec(
-      `INSERT OR REPLACE INTO events (key, kind, status, source, external_id, customer_id, refund_id, accepted_at, updated_at, next_try_at, record)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      record.key,
-      record.kind,
-      record.status,
-      record.source,
-      view.external_id ?? null,
-      view.customer_id ?? null,
-      view.refund_id ?? null,
-      record.accepted_at,
-      record.updated_at,
-      record.status === 'pending' ? record.next_try_at : null,
-      JSON.stringify(record),
-    );
-  }
-
-  private recallNow(key: string): string | undefined {
-    return this.sql.exec<Row>('SELECT value FROM memory WHERE key = ? AND expires_at > ?', key, Date.now()).toArray()[0]?.value as string | undefined;
-  }
-
-  private forgetExpired(now: number): void {
-    const before = now - retentionMsOf(this.env);
-    // A record an operator is having tried again is kept until that series ends.
-    this.sql.exec("DELETE FROM events WHERE accepted_at < ? AND status != 'pending'", before);
-    this.sql.exec('DELETE FROM platform_ids WHERE accepted_at < ?', before);
-    this.sql.exec('DELETE FROM memory WHERE expires_at <= ?', now);
+    this.store.write(record);
   }
 
   /** The alarm at the earliest due try, or a day away for retention while anything is kept. */
   private async scheduleNext(): Promise<void> {
-    const next = this.sql.exec<Row>("SELECT MIN(next_try_at) AS at FROM events WHERE status = 'pending'").one().at as number | null;
+    const next = this.store.nextTry();
     if (next !== null) return this.scheduleAlarm(Math.max(next, Date.now()));
-    const kept = Number(this.sql.exec<Row>('SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM memory) AS n').one().n);
-    if (kept > 0) await this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS);
+    if (this.store.holdsAny() || this.memory.holdsAny()) await this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 
   /** Moves the alarm earlier, never later: one alarm serves every record of the object. */
@@ -389,24 +253,5 @@ export class PostbackLedger extends DurableObject<Env> {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     await this.ctx.storage.setAlarm(at);
-  }
-}
-
-/** The caller's answer after the inline try. */
-function answerOf(record: LedgerRecord | undefined): DeliveryResult {
-  if (!record) return { status: 'queued' };
-  switch (record.status) {
-    case 'sent':
-      return { status: record.history.at(-1)?.outcome === 'duplicate' ? 'duplicate' : 'sent' };
-    case 'pending':
-      return { status: 'queued' };
-    case 'dead': {
-      const last = record.history.at(-1);
-      return { status: 'rejected', upstreamStatus: last?.upstream_status ?? 0, message: last?.message ?? 'out of tries' };
-    }
-    case 'ignored':
-      return { status: record.history.at(-1)?.outcome === 'unattributed' ? 'unattributed' : 'ignored' };
-    default:
-      return { status: record.status };
   }
 }

@@ -1,31 +1,39 @@
 // The life of one ledger record, as pure functions: (record, event, now) → record.
-// The ledger object (ledger.ts) stores records in SQLite and runs the tries; it
-// decides nothing itself. Tested without workerd in test/lifecycle/.
+// The ledger object (ledger.ts) stores records in SQLite (store.ts) and runs
+// the tries; it decides nothing itself: every decision about a record is a
+// function here. Tested without workerd in test/lifecycle/.
 //
 //   state     event                         next state       effect
 //   ───────   ───────────────────────────   ──────────────   ─────────────────────────────────
 //   (none)    accepted                      pending          first try now, inline
+//   pending   try starts (canTry)           pending          counted; only a pending record is tried
 //   pending   try: sent / Tapfiliate has it sent             answer sent (or duplicate)
 //   pending   try: refused (4xx ≠ 408, 429) dead             answer upstream_rejected
 //   pending   try: retry, tries left        pending          next try after backoff (≥ Retry-After)
 //   pending   try: retry, none left         dead             —
-//   pending   refund of a pending conversion reversed         never sent
+//   other     try starts or ends            unchanged        nothing is tried twice; sent stays sent
+//   pending   its refund tries (refundMeets) reversed        never sent (a dead one too); while its own
+//                                                            try runs, the refund waits; sent: run at Tapfiliate
 //   dead      operator retry                pending          a new series of tries, the first now
 //   pending   operator retry                pending          the next try now
-//   sent      operator retry                sent             409 already_sent
-//   refund    try: reversed/adjusted/…      that status      its conversion updated
+//   sent      operator retry                sent             409 already_sent (adjusted too: it was sent)
+//   reversed  operator retry                reversed         409 not_retryable (ignored too)
+//   refund    try: reversed/adjusted/…      that status      its conversion updated (refundApplied)
+//   any       the inline try has ended      —                the caller's answer (answerOf)
 //
 // Invariants: `sent`, `reversed` and `adjusted` are final for a postback, so
 // nothing is posted for a key twice by this ledger (the one window left, a
 // crash between Tapfiliate's 2xx and writing `sent`, is closed by Tapfiliate
 // refusing a repeated external_id: docs/operations.md, "Exactly once"). A
 // record keeps its job until retention ends, whatever its state.
-import { stepsOf as postbackSteps, type PostbackJob, type PostbackKind } from '../tapfiliate';
-import { withoutUndefined } from '../plain';
+import type { PostbackJob, PostbackKind } from '../tapfiliate';
+import { withoutUndefined } from '../lib/plain';
+import type { PlatformName } from '../platforms';
 
 export type RecordKind = 'conversion' | 'customer' | 'refund';
 export type RecordStatus = 'pending' | 'sent' | 'dead' | 'reversed' | 'adjusted' | 'ignored';
-export type EventSource = 'browser' | 'server' | 'stripe' | 'shopify' | 'paddle' | 'lemonsqueezy';
+/** Who sent the event: a browser, the merchant's server, or a payment platform of the table (proxy/platforms/index.ts). */
+export type EventSource = 'browser' | 'server' | PlatformName;
 
 /** A refund of (part of) a conversion; `amount` left out means the rest of the order. */
 export interface RefundJob {
@@ -118,11 +126,6 @@ function kindOf(job: Job): RecordKind {
   return job.conversion ? 'conversion' : 'customer';
 }
 
-/** The postbacks of a job in the order they go out: the customer before the conversion that names it. */
-export function stepsOf(job: Job): Step[] {
-  return 'refund' in job ? ['refund'] : postbackSteps(job);
-}
-
 export function accepted(submission: Submission, now: number): LedgerRecord {
   const { job, source, signed, platformIds = [] } = submission;
   return {
@@ -144,8 +147,14 @@ export function accepted(submission: Submission, now: number): LedgerRecord {
   };
 }
 
-/** A try begins: counted, and pushed ahead so no other try starts while it runs. */
+/** The guard of every try: only a pending record is tried. */
+export function canTry(record: LedgerRecord): boolean {
+  return record.status === 'pending';
+}
+
+/** A try begins: counted, and pushed ahead so no other try starts while it runs. A record that is not pending is left as it is. */
 export function tryStarted(record: LedgerRecord, now: number): LedgerRecord {
+  if (!canTry(record)) return record;
   return { ...record, attempts: record.attempts + 1, series_tries: record.series_tries + 1, next_try_at: now + FIRST_TRY_GRACE_MS, updated_at: now };
 }
 
@@ -153,8 +162,9 @@ export function stepDone(record: LedgerRecord, step: Step, now: number): LedgerR
   return { ...record, done_steps: [...record.done_steps, step], updated_at: now };
 }
 
-/** The record after a try, given how it ended. */
+/** The record after a try, given how it ended. Only a pending record's try ends: a sent one is never made pending again. */
 export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: number, random = Math.random, baseDelayMs = BASE_DELAY_MS): LedgerRecord {
+  if (!canTry(record)) return record;
   const base = { ...record, updated_at: now };
   switch (outcome.result) {
     case 'sent':
@@ -182,13 +192,31 @@ export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: numb
   }
 }
 
-type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' };
+type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' } | { refused: 'not_retryable'; status: 'reversed' | 'ignored' };
 
-/** An operator's retry: a dead record starts a new series of tries, a pending one tries now. */
+/**
+ * An operator's retry: a dead record starts a new series of tries, a pending
+ * one tries now. A sent record (or an adjusted one: it was sent) is never sent
+ * again; a reversed or ignored one has nothing to send, and says so.
+ */
 export function retryRequested(record: LedgerRecord, now: number): RetryVerdict {
-  if (record.status !== 'dead' && record.status !== 'pending') return { refused: 'already_sent' };
+  if (record.status === 'sent' || record.status === 'adjusted') return { refused: 'already_sent' };
+  if (record.status === 'reversed' || record.status === 'ignored') return { refused: 'not_retryable', status: record.status };
   const series_tries = record.status === 'dead' ? 0 : record.series_tries;
   return { record: withHistory({ ...record, status: 'pending', series_tries, next_try_at: now, updated_at: now }, { at: now, outcome: 'retry_requested' }) };
+}
+
+/**
+ * What a refund's try does, given its conversion as this object holds it
+ * (undefined: none; `busy`: the conversion's own try is running now):
+ * `wait` until that try ends; `reverse_unsent` a conversion that has not
+ * reached Tapfiliate (pending, or dead) so it never will; `already_reversed`;
+ * or `run` the refund at Tapfiliate (delivery/refunds.ts).
+ */
+export function refundMeets(conversion: LedgerRecord | undefined, busy: boolean): 'wait' | 'reverse_unsent' | 'already_reversed' | 'run' {
+  if (conversion && (conversion.status === 'pending' || conversion.status === 'dead')) return busy ? 'wait' : 'reverse_unsent';
+  if (conversion?.status === 'reversed') return 'already_reversed';
+  return 'run';
 }
 
 /** A refund arrived before its conversion reached Tapfiliate: the conversion is never sent. */
@@ -207,6 +235,42 @@ export function refundApplied(
     { ...conversion, status: change.status, refunded_amount: change.refunded_amount, commissions: conversion.commissions ?? change.commissions, updated_at: now },
     { at: now, outcome: change.status, step: 'refund', message: `by ${refundKey}` },
   );
+}
+
+/** What the request handler answers once delivery has the event. */
+export type DeliveryResult =
+  | { status: 'sent' | 'queued' | 'duplicate' | 'reversed' | 'adjusted' | 'unattributed' | 'ignored' }
+  | { status: 'rejected'; upstreamStatus: number; message: string }
+  /** The ledger could not be reached: the caller is asked to send it again (a replay is then a duplicate at worst). */
+  | { status: 'unavailable' };
+
+export type RetryResult = DeliveryResult | { status: 'already_sent' } | { status: 'not_retryable'; record_status: 'reversed' | 'ignored' } | { status: 'not_found' };
+
+/** The caller's answer after the inline try; undefined (the key vanished) is queued. */
+export function answerOf(record: LedgerRecord | undefined): DeliveryResult {
+  if (!record) return { status: 'queued' };
+  switch (record.status) {
+    case 'sent':
+      return { status: record.history.at(-1)?.outcome === 'duplicate' ? 'duplicate' : 'sent' };
+    case 'pending':
+      return { status: 'queued' };
+    case 'dead': {
+      const last = record.history.at(-1);
+      return { status: 'rejected', upstreamStatus: last?.upstream_status ?? 0, message: last?.message ?? 'out of tries' };
+    }
+    case 'ignored':
+      return { status: record.history.at(-1)?.outcome === 'unattributed' ? 'unattributed' : 'ignored' };
+    default:
+      return { status: record.status };
+  }
+}
+
+/** The ids an operator searches the logs and the ledger by: never the key's secret parts, the body or an IP. */
+export function idsOf(record: LedgerRecord): { external_id?: string; customer_id?: string; refund_id?: string } {
+  const job = record.job;
+  if ('refund' in job) return { refund_id: job.refund.refund_id, external_id: job.refund.external_id };
+  if (job.conversion) return { external_id: job.conversion.external_id, ...(job.conversion.customer_id !== undefined && { customer_id: job.conversion.customer_id }) };
+  return { customer_id: job.customer!.customer_id };
 }
 
 /** Keeps the first entry and the latest ones: how it started and how it stands. */

@@ -1,10 +1,9 @@
 // One try of a record's job at Tapfiliate, per kind. The ledger object calls
 // these and applies what they return through lifecycle.ts.
 import { apiKeyOf, upstreamUrlsOf } from '../config';
-import { logLine } from '../log';
-import { sendPostback, type PostbackJob, type PostbackOutcome } from '../tapfiliate';
-import type { LedgerRecord, Step, TryOutcome } from './lifecycle';
-import { stepsOf } from './lifecycle';
+import { logLine } from '../lib/log';
+import { sendPostback, stepsOf, type PostbackJob, type PostbackOutcome } from '../tapfiliate';
+import { idsOf, type LedgerRecord, type Step, type TryOutcome } from './lifecycle';
 
 interface TryOptions {
   env: Env;
@@ -26,7 +25,7 @@ export async function tryPostbacks(record: LedgerRecord, { env, timeoutMs, stepD
   let duplicate = false;
   let status: number | undefined;
   for (const step of stepsOf(job)) {
-    if (step === 'refund' || record.done_steps.includes(step)) continue;
+    if (record.done_steps.includes(step)) continue;
     const started = Date.now();
     const outcome = await sendPostback(step, job[step]!, { url: urls[step], apiKey, timeoutMs });
     logAttempt(record, step, outcome, Date.now() - started);
@@ -37,14 +36,6 @@ export async function tryPostbacks(record: LedgerRecord, { env, timeoutMs, stepD
     stepDone(step);
   }
   return { result: 'sent', duplicate, status };
-}
-
-/** The id an operator searches the logs by. */
-export function idsOf(record: LedgerRecord): Record<string, string> {
-  const job = record.job;
-  if ('refund' in job) return { refund_id: job.refund.refund_id, external_id: job.refund.external_id };
-  if (job.conversion) return { external_id: job.conversion.external_id, ...(job.conversion.customer_id !== undefined && { customer_id: job.conversion.customer_id }) };
-  return { customer_id: job.customer!.customer_id };
 }
 
 /** One line per upstream try. Carries ids, never the key, the body or an IP. */

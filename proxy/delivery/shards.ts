@@ -1,6 +1,6 @@
 // Which ledger object holds a key. The choice uses no secret, so rotating any
 // of them (the API key first, when it leaks) never moves a record: an id sent
-// before a rotation is still a duplicate after it (shared/contract.md 6a).
+// before a rotation is still a duplicate after it (docs/operations.md, "Exactly once").
 import type { PostbackLedger } from './ledger';
 
 /**

@@ -1,9 +1,9 @@
-// A record as the operator API shows it (shared/contract.md section 10): ids,
+// A record as the operator API shows it (docs/reference.md, "Routes and answers"): ids,
 // amounts, identifiers and history. Never the job's IP or user agent, never the key.
-import { IDENTIFIER_FIELDS } from '../schema';
+import { IDENTIFIER_FIELDS } from '../events/schema';
+import { withoutUndefined } from '../lib/plain';
 import type { PostbackJob } from '../tapfiliate';
 import type { Attempt, EventSource, LedgerRecord, RecordKind, RecordStatus } from './lifecycle';
-import { withoutUndefined } from '../plain';
 
 interface LedgerEventAttempt {
   at: string;

@@ -1,7 +1,7 @@
 // The job an accepted event becomes: the postback bodies Tapfiliate gets, in
 // the order they go out (proxy/tapfiliate.ts sends them).
-import { withoutUndefined } from '../plain';
-import type { Conversion, Customer, Identifiers } from '../schema';
+import { withoutUndefined } from '../lib/plain';
+import type { Conversion, Customer, Identifiers } from './schema';
 import type { ConversionPostback, PostbackJob, Visitor } from '../tapfiliate';
 
 /** The postbacks for a conversion. The customer carries identifiers and visitor, not the order's meta_data. */

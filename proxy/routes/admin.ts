@@ -1,21 +1,23 @@
-// The operator API under BASE_PATH/admin/api (contract §10, docs/operations.md,
-// "Console"): what happened to an order, what is stuck, and sending it again.
+// The operator API under BASE_PATH/admin/api (docs/reference.md, "Routes and
+// answers"; docs/operations.md, "Console"): what happened to an order, what is stuck, and sending it again.
 // Behind TAPLINE_ADMIN_TOKEN; every answer is no-store and carries no CORS header.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import * as z from 'zod/mini';
+import { adminTokenOf } from '../config';
 import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery';
-import { adminTokenOf, apiKeyOf, lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, serverTokenOf, shopifySecretOf, signingSecretOf, stripeSecretOf } from '../config';
-import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http';
-import { truncateIp } from '../log';
-import { isIp } from '../visitor';
-import { enforceRateLimit } from '../trust';
+import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http/context';
+import { refuseUnlessLedger } from '../http/answers';
+import { enforceRateLimit } from '../http/trust';
+import { truncateIp } from '../lib/log';
+import { isIp } from '../lib/network';
+import { PLATFORMS, secretsOf } from '../platforms';
 
 const STATUSES = ['pending', 'sent', 'dead', 'reversed', 'adjusted', 'ignored'] as const;
 const KINDS = ['conversion', 'customer', 'refund'] as const;
-const SOURCES = ['browser', 'server', 'stripe', 'shopify', 'paddle', 'lemonsqueezy'] as const;
+const SOURCES = ['browser', 'server', ...PLATFORMS.map((platform) => platform.name)] as const;
 
-/** The longest ledger key: a kind prefix and an id of at most 255 characters (proxy/schema.ts). */
+/** The longest ledger key: a kind prefix and an id of at most 255 characters (proxy/events/schema.ts). */
 const MAX_KEY_LENGTH = 300;
 
 const listQuerySchema = z.object({
@@ -99,6 +101,9 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
         throw notFound();
       case 'already_sent':
         throw jsonError(409, { ok: false, error: 'already_sent', message: 'Tapfiliate has this one already; it is never sent twice' });
+      case 'not_retryable':
+        // Reversed or ignored: nothing was owed to Tapfiliate, so nothing is sent.
+        return c.json({ ok: false, error: 'not_retryable', status: result.record_status, message: `a ${result.record_status} record is never sent` }, 409);
       case 'rejected':
         // Tapfiliate's words are in the event's `last.message`; the answer only says it refused.
         c.get('log').upstream_status = result.upstreamStatus;
@@ -117,9 +122,8 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
 
 /** The ledger behind delivery; a deployment without it has nothing to show. */
 function deliveryOf(c: AppContext, createDelivery: CreateDelivery) {
-  const delivery = createDelivery(c.env);
-  if (!delivery) throw jsonError(503, { ok: false, error: 'not_configured', message: 'POSTBACK_LEDGER must be bound (wrangler.toml)' });
-  return delivery;
+  refuseUnlessLedger(c);
+  return createDelivery(c.env);
 }
 
 /** `:key` arrives percent-encoded (`con%3AORD-5`); Hono has decoded it. */
@@ -139,12 +143,10 @@ const IPV4_IN_TEXT = /\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b/g;
 /**
  * The ledger holds no IP and no secret; this makes sure no answer does either,
  * whatever a record carries: every string that is an IP, or holds an IPv4, is
- * cut to its network part (log.ts truncateIp), and every secret is replaced.
+ * cut to its network part (lib/log.ts truncateIp), and every secret is replaced.
  */
 export function redact<T>(value: T, env: Partial<Env>): T {
-  const secrets = [apiKeyOf(env), adminTokenOf(env), signingSecretOf(env), serverTokenOf(env), stripeSecretOf(env), shopifySecretOf(env), paddleSecretOf(env), paddleSandboxSecretOf(env), lemonSqueezySecretOf(env)].filter(
-    (secret): secret is string => Boolean(secret),
-  );
+  const secrets = secretsOf(env);
   const clean = (item: unknown): unknown => {
     if (typeof item === 'string') {
       if (isIp(item)) return truncateIp(item);

@@ -5,22 +5,18 @@
 import type { Handler } from 'hono';
 import { setCookie } from 'hono/cookie';
 import { capturable, FORBIDDEN_ID_CHARACTERS, REFERENCE_FIELDS } from '../../common/attribution';
+import { COOKIE_NAME, DEFAULT_COOKIE_DAYS, MAX_URL_LENGTH } from '../../common/contract';
 import { allowedOriginsOf, upstreamUrlsOf } from '../config';
-import { clickFor } from '../memory';
-import { withoutUndefined } from '../plain';
+import { clickFor } from '../delivery';
+import { clickSchema, IDENTIFIER_FIELDS, type Click } from '../events/schema';
+import { refuseUnlessConfigured, stored, testAnswer } from '../http/answers';
+import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http/context';
+import { clientNetwork } from '../lib/network';
+import { withoutUndefined } from '../lib/plain';
 import type { ClickBody } from '../tapfiliate';
-import { invalidRequest, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
-import { visitorOf } from '../visitor';
-import { clickSchema, IDENTIFIER_FIELDS, type Click } from '../schema';
-import { clientNetwork } from '../visitor';
-import { refuseUnlessConfigured } from '../events/answer';
-import { COOKIE_NAME, DEFAULT_COOKIE_DAYS, MAX_URL_LENGTH, type TapResult } from '../../common/contract';
-
-/** The longest landing_page or referrer forwarded to Tapfiliate. */
 
 export function clickRoute(): Handler<AppEnv> {
   return async function handleClick(c) {
-    const log = c.get('log');
     refuseUnlessConfigured(c);
     const click = parseWith(clickSchema, jsonObject(await c.req.text()));
     for (const field of IDENTIFIER_FIELDS) {
@@ -45,14 +41,12 @@ export function clickRoute(): Handler<AppEnv> {
       referrer: forwardableUrl(click.referrer),
     });
     if (wanted && click.test) {
-      log.result = 'test';
       writeCookie(c, click, domain, undefined);
-      return c.json({ ok: true, status: 'test', postbacks: [{ kind: 'click', url, body }] } satisfies TapResult, 200);
+      return testAnswer(c, [{ kind: 'click', url, body }]);
     }
-    if (wanted && c.env.POSTBACK_LEDGER) clickId = await clickFor(c.env, clientNetwork(visitor.ip), body);
+    if (wanted) clickId = await clickFor(c.env, clientNetwork(visitor.ip), body);
     writeCookie(c, click, domain, clickId);
-    log.result = 'stored';
-    return c.json({ ok: true, status: 'stored', ...(clickId && { click_id: clickId }) } satisfies TapResult, 200);
+    return stored(c, clickId ? { click_id: clickId } : {});
   };
 }
 
@@ -66,7 +60,7 @@ function landingHosts(c: AppContext): Set<string> {
 /**
  * A URL Tapfiliate may show the merchant and affiliates: http(s), at most
  * 2,048 characters, no control characters, and, when `hosts` is given, on one
- * of them. Anything else is left out of the click (docs/security.md, "Clicks").
+ * of them. Anything else is left out of the click (docs/security.md, "Limits that hold in every mode").
  */
 function forwardableUrl(value: string | undefined, hosts?: Set<string>): string | undefined {
   if (!value || value.length > MAX_URL_LENGTH || FORBIDDEN_ID_CHARACTERS.test(value)) return undefined;

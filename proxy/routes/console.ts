@@ -3,7 +3,7 @@
 // token is asked for by the page and only the API behind it checks it.
 import type { Handler } from 'hono';
 import { CONSOLE_FILES } from '../generated/console';
-import type { AppEnv } from '../http';
+import type { AppEnv } from '../http/context';
 
 /**
  * The page runs under this policy: its own files only, no inline script or

@@ -1,18 +1,17 @@
 // POST /convert and POST /customer: one event, from the browser or from the
 // merchant's server, checked, attributed, and handed to delivery.
 import type { Handler } from 'hono';
-import { cookieIdentifiers, hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers } from '../identifiers';
-import { maxAmountOf, secretHint, signingSecretOf, webhooksOwnOrders } from '../config';
+import { maxAmountOf, secretHint, signingSecretOf } from '../config';
 import type { CreateDelivery } from '../delivery';
-import { answerDelivery, deliver, isZeroAmount, refuseUnlessConfigured, testAnswer } from '../events/answer';
+import { hasIdentifier, identifiersFromCookieValue, identifiersFromReference, mergeIdentifiers } from '../events/identifiers';
 import { conversionJob, customerJob } from '../events/job';
-import { invalidRequest, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
-import { cleanVisitor, visitorOf } from '../visitor';
-import { logLine } from '../log';
-import { conversionSchema, customerSchema, serverEventExtrasSchema, IDENTIFIER_FIELDS } from '../schema';
-import type { TapResult } from '../../common/contract';
-import { signatureRequired, verifySigned } from '../signature';
-import { isServerEvent } from '../trust';
+import { conversionSchema, customerSchema, IDENTIFIER_FIELDS, serverEventExtrasSchema } from '../events/schema';
+import { verifySigned } from '../events/signature';
+import { answerDelivery, deliver, ignored, isZeroAmount, jobPostbacks, notConfigured, refuseUnlessConfigured, signedEventRefused, testAnswer, unattributed } from '../http/answers';
+import { cookieIdentifiers, invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http/context';
+import { isServerEvent } from '../http/trust';
+import { cleanVisitor } from '../lib/network';
+import { webhooksOwnOrders } from '../platforms';
 
 /**
  * The handler for one kind of event. Browser events have passed the origin
@@ -28,11 +27,7 @@ export function eventRoute(kind: 'conversion' | 'customer', createDelivery: Crea
     const event = kind === 'conversion' ? parseWith(conversionSchema, fields) : parseWith(customerSchema, fields);
     if ('external_id' in event) log.external_id = event.external_id;
     else log.customer_id = event.customer_id;
-    if (isZeroAmount(event)) {
-      log.result = 'ignored';
-      log.reason = 'zero_amount';
-      return c.json({ ok: true, status: 'ignored' } satisfies TapResult, 200);
-    }
+    if (isZeroAmount(event)) return ignored(c, 'zero_amount');
     const maxAmount = maxAmountOf(c.env);
     if ('amount' in event && event.amount !== undefined && !signed && !isServerEvent(c) && event.amount > maxAmount) {
       throw invalidRequest([{ path: 'amount', message: `must be at most ${maxAmount} unless the event is signed (MAX_AMOUNT)` }]);
@@ -48,15 +43,9 @@ export function eventRoute(kind: 'conversion' | 'customer', createDelivery: Crea
     const identifiers = mergeIdentifiers(stored, event);
     const visitor = extras ? cleanVisitor(extras.ip, extras.user_agent) : visitorOf(c);
 
-    if (!hasIdentifier(identifiers)) {
-      log.result = 'unattributed';
-      return c.json({ ok: true, status: 'unattributed' } satisfies TapResult, 200);
-    }
+    if (!hasIdentifier(identifiers)) return unattributed(c);
     const job = 'external_id' in event ? conversionJob(event, identifiers, visitor) : customerJob(event, identifiers, visitor);
-    if (event.test) {
-      log.result = 'test';
-      return c.json(testAnswer(c, job), 200);
-    }
+    if (event.test) return testAnswer(c, jobPostbacks(c, job));
     return answerDelivery(c, await deliver(c, createDelivery, { job, source: isServerEvent(c) ? 'server' : 'browser', signed }));
   };
 }
@@ -71,14 +60,13 @@ async function trustedFields(c: AppContext, body: Record<string, unknown>): Prom
   const secret = signingSecretOf(c.env);
   if (body.signed === undefined) {
     // A webhook owns the orders even in open trust: unsigned, this event could only pre-empt it.
-    if (secret || webhooksOwnOrders(c.env)) throw signatureRequired();
+    if (secret || webhooksOwnOrders(c.env)) throw signedEventRefused('signature_required');
     return { fields: body, signed: false };
   }
-  if (!secret) {
-    logLine('not_configured', { hint: `a signed event arrived but ${secretHint('TAPLINE_SIGNING_SECRET')}` });
-    throw jsonError(503, { ok: false, error: 'not_configured', message: 'this worker has no signing secret to verify signed events' });
-  }
-  const inside = await verifySigned(body, secret);
+  if (!secret) throw notConfigured([`a signed event arrived but ${secretHint('TAPLINE_SIGNING_SECRET')}`], 'this worker has no signing secret to verify signed events');
+  const verdict = await verifySigned(body, secret);
+  if (!verdict.ok) throw 'issues' in verdict ? invalidRequest(verdict.issues) : signedEventRefused(verdict.refused);
+  const inside = verdict.fields;
   const outside: Record<string, unknown> = {};
   for (const field of IDENTIFIER_FIELDS) if (body[field] !== undefined) outside[field] = body[field];
   if (body.test !== undefined) outside.test = body.test;

@@ -1,7 +1,8 @@
 import type { Handler } from 'hono';
-import { configProblems, lemonSqueezySecretOf, paddleSandboxSecretOf, paddleSecretOf, shopifySecretOf, stripeSecretOf, trustOf } from '../config';
-import type { AppEnv } from '../http';
-import { logLine } from '../log';
+import { configProblems } from '../config';
+import type { AppEnv } from '../http/context';
+import { logLine } from '../lib/log';
+import { trustOf, webhookSecretsOf } from '../platforms';
 
 /**
  * What an operator checks after a deploy, without a secret in it: whether
@@ -19,13 +20,8 @@ export function healthRoute(): Handler<AppEnv> {
       trust: trustOf(c.env),
       delivery: { durable: Boolean(c.env.POSTBACK_LEDGER) },
       rate_limit: c.env.TAPLINE_RATE_LIMIT ? 'per_ip' : 'none',
-      webhooks: {
-        stripe: stripeSecretOf(c.env) !== undefined,
-        shopify: shopifySecretOf(c.env) !== undefined,
-        paddle: paddleSecretOf(c.env) !== undefined,
-        paddle_sandbox: paddleSandboxSecretOf(c.env) !== undefined,
-        lemonsqueezy: lemonSqueezySecretOf(c.env) !== undefined,
-      },
+      // One entry per webhook route of the platforms' table: `paddle/sandbox` is `paddle_sandbox`.
+      webhooks: Object.fromEntries(webhookSecretsOf(c.env).map(({ path, secret }) => [path.replace(/\//g, '_'), secret !== undefined])),
     });
   };
 }

@@ -1,15 +1,14 @@
 // POST /refund: a refund from the merchant's server (WooCommerce's
 // woocommerce_order_refunded hook, any backend), with the server token. A refund
-// job, run once per refund_id by the ledger (proxy/refunds.ts).
+// job, run once per refund_id by the ledger (proxy/delivery/refunds.ts).
 // docs/reference.md, "Refunds", lists every answer.
 import type { Handler, MiddlewareHandler } from 'hono';
 import { MAX_EVENT_BYTES } from '../config';
 import type { CreateDelivery, RefundJob } from '../delivery';
-import { answerDelivery, deliver, refuseUnlessConfigured } from '../events/answer';
-import { refundTestAnswer } from '../events/refund';
-import { jsonBody, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http';
-import { refundSchema } from '../schema';
-import { isServerEvent, serverAuth } from '../trust';
+import { refundSchema } from '../events/schema';
+import { answerDelivery, deliver, refundPostbacks, refuseUnlessConfigured, testAnswer } from '../http/answers';
+import { jsonBody, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http/context';
+import { isServerEvent, serverAuth } from '../http/trust';
 
 /** The middleware and handler of `POST /refund`, in order: the server token before anything is read. */
 export function refundRoute(createDelivery: CreateDelivery): [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>, Handler<AppEnv>] {
@@ -20,10 +19,7 @@ export function refundRoute(createDelivery: CreateDelivery): [MiddlewareHandler<
     const { external_id, refund_id, amount, currency, test } = parseWith(refundSchema, jsonObject(await c.req.text()));
     c.get('log').external_id = external_id;
     const job: RefundJob = { refund: { refund_id, external_id, ...(amount === undefined ? {} : { amount }), ...(currency ? { currency } : {}) } };
-    if (test) {
-      c.get('log').result = 'test';
-      return c.json(refundTestAnswer(c, [job]), 200);
-    }
+    if (test) return testAnswer(c, refundPostbacks(c, [job]));
     return answerDelivery(c, await deliver(c, createDelivery, { job, source: 'server', signed: false }));
   }
 }

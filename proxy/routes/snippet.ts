@@ -1,5 +1,5 @@
 import type { Handler } from 'hono';
-import type { AppEnv } from '../http';
+import type { AppEnv } from '../http/context';
 
 /** A built snippet file: its JavaScript and the ETag fixed at build time. */
 export interface SnippetFile {

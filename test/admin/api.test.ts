@@ -91,7 +91,7 @@ describe('every answer', () => {
   });
 
   it('answers 503 when the ledger is not bound', async () => {
-    const { status, json } = await call('/_tap/admin/api/summary', { headers: bearer() }, {}, { createDelivery: () => undefined });
+    const { status, json } = await call('/_tap/admin/api/summary', { headers: bearer() }, { POSTBACK_LEDGER: undefined });
     expect(status).toBe(503);
     expect(json()).toMatchObject({ ok: false, error: 'not_configured' });
   });
@@ -173,6 +173,7 @@ describe('GET events/:key and POST events/:key/retry', () => {
     [{ status: 'duplicate' }, 200, { ok: true, status: 'duplicate' }],
     [{ status: 'rejected', upstreamStatus: 422, message: `Bad key ${API_KEY} from 203.0.113.7` }, 422, { ok: false, error: 'upstream_rejected', upstream_status: 422 }],
     [{ status: 'already_sent' }, 409, { ok: false, error: 'already_sent' }],
+    [{ status: 'not_retryable', record_status: 'reversed' }, 409, { ok: false, error: 'not_retryable', status: 'reversed' }],
     [{ status: 'not_found' }, 404, { ok: false, error: 'not_found' }],
   ] as const)('answers a retry that ends %j with %i', async (answer, status, body) => {
     const fake = fakeDelivery([], answer as never);

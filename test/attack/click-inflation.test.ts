@@ -4,7 +4,7 @@
 // code and client network per 30 minutes; later landings get its click_id.
 // Without the guard the five landings below made five clicks.
 import { describe, expect, it } from 'vitest';
-import { CLICK_CODES_PER_NETWORK } from '../../proxy/memory';
+import { CLICK_CODES_PER_NETWORK } from '../../proxy/delivery';
 import { clicksEnv, clicksFor, freshIp, send, uniqueId } from './harness';
 
 describe('click inflation', () => {

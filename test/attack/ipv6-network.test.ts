@@ -4,7 +4,7 @@
 // IPv4 address, or the IPv6 /64. Without the guard clientNetwork did not exist,
 // the 61st event from one /64 was accepted, and each address made its own click.
 import { describe, expect, it } from 'vitest';
-import { clientNetwork } from '../../proxy/visitor';
+import { clientNetwork } from '../../proxy/lib/network';
 import { clicksEnv, clicksFor, send, uniqueId } from './harness';
 
 /** A /64 no other test uses. */

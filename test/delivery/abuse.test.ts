@@ -2,6 +2,7 @@
 import { env as workerEnv } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDelivery } from '../../proxy/delivery';
+import { cleanVisitor } from '../../proxy/lib/network';
 import type { PostbackJob } from '../../proxy/tapfiliate';
 import { recordOf, statusOf } from '../ledger-control';
 import { API_KEY, client, parseLogLines, postbackServer, type Rejection } from './postback-control';
@@ -20,7 +21,7 @@ function job(withCustomer = false): PostbackJob {
   };
 }
 const conKey = (pending: PostbackJob) => `con:${pending.conversion!.external_id}`;
-const submit = (pending: PostbackJob) => createDelivery(workerEnv as Env)!.submit({ job: pending, source: 'browser', signed: false });
+const submit = (pending: PostbackJob) => createDelivery(workerEnv as Env).submit({ job: pending, source: 'browser', signed: false });
 
 let undo: () => Promise<void>;
 let log: { mock: { calls: unknown[][] } };
@@ -54,7 +55,8 @@ describe('Amplification: a repeat costs no postback, a refusal costs one', () =>
 
   it('a 64 KB user agent, cleaned as the routes clean it, makes a record of a few KB', async () => {
     const pending = job();
-    pending.conversion!.user_agent = 'x'.repeat(64 * 1024).slice(0, 512);
+    // Through the routes' own guard (proxy/lib/network.ts cleanVisitor, which every route's visitor passes).
+    pending.conversion!.user_agent = cleanVisitor(undefined, 'x'.repeat(64 * 1024)).user_agent;
     expect(await submit(pending)).toEqual({ status: 'sent' });
     expect(JSON.stringify(await recordOf(conKey(pending))).length).toBeLessThan(4 * 1024);
   });

@@ -17,7 +17,7 @@ export const TOKEN = 'fuzz-server-token';
 export const MAX_AMOUNT = 100_000;
 export const SEED = 20_260_425;
 
-// The rules as shared/contract.md section 2 states them, written here from the contract and not imported
+// The rules as docs/reference.md ("Fields and ids") states them, written here from the contract and not imported
 // from the code, so a wrong limit or a missing character class in the code fails the fuzz.
 /** "An id … is a string of 1–255 characters". */
 const ID_MAX_LENGTH = 255;

@@ -5,11 +5,13 @@ import { describe, expect, it } from 'vitest';
 import {
   accepted,
   backoffMs,
+  canTry,
   FIRST_TRY_GRACE_MS,
   keyOf,
   MAX_HISTORY,
   MAX_TRIES,
   refundApplied,
+  refundMeets,
   retryRequested,
   reversedBeforeSending,
   shardKeyOf,
@@ -77,6 +79,35 @@ describe('the table, row by row', () => {
     expect(retryRequested(pending, NOW + 2)).toMatchObject({ record: { status: 'pending', series_tries: 1, next_try_at: NOW + 2 } });
   });
 
+  it('only a pending record is tried: a try never starts or ends on a sent, dead, reversed or ignored one', () => {
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
+    expect(canTry(sent)).toBe(false);
+    expect(tryStarted(sent, NOW + 1)).toBe(sent);
+    expect(tryFinished(sent, retry, NOW + 1, half)).toBe(sent);
+    const dead = tryFinished(tryStarted(conversion(), NOW), { result: 'rejected', step: 'conversion', status: 401, message: 'no' }, NOW);
+    expect(tryFinished(dead, { result: 'sent', duplicate: false }, NOW + 1)).toBe(dead);
+  });
+
+  it("operator's retry of a reversed or ignored record: not_retryable with its status, not already_sent", () => {
+    const reversed = reversedBeforeSending(conversion(), 'ref:re_1', NOW);
+    expect(retryRequested(reversed, NOW)).toEqual({ refused: 'not_retryable', status: 'reversed' });
+    expect(retryRequested({ ...reversed, status: 'ignored' }, NOW)).toEqual({ refused: 'not_retryable', status: 'ignored' });
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
+    expect(retryRequested(refundApplied(sent, { status: 'adjusted', refunded_amount: 1, commissions: [] }, 'ref:a', NOW), NOW)).toEqual({ refused: 'already_sent' });
+  });
+
+  it('a refund meets its conversion: waits while it is being tried, reverses it unsent when pending or dead, else runs at Tapfiliate', () => {
+    const pending = conversion();
+    const dead = tryFinished(tryStarted(conversion(), NOW), { result: 'rejected', step: 'conversion', status: 401, message: 'no' }, NOW);
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
+    expect(refundMeets(pending, true)).toBe('wait');
+    expect(refundMeets(pending, false)).toBe('reverse_unsent');
+    expect(refundMeets(dead, false)).toBe('reverse_unsent');
+    expect(refundMeets(reversedBeforeSending(pending, 'ref:x', NOW), false)).toBe('already_reversed');
+    expect(refundMeets(sent, false)).toBe('run');
+    expect(refundMeets(undefined, false)).toBe('run');
+  });
+
   it('a refund of a pending conversion reverses it: never sent', () => {
     expect(reversedBeforeSending(conversion(), 'ref:re_1', NOW)).toMatchObject({ status: 'reversed', next_try_at: null });
   });
@@ -100,7 +131,7 @@ describe('invariants under any sequence of tries', () => {
     fc.constant<TryOutcome>({ result: 'rejected', step: 'conversion', status: 422, message: 'no' }),
     fc.integer({ min: 0, max: 7200 }).map<TryOutcome>((seconds) => ({ ...retry, retryAfterSeconds: seconds })),
   );
-  it('sent stays sent, history is at most 20 with the first entry kept, and no try is scheduled before now', () => {
+  it('sent stays sent (tries called in every state), history is at most 20 with the first entry kept, and no try is scheduled before now', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(outcome, fc.boolean()), { minLength: 1, maxLength: 60 }), (steps) => {
         let record: LedgerRecord = conversion();
@@ -115,8 +146,13 @@ describe('invariants under any sequence of tries', () => {
             else expect(record.status).toBe('sent');
           }
           if (everSent) expect(record.status).toBe('sent');
-          if (record.status !== 'pending') continue;
+          // The transitions are called in every state: on a record that is not pending, a try neither starts nor ends.
+          const before = record;
           record = tryFinished(tryStarted(record, now), next, now, Math.random);
+          if (before.status !== 'pending') {
+            expect(record).toBe(before);
+            continue;
+          }
           first ??= record.history[0];
           everSent ||= record.status === 'sent';
           expect(record.history.length).toBeLessThanOrEqual(MAX_HISTORY);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ISO_4217, isCurrency } from '../../proxy/currency';
+import { ISO_4217, isCurrency } from '../../proxy/lib/currency';
 
 describe('the ISO 4217 list', () => {
   it('holds the active codes, newest included, in any case', () => {

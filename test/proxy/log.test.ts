@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { truncateIp } from '../../proxy/log';
+import { truncateIp } from '../../proxy/lib/log';
 
 // Logs keep the network, never the host: no row may print a full address.
 it.each([

@@ -222,10 +222,11 @@ describe('delivery results', () => {
   });
 
   it('answers 503 not_configured and hands nothing on when the deployment has no delivery (no ledger)', async () => {
-    const { response, json, lines } = await call({ path: '/_tap/convert', init: post(order) }, { createDelivery: () => undefined });
+    const { response, json, lines, jobs } = await call({ path: '/_tap/convert', init: post(order), env: { POSTBACK_LEDGER: undefined } });
     expect(response.status).toBe(503);
     expect(json()).toEqual({ ok: false, error: 'not_configured' });
     expect(lines.some((line) => line.includes('POSTBACK_LEDGER must be bound'))).toBe(true);
+    expect(jobs).toEqual([]);
   });
 
   it('keeps the 503 retryable: the unavailable answer carries Retry-After', async () => {

@@ -1,7 +1,7 @@
-// Reading Stripe's and Shopify's refund events (proxy/webhooks/refund-events.ts).
+// Reading Stripe's and Shopify's refund events (proxy/platforms/stripe.ts, proxy/platforms/shopify.ts).
 import { describe, expect, it } from 'vitest';
-import { shopifyRefund, stripeRefunds } from '../../proxy/webhooks/refund-events';
-import type { StripeEvent } from '../../proxy/webhooks/stripe';
+import { shopifyRefund } from '../../proxy/platforms/shopify';
+import { stripeRefunds, type StripeEvent } from '../../proxy/platforms/stripe';
 import chargeRefundedText from '../webhooks/fixtures/stripe-charge-refunded.json?raw';
 
 const chargeRefunded = JSON.parse(chargeRefundedText) as StripeEvent;

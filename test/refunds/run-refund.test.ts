@@ -1,9 +1,9 @@
-// runRefund (proxy/refunds.ts) against the Tapfiliate stand-in's REST API, in workerd:
+// runRefund (proxy/delivery/refunds.ts) against the Tapfiliate stand-in's REST API, in workerd:
 // what each refund does to the commissions, and how each answer of Tapfiliate ends.
 import { env as workerEnv } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, inject, it, vi } from 'vitest';
-import { refundPlan, runRefund, type RefundContext, type RefundOutcome } from '../../proxy/refunds';
+import { refundPlan, runRefund, type RefundContext, type RefundOutcome } from '../../proxy/delivery/refunds';
 import { postbackControl } from '../postback/control';
 
 const upstream = postbackControl(inject('refundPostbackServers').run);

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { lemonSqueezyAction, verifyLemonSqueezyWebhook } from '../../proxy/webhooks/lemonsqueezy';
+import { lemonSqueezyAction, verifyLemonSqueezyWebhook } from '../../proxy/platforms/lemonsqueezy';
 import { fixture, fixtureText } from './load';
 
 const secret = 'ls_whsec_3f9a7c1e5b';

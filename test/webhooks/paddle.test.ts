@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Environment, EventName, Paddle } from '@paddle/paddle-node-sdk';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { MAX_SIGNATURE_CANDIDATES, paddleAction, verifyPaddleEvent, type PaddleEvent } from '../../proxy/webhooks/paddle';
+import { MAX_SIGNATURE_CANDIDATES, paddleAction, verifyPaddleEvent, type PaddleEvent } from '../../proxy/platforms/paddle';
 import { fixture, fixtureText } from './load';
 
 const secret = 'pdl_ntfset_01hv8x2d5k9q7w3e6r8t0y2u4i_Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf';

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { shopifyAction, verifyShopifyWebhook } from '../../proxy/webhooks/shopify';
+import { shopifyAction, verifyShopifyWebhook } from '../../proxy/platforms/shopify';
 import { fixture, fixtureText } from './load';
 
 const secret = 'shpss_test_0123456789abcdef';

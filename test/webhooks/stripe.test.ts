@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import { fromMinorUnits, stripeAction, stripeExponent, verifyStripeEvent, type StripeEvent } from '../../proxy/webhooks/stripe';
+import { fromMinorUnits, stripeAction, stripeExponent, verifyStripeEvent, type StripeEvent } from '../../proxy/platforms/stripe';
 import { fixture, fixtureText } from './load';
 
 const stripe = new Stripe('sk_test_not_used_offline');

@@ -1,14 +1,9 @@
 // Where an event's identifiers come from: the tap_data cookie (or a server
 // event's copy of it), a reference passed through a hosted checkout, and the
-// body. docs/reference.md, "How attribution is decided".
-import { getCookie } from 'hono/cookie';
-import { IDENTIFIER_FIELDS, decodeReference } from '../common/attribution';
-import type { AppContext } from './http';
-import { parseJson } from './plain';
+// body (docs/reference.md, "The cookie" and "Fields and ids").
+import { IDENTIFIER_FIELDS, decodeReference } from '../../common/attribution';
+import { isPlainObject, parseJson } from '../lib/plain';
 import { identifiersSchema, type Identifiers } from './schema';
-import { isPlainObject } from './plain';
-import { COOKIE_NAME } from '../common/contract';
-
 
 /**
  * Identifiers from a tap_data value. It comes from a browser we do not
@@ -33,11 +28,6 @@ export function identifiersFromCookieValue(value: string | undefined): Identifie
     if (parsed.success && parsed.data !== undefined) identifiers[field] = parsed.data;
   }
   return identifiers;
-}
-
-/** The request's own tap_data cookie (Hono's getCookie percent-decodes it). */
-export function cookieIdentifiers(c: AppContext): Identifiers {
-  return identifiersFromCookieValue(getCookie(c, COOKIE_NAME));
 }
 
 /** A reference from `tap.reference()`, or nothing when it is not one. */

@@ -37,10 +37,47 @@
 //   (refunded_amount × (total − tax) / total); the route turns it into this event's part by
 //   what the ledger already counts as refunded.
 // - Every other event: ignored. Never throws on a payload.
-import { hmacVerify } from '../hmac';
-import { isPlainObject } from '../plain';
+import { hmacVerify } from '../lib/hmac';
+import { isPlainObject, parseJson } from '../lib/plain';
 import { currencyCode, fromMinor, idText, minorUnits, text } from './fields';
-import type { PlatformConversion } from './paddle';
+import { platform, type PlatformConversion } from './platform';
+
+/** A verified Lemon Squeezy webhook: the unsigned `X-Event-Name` header and the body. */
+interface LemonSqueezyEvent {
+  eventName: string | undefined;
+  body: unknown;
+}
+
+export const lemonSqueezy = platform({
+  name: 'lemonsqueezy',
+  routes: [{ path: 'lemonsqueezy', secret: 'LEMONSQUEEZY_WEBHOOK_SECRET' }],
+  async verify(request, secret) {
+    if (!(await verifyLemonSqueezyWebhook(request.bytes, request.header('x-signature'), secret))) return { ok: false, reason: 'invalid_signature' };
+    return { ok: true, event: { eventName: request.header('x-event-name'), body: parseJson(request.text) } satisfies LemonSqueezyEvent };
+  },
+  read({ eventName, body }: LemonSqueezyEvent) {
+    const action = lemonSqueezyAction(eventName, body);
+    switch (action.action) {
+      case 'ignore':
+        return { kind: 'ignore', reason: action.reason };
+      case 'remember':
+        return { kind: 'remember', subscription: action.customer, reference: action.reference, test: action.test };
+      case 'convert': {
+        const { conversion, reference, customer, renewal, test } = action;
+        // A renewal without custom data is attributed by what the customer's attributed order left.
+        return { kind: renewal && customer ? 'renewal' : 'conversion', conversion, reference, subscription: customer, platformIds: [conversion.external_id], test };
+      }
+      case 'refund': {
+        const { refund_id, platform_id, refunded_total, currency } = action.refund;
+        return {
+          kind: 'refund',
+          refund: { platformIds: [platform_id], fallbackExternalId: platform_id, refunds: [{ refund_id, amount: refunded_total }], currency, cumulative: true },
+          test: action.test,
+        };
+      }
+    }
+  },
+});
 
 type LemonSqueezyAction =
   | { action: 'convert'; conversion: PlatformConversion; reference?: string; customer?: string; renewal: boolean; test: boolean }
@@ -48,7 +85,7 @@ type LemonSqueezyAction =
   | { action: 'refund'; refund: LemonSqueezyRefund; test: boolean }
   | { action: 'ignore'; reason: string };
 
-export interface LemonSqueezyRefund {
+interface LemonSqueezyRefund {
   refund_id: string;
   /** The external_id of the conversion it takes back (also the platform id it recorded). */
   platform_id: string;

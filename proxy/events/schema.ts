@@ -2,10 +2,10 @@
 // checks as classic zod with a tree-shakeable API, ~40 KB gzip less in the worker.
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
-import { FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH } from '../common/attribution';
-import { isCurrency } from './currency';
-import { isIp } from './visitor';
-import { MAX_COOKIE_DAYS } from '../common/contract';
+import { FORBIDDEN_ID_CHARACTERS, ID_MAX_LENGTH } from '../../common/attribution';
+import { MAX_COOKIE_DAYS } from '../../common/contract';
+import { isCurrency } from '../lib/currency';
+import { isIp } from '../lib/network';
 
 // zod/mini ships no messages ("Invalid input"); English ones name what is wrong.
 z.config(en());
@@ -76,7 +76,7 @@ const amountSchema = z.pipe(
   z.number().check(z.refine(Number.isFinite, 'must be a finite number'), z.gte(0)),
 );
 
-// Checked against the list (proxy/currency.ts): Tapfiliate would take `XYZ` as it is.
+// Checked against the list (proxy/lib/currency.ts): Tapfiliate would take `XYZ` as it is.
 const currencySchema = z.pipe(
   z.string().check(z.regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code'), z.refine((code) => code.length !== 3 || isCurrency(code), 'is not an active ISO 4217 currency code')),
   z.transform((code: string) => code.toUpperCase()),
@@ -159,7 +159,18 @@ export const clickSchema = z.object({
 });
 
 
-export { IDENTIFIER_FIELDS } from '../common/attribution';
+export { IDENTIFIER_FIELDS } from '../../common/attribution';
+
+/** A field's complaint as an answer names it: the path dotted (`meta_data.plan`; '' for the body). */
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** A schema's complaints as the answer names them, each path after `pathPrefix`. */
+export function issuesOf(error: z.core.$ZodError, pathPrefix = ''): Issue[] {
+  return error.issues.map((issue) => ({ path: pathPrefix + issue.path.map(String).join('.'), message: issue.message }));
+}
 
 export type Identifiers = z.output<typeof identifiersSchema>;
 /** What a page passes to `tap.convert()`. */

@@ -11,13 +11,13 @@
 //   more comparison for an attacker to buy). The timestamp is checked first (5 minutes
 //   either side of now), so a stale header costs no HMAC; then ONE HMAC is computed and
 //   compared to every candidate in constant time, all of them, so the time taken does not
-//   say which matched (proxy/hmac.ts checkWebhookSignature, as for Stripe). Paddle's SDK allows only 5 seconds and reads only the last h1; ours is
+//   say which matched (proxy/lib/hmac.ts checkWebhookSignature, as for Stripe). Paddle's SDK allows only 5 seconds and reads only the last h1; ours is
 //   the contract's 5 minutes, two-sided, and any of up to 8 h1 (the tests check that a
 //   one-h1 header fares the same with both).
 // - Sandbox: a sandbox account is a separate Paddle account with its own notification
 //   destinations and secrets, and nothing in a notification says which it came from. So the
 //   sandbox's destination points at its own route (`/webhooks/paddle/sandbox`), verified with
-//   PADDLE_SANDBOX_WEBHOOK_SECRET; an event verified there is a test event (contract 8a). A
+//   PADDLE_SANDBOX_WEBHOOK_SECRET; an event verified there is a test event (docs/reference.md, "Test mode"). A
 //   sandbox event sent to the live route fails its signature, and the other way round.
 // - transaction.completed (developer.paddle.com, transaction entity): a conversion.
 //   external_id = the transaction id (txn_…), customer_id = `customer_id` (ctm_…), currency =
@@ -45,9 +45,39 @@
 //   one refunds `totals.subtotal` (the refunded amount before tax, matching the conversion's
 //   amount without tax). Credits, chargeback warnings and reversals are ignored.
 // - Every other event type: ignored. Never throws on a payload.
-import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
-import { isPlainObject, parseJson } from '../plain';
-import { currencyCode, fromMinor, idText, minorUnits, text } from './fields';
+import { checkWebhookSignature, MAX_SIGNATURE_CANDIDATES } from '../lib/hmac';
+import { isPlainObject, parseJson } from '../lib/plain';
+import { currencyCode, fromMinor, idText, minorUnits, parseSignatureHeader, text } from './fields';
+import { platform, type PlatformConversion, type Verdict } from './platform';
+
+export const paddle = platform({
+  name: 'paddle',
+  routes: [
+    { path: 'paddle', secret: 'PADDLE_WEBHOOK_SECRET' },
+    // A sandbox account is a separate account with its own secret: what it verifies is a test event (docs/guides/paddle.md).
+    { path: 'paddle/sandbox', secret: 'PADDLE_SANDBOX_WEBHOOK_SECRET', test: true },
+  ],
+  verify: (request, secret) => verifyPaddleEvent(request.text, request.header('paddle-signature'), secret),
+  read(event: PaddleEvent) {
+    const action = paddleAction(event);
+    switch (action.action) {
+      case 'ignore':
+        return { kind: 'ignore', reason: action.reason };
+      case 'remember':
+        return { kind: 'remember', subscription: action.subscription, reference: action.reference, test: false };
+      case 'convert': {
+        const { conversion, reference, subscription } = action;
+        // A transaction of a subscription without its own tap_ref (Paddle copies it onto the renewals) is attributed by what the subscription left.
+        return { kind: subscription ? 'renewal' : 'conversion', conversion, reference, subscription, platformIds: [conversion.external_id], test: false };
+      }
+      case 'refund': {
+        const { refund_id, platform_id, amount, currency } = action.refund;
+        // The conversion this transaction id was recorded with; without one, the id itself (the conversion's external_id).
+        return { kind: 'refund', refund: { platformIds: [platform_id], fallbackExternalId: platform_id, refunds: [{ refund_id, amount }], currency }, test: false };
+      }
+    }
+  },
+});
 
 export interface PaddleEvent {
   event_id?: string;
@@ -57,18 +87,8 @@ export interface PaddleEvent {
   data: Record<string, unknown>;
 }
 
-type PaddleVerdict =
-  | { ok: true; event: PaddleEvent }
-  | { ok: false; reason: 'missing_signature' | 'invalid_signature' | 'expired' | 'malformed' };
-
-export interface PlatformConversion {
-  external_id: string;
-  amount: number;
-  currency: string;
-  customer_id?: string;
-}
-
-export interface PlatformRefund {
+/** A Paddle adjustment as read: a refund of (part of) a transaction. */
+interface PaddleRefund {
   refund_id: string;
   /** The platform id the conversion recorded (a Paddle transaction id). */
   platform_id: string;
@@ -80,7 +100,7 @@ export interface PlatformRefund {
 type PaddleAction =
   | { action: 'convert'; conversion: PlatformConversion; reference?: string; subscription?: string }
   | { action: 'remember'; subscription: string; reference?: string }
-  | { action: 'refund'; refund: PlatformRefund }
+  | { action: 'refund'; refund: PaddleRefund }
   | { action: 'ignore'; reason: string };
 
 const PADDLE_TOLERANCE_SECONDS = 300;
@@ -92,12 +112,12 @@ export async function verifyPaddleEvent(
   header: string | undefined | null,
   secret: string,
   options: { nowSeconds?: number; toleranceSeconds?: number } = {},
-): Promise<PaddleVerdict> {
+): Promise<Verdict<PaddleEvent>> {
   if (typeof header !== 'string' || header.trim() === '') return { ok: false, reason: 'missing_signature' };
-  const parsed = parseSignatureHeader(header);
+  const parsed = parseSignatureHeader(header, { separator: ';', timestamp: 'ts', signature: 'h1', strict: false });
   if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
 
-  // The count and the timestamp before any HMAC, then one HMAC for every candidate (proxy/hmac.ts).
+  // The count and the timestamp before any HMAC, then one HMAC for every candidate (proxy/lib/hmac.ts).
   const { toleranceSeconds = PADDLE_TOLERANCE_SECONDS, nowSeconds } = options;
   const check = await checkWebhookSignature({ secret, data: `${parsed.timestamp}:${rawBody}`, ...parsed, toleranceSeconds, nowSeconds });
   if (check !== 'ok') return { ok: false, reason: check };
@@ -105,33 +125,6 @@ export async function verifyPaddleEvent(
   const event = parseJson(rawBody);
   if (!isPlainObject(event) || typeof event.event_type !== 'string' || !isPlainObject(event.data)) return { ok: false, reason: 'malformed' };
   return { ok: true, event: event as unknown as PaddleEvent };
-}
-
-/**
- * ts, the h1 signatures that parse, and how many h1 the header listed (an h1 that is not
- * 64 lower-case hex digits counts as a candidate that cannot match); null when ts is missing
- * or not digits, or when no h1 is present.
- */
-function parseSignatureHeader(header: string): { timestamp: number; signatures: Uint8Array[]; candidates: number } | null {
-  let timestamp: number | undefined;
-  const signatures: Uint8Array[] = [];
-  let candidates = 0;
-  for (const part of header.split(';')) {
-    const at = part.indexOf('=');
-    if (at < 0) continue;
-    // No trimming, as Paddle's SDK parses it: a header this accepts, the SDK reads the same way.
-    const name = part.slice(0, at);
-    const value = part.slice(at + 1);
-    if (name === 'ts') timestamp = /^\d{1,12}$/.test(value) ? Number(value) : Number.NaN;
-    else if (name === 'h1') {
-      // Counting stops past the cap: the header is refused whatever follows.
-      if (++candidates > MAX_SIGNATURE_CANDIDATES) break;
-      const bytes = /^[0-9a-f]{64}$/.test(value) ? hexBytes(value) : null;
-      if (bytes) signatures.push(bytes);
-    }
-  }
-  if (timestamp === undefined || Number.isNaN(timestamp) || candidates === 0) return null;
-  return { timestamp, signatures, candidates };
 }
 
 /** What the route should do with a verified event. Never throws. */

@@ -3,10 +3,11 @@
 // partial one sets each to its share of what is left of the order. The ledger
 // runs this once per refund id, beside the refund's conversion, and retries a
 // `retry` like a postback; everything Tapline assumes about Tapfiliate's REST API
-// is in proxy/tapfiliate.ts.
-import { apiKeyOf, refundsModeOf, upstreamUrlsOf } from './config';
-import { logLine } from './log';
-import type { RecordStatus, RefundJob } from './delivery';
+// is in proxy/tapfiliate.ts. Whether a refund reaches Tapfiliate at all is
+// decided in lifecycle.ts refundMeets.
+import { apiKeyOf, refundsModeOf, upstreamUrlsOf } from '../config';
+import { logLine } from '../lib/log';
+import type { RecordStatus, RefundJob } from './lifecycle';
 import {
   disapproveCommission,
   findTapfiliateConversion,
@@ -14,7 +15,7 @@ import {
   type RestOptions,
   type RestOutcome,
   type TapfiliateCommission,
-} from './tapfiliate';
+} from '../tapfiliate';
 
 /** A commission as the conversion's record keeps it: its amount before any refund. */
 interface OriginalCommission {

@@ -1,12 +1,9 @@
-// Who the shopper is, as the edge saw them: their IP and user agent as
-// forwarded to Tapfiliate, and the client network that limits and the click
-// memory count by.
-import type { Context } from 'hono';
-import { getConnInfo } from 'hono/cloudflare-workers';
-import type { Visitor } from './tapfiliate';
+// IP addresses and user agents: the client network that limits and the click
+// memory count by, and the shopper's IP and user agent cleaned for forwarding
+// (the edge's own values are read in proxy/http/context.ts visitorOf).
 
 /**
- * What counts as one client (docs/security.md, "Client network"): an IPv4
+ * What counts as one client (docs/security.md, "Limits that hold in every mode", Rate limit): an IPv4
  * address, or the /64 an IPv6 address is in, written `2001:db8:1:2::/64`. One
  * host or ISP customer gets a whole /64, so counting full IPv6 addresses would
  * give one attacker 2^64 clients. An IPv4-mapped address (`::ffff:192.0.2.1`)
@@ -49,17 +46,9 @@ function ipv6Groups(value: string): number[] | null {
 /** Tapfiliate keeps user agents for fraud checks; nothing real is longer, and a long one would bloat every job. */
 const MAX_USER_AGENT = 512;
 
-/**
- * The shopper as Cloudflare's edge saw them: the IP from CF-Connecting-IP only
- * (set by the edge; a client cannot forge it, and X-Forwarded-For it can), kept
- * only when it parses as an IP, and the User-Agent cut to 512 characters.
- */
-export function visitorOf(c: Context): Visitor {
-  return cleanVisitor(getConnInfo(c).remote.address, c.req.header('user-agent'));
-}
-
-export function cleanVisitor(ip: string | undefined, userAgent: string | undefined): Visitor {
-  const visitor: Visitor = {};
+/** An IP and user agent as Tapfiliate's postbacks carry them (proxy/tapfiliate.ts Visitor); left out when unknown. */
+export function cleanVisitor(ip: string | undefined, userAgent: string | undefined): { ip?: string; user_agent?: string } {
+  const visitor: { ip?: string; user_agent?: string } = {};
   const address = ip?.trim();
   if (address && isIp(address)) visitor.ip = address;
   const agent = userAgent?.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_USER_AGENT);
@@ -69,7 +58,7 @@ export function cleanVisitor(ip: string | undefined, userAgent: string | undefin
 
 /** Whether a string parses as an IP address (dotted IPv4, or IPv6 as a URL host accepts it). */
 export function isIp(value: string): boolean {
-  if (/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(value)) return true;
+  if (IPV4.test(value)) return true;
   if (!value.includes(':') || !/^[0-9A-Fa-f:.]+$/.test(value)) return false;
   try {
     return new URL(`http://[${value}]/`).hostname.length > 2;

@@ -6,7 +6,7 @@
 //   `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body bytes, keyed with the
 //   app's client secret (or the secret shown where a store's admin creates the webhook).
 //   Checked on the bytes as received, before any parsing, through the same one-HMAC,
-//   constant-time compare as Stripe's (proxy/hmac.ts hmacMatchesAny).
+//   constant-time compare as Stripe's (proxy/lib/hmac.ts hmacMatchesAny).
 // - Topics (shopify.dev webhook topics): `orders/paid` and `orders/create` are conversions;
 //   anything else is ignored. A cancelled order (`cancelled_at` set) is ignored.
 // - external_id: the order id as a string. Shopify's ids can exceed 2^53 (its own sample
@@ -28,9 +28,61 @@
 //   off: `current_total_tax` minus the tax on shipping (`shipping_lines[].tax_lines[].price`).
 //   Never below 0, never above `current_total_price` (or `total_price`); rounded to 3 decimals
 //   (no currency has more).
+// - Refunds, topic `refunds/create` (docs/reference.md, "Refunds"):
+//   (shopify.dev, REST Admin API "Refund"; the `refunds/create` webhook carries it)
+//   - the refund's money is its `transactions` with `kind: "refund"` and `status: "success"`:
+//     what actually went back to the buyer. Refunded line items may move no money (restocked,
+//     or store credit) and a pending or failed transaction has moved nothing. Amounts are
+//     `amount_set.shop_money.amount` (the shop's currency, as the conversion's amount is) when
+//     present, else `amount`.
+//   - keyed by the refund's `id`; the conversion is the order (`order_id`), whose id is also
+//     the conversion's external_id. Ids can pass 2^53, where JSON.parse loses digits: the
+//     refund's id is read from its `admin_graphql_api_id`, the order's from the raw body.
+//   - a test refund: `test: true` on the refund or on any of its transactions.
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
-import { hmacMatchesAny } from '../hmac';
-import { isPlainObject } from '../plain';
+import { hmacMatchesAny } from '../lib/hmac';
+import { isPlainObject, parseJson } from '../lib/plain';
+import { decimal, text } from './fields';
+import { platform, type RefundReading } from './platform';
+
+/** A verified Shopify webhook: its topic (a header Shopify signs nothing of, read only after the body's HMAC holds), the body parsed, and as received. */
+interface ShopifyEvent {
+  topic: string | undefined;
+  body: unknown;
+  raw: string;
+}
+
+export const SHOPIFY_REFUND_TOPIC = 'refunds/create';
+
+export const shopify = platform({
+  name: 'shopify',
+  routes: [{ path: 'shopify', secret: 'SHOPIFY_WEBHOOK_SECRET' }],
+  async verify(request, secret) {
+    if (!(await verifyShopifyWebhook(request.bytes, request.header('x-shopify-hmac-sha256'), secret))) return { ok: false, reason: 'invalid_signature' };
+    return { ok: true, event: { topic: request.header('x-shopify-topic'), body: parseJson(request.text), raw: request.text } satisfies ShopifyEvent };
+  },
+  read({ topic, body, raw }: ShopifyEvent) {
+    if (topic === SHOPIFY_REFUND_TOPIC) {
+      const reading = shopifyRefund(body, raw);
+      if (reading.action === 'ignore') return { kind: 'ignore', reason: reading.reason };
+      const { action: _action, test, ...refund } = reading;
+      return { kind: 'refund', refund, test };
+    }
+    const action = shopifyAction(topic, body);
+    if (action.action === 'ignore') return { kind: 'ignore', reason: action.reason };
+    const { coupon, ...conversion } = action.conversion;
+    return {
+      kind: 'conversion',
+      conversion,
+      reference: action.reference,
+      // A code typed at checkout beats the one the reference carries.
+      identifiers: coupon ? { coupon } : {},
+      visitor: { ip: action.ip, user_agent: action.user_agent },
+      platformIds: [conversion.external_id],
+      test: isPlainObject(body) && body.test === true,
+    };
+  },
+});
 
 interface ShopifyConversion {
   external_id: string;
@@ -143,14 +195,38 @@ function shopifyId(resource: Record<string, unknown>, kind: 'Order' | 'Customer'
   return undefined;
 }
 
-/** Shopify's money strings ("598.94"); numbers are taken too. */
-function decimal(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (typeof value !== 'string' || !/^-?\d+(\.\d+)?$/.test(value.trim())) return undefined;
-  return Number(value.trim());
+/** `raw` is the body as received, for ids beyond 2^53. */
+export function shopifyRefund(refund: unknown, raw = ''): RefundReading {
+  if (!isPlainObject(refund)) return { action: 'ignore', reason: 'malformed_refund' };
+  const gid = /^gid:\/\/shopify\/Refund\/(\d+)$/.exec(text(refund.admin_graphql_api_id) ?? '');
+  const id = gid ? gid[1] : numericId(refund.id);
+  const orderId = /"order_id"\s*:\s*"?(\d{1,30})\b/.exec(raw)?.[1] ?? numericId(refund.order_id);
+  if (!id || !orderId) return { action: 'ignore', reason: 'malformed_refund' };
+  const transactions = Array.isArray(refund.transactions) ? refund.transactions.filter(isPlainObject) : [];
+  const test = refund.test === true || transactions.some((transaction) => transaction.test === true);
+  let cents = 0;
+  let currency: string | undefined;
+  for (const transaction of transactions) {
+    if (transaction.kind !== 'refund' || transaction.status !== 'success') continue;
+    const shop = isPlainObject(transaction.amount_set) && isPlainObject(transaction.amount_set.shop_money) ? transaction.amount_set.shop_money : undefined;
+    const amount = decimal(shop ? shop.amount : transaction.amount);
+    if (amount === undefined || amount <= 0) continue;
+    cents += Math.round(amount * 100);
+    currency ??= text(shop ? shop.currency_code : transaction.currency);
+  }
+  if (cents <= 0) return { action: 'ignore', reason: 'no_money_refunded' };
+  return {
+    action: 'refund',
+    platformIds: [orderId],
+    fallbackExternalId: orderId,
+    refunds: [{ refund_id: id, amount: cents / 100 }],
+    ...(currency ? { currency: currency.toUpperCase() } : {}),
+    test,
+  };
 }
 
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+function numericId(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
+  if (typeof value === 'string' && /^\d{1,30}$/.test(value)) return value;
+  return undefined;
 }

@@ -1,13 +1,13 @@
 // Who may send what (docs/security.md): browser events pass the origin policy
 // and the rate limit; server events carry the server token. The signature of a
-// signed event is checked in signature.ts, webhooks' by their routes.
+// signed event is checked in proxy/events/signature.ts, webhooks' by proxy/platforms/.
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import { getConnInfo } from 'hono/cloudflare-workers';
-import { allowedOriginsOf, serverTokenOf } from './config';
-import { jsonError, type AppContext, type AppEnv } from './http';
-import { clientNetwork } from './visitor';
+import { allowedOriginsOf, serverTokenOf } from '../config';
+import { clientNetwork } from '../lib/network';
+import { jsonError, type AppContext, type AppEnv } from './context';
 
 /** Preflight cache lifetime: a day, the most Chromium honours is 2 hours anyway. */
 const PREFLIGHT_MAX_AGE = 86400;

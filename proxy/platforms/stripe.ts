@@ -12,7 +12,7 @@
 //   those), so anything we accept, stripe-node accepts.
 // - Cost (our rule, docs/security.md "Signature cost"): the timestamp is checked before any
 //   HMAC, at most 8 v1 entries are read (more is invalid_signature), and the HMAC is computed
-//   once and compared with each v1 in constant time (proxy/hmac.ts checkWebhookSignature).
+//   once and compared with each v1 in constant time (proxy/lib/hmac.ts checkWebhookSignature).
 // - Verdicts: no header → missing_signature; a header without t or v1, with more than 8 v1,
 //   or no v1 that matches → invalid_signature; a timestamp outside the tolerance → expired
 //   (whether or not a v1 matches: it is not computed); a correctly signed body that is not a
@@ -48,15 +48,64 @@
 //   `subscription_details.metadata` (older); without one the route looks up the remembered
 //   attribution. Never above `amount_paid`. An invoice that paid 0 (a trial, a 100% coupon), or
 //   whose base is 0, is ignored: no commission (docs/reference.md, "Zero amounts").
-// - charge.refunded and refund.created are refunds, read in refund-events.ts. Every other
-//   type: ignored.
+// - Refunds (docs/reference.md, "Refunds"; the guide says which events to enable):
+//   (docs.stripe.com/api/charges/object, docs.stripe.com/api/refunds/object)
+//   - charge.refunded: `amount_refunded` is the running total, `refunded` is true once the
+//     whole charge is refunded. Each refund listed in `refunds.data` is one refund, by its
+//     `re_…` id (so refund.created for the same refund meets it in the ledger as a
+//     duplicate); `failed` and `canceled` ones moved no money and are skipped. API versions
+//     from 2022-11-15 leave `refunds` out of the charge: the refund is then the step from
+//     `previous_attributes.amount_refunded` to `amount_refunded`, keyed `<charge id>/<running total>`.
+//     A whole refund is sent without an amount, so the commission is disapproved even when
+//     the conversion's amount differs from the charge's (tax, shipping). The charge's
+//     `amount` goes along as `gross`: the route scales a partial refund to the conversion's
+//     amount (the commission base, without tax and shipping) by the share of the charge it
+//     refunded. refund.created carries no charge amount, so its refund is taken as it is.
+//   - refund.created: one refund, by its id and `amount`, unless `failed` or `canceled`.
+//   - The conversion is looked up by `payment_intent`, then `invoice`, then the charge id:
+//     the ids the conversion's record kept. An invoice is also a conversion's own
+//     external_id (subscription payments), tried at Tapfiliate when the ledger has none.
+//   - `livemode: false` is a test event.
+// - Every other type: ignored.
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
-import { checkWebhookSignature, hexBytes, MAX_SIGNATURE_CANDIDATES } from '../hmac';
-import { isPlainObject, parseJson } from '../plain';
+import { checkWebhookSignature } from '../lib/hmac';
+import { isPlainObject, parseJson } from '../lib/plain';
+import { idOf, integer, parseSignatureHeader, text } from './fields';
+import { platform, type RefundReading, type Verdict } from './platform';
 
-type Verdict<T> =
-  | { ok: true; event: T }
-  | { ok: false; reason: 'missing_signature' | 'invalid_signature' | 'expired' | 'malformed' };
+export const stripe = platform({
+  name: 'stripe',
+  routes: [{ path: 'stripe', secret: 'STRIPE_WEBHOOK_SECRET' }],
+  verify: (request, secret) => verifyStripeEvent(request.text, request.header('stripe-signature'), secret),
+  read(event: StripeEvent) {
+    const test = event.livemode === false;
+    if ((STRIPE_REFUND_EVENTS as readonly string[]).includes(event.type)) {
+      const reading = stripeRefunds(event);
+      if (reading.action === 'ignore') return { kind: 'ignore', reason: reading.reason };
+      const { action: _action, test: _test, ...refund } = reading;
+      return { kind: 'refund', refund, test };
+    }
+    const action = stripeAction(event);
+    const platformIds = stripePlatformIds(event);
+    switch (action.action) {
+      case 'ignore':
+        return { kind: 'ignore', reason: action.reason };
+      case 'remember':
+        return { kind: 'remember', subscription: action.stripe_customer, ...(action.reference && { reference: action.reference }), test };
+      case 'convert':
+        return { kind: 'conversion', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.remember?.stripe_customer, test };
+      case 'renewal':
+        // The subscription's own tap_ref when it holds one, else what its checkout left for the customer.
+        return { kind: 'renewal', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.stripe_customer, test };
+    }
+  },
+});
+
+/** The Stripe ids a later refund may name this payment by: the session or invoice, its payment_intent and charge. */
+function stripePlatformIds(event: StripeEvent): string[] {
+  const object = event.data.object;
+  return ['id', 'payment_intent', 'invoice', 'charge'].map((field) => object[field]).filter((id): id is string => typeof id === 'string' && id !== '');
+}
 
 /** The envelope of a Stripe event; `data.object` is the resource, read defensively. */
 export interface StripeEvent {
@@ -97,7 +146,7 @@ export async function verifyStripeEvent(
   options: { nowSeconds?: number; toleranceSeconds?: number } = {},
 ): Promise<Verdict<StripeEvent>> {
   if (typeof header !== 'string' || header.trim() === '') return { ok: false, reason: 'missing_signature' };
-  const parsed = parseSignatureHeader(header);
+  const parsed = parseSignatureHeader(header, { separator: ',', timestamp: 't', signature: 'v1', strict: true });
   if (!parsed || !secret) return { ok: false, reason: 'invalid_signature' };
 
   const { toleranceSeconds = STRIPE_TOLERANCE_SECONDS, nowSeconds } = options;
@@ -109,31 +158,6 @@ export async function verifyStripeEvent(
     return { ok: false, reason: 'malformed' };
   }
   return { ok: true, event: event as unknown as StripeEvent };
-}
-
-/** t (the last one) and the v1 signatures (as bytes); null when either is missing or t is not digits. */
-function parseSignatureHeader(header: string): { timestamp: number; signatures: Uint8Array<ArrayBuffer>[]; candidates: number } | null {
-  let timestamp: number | undefined;
-  const signatures: Uint8Array<ArrayBuffer>[] = [];
-  let candidates = 0;
-  for (const item of header.split(',')) {
-    const at = item.indexOf('=');
-    if (at < 0) continue;
-    // No trimming and lower-case hex only, as Stripe's libraries parse it: whatever this accepts, they accept.
-    const name = item.slice(0, at);
-    const value = item.slice(at + 1);
-    if (name === 't') timestamp = /^\d{1,12}$/.test(value) ? Number(value) : Number.NaN;
-    else if (name === 'v1') {
-      // Counted whatever it holds, so a list too long to read is refused however it is padded.
-      candidates++;
-      if (candidates > MAX_SIGNATURE_CANDIDATES) break;
-      // stripe-node fails a header with an empty v1 (its compare throws on ''); so does this.
-      if (value === '') return null;
-      const bytes = /^[0-9a-f]{64}$/.test(value) ? hexBytes(value) : null;
-      if (bytes) signatures.push(bytes);
-    }
-  }
-  return timestamp === undefined || Number.isNaN(timestamp) || signatures.length === 0 ? null : { timestamp, signatures, candidates };
 }
 
 /** Stripe's zero-decimal currencies, without ISK and UGX (two-decimal in Stripe's API). */
@@ -260,15 +284,62 @@ function invoiceTax(invoice: Record<string, unknown>): number {
 }
 
 
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+/** True for the Stripe event types this module reads. */
+export const STRIPE_REFUND_EVENTS = ['charge.refunded', 'refund.created'] as const;
+
+export function stripeRefunds(event: StripeEvent): RefundReading {
+  const object = event.data.object;
+  const test = event.livemode === false;
+  if (event.type === 'refund.created') {
+    const id = text(object.id);
+    const currency = text(object.currency);
+    if (!id || !currency || !Number.isSafeInteger(object.amount)) return { action: 'ignore', reason: 'malformed_refund' };
+    if (isMoneyless(object.status)) return { action: 'ignore', reason: `refund_${object.status}` };
+    const platformIds = ids(object.payment_intent, object.charge);
+    if (platformIds.length === 0) return { action: 'ignore', reason: 'refund_without_payment' };
+    return { action: 'refund', platformIds, refunds: [{ refund_id: id, amount: fromMinorUnits(object.amount as number, currency) }], currency: currency.toUpperCase(), test };
+  }
+  if (event.type !== 'charge.refunded') return { action: 'ignore', reason: 'not_a_refund' };
+
+  const chargeId = text(object.id);
+  const currency = text(object.currency);
+  const total = object.amount_refunded;
+  if (!chargeId || !currency || !Number.isSafeInteger(total)) return { action: 'ignore', reason: 'malformed_charge' };
+  const whole = object.refunded === true;
+  const invoice = idOf(object.invoice);
+  const gross = Number.isSafeInteger(object.amount) && (object.amount as number) > 0 ? fromMinorUnits(object.amount as number, currency) : undefined;
+  const reading = {
+    action: 'refund' as const,
+    platformIds: ids(object.payment_intent, object.invoice, chargeId),
+    ...(invoice ? { fallbackExternalId: invoice } : {}),
+    currency: currency.toUpperCase(),
+    ...(gross === undefined ? {} : { gross }),
+    test,
+  };
+
+  const listed = isPlainObject(object.refunds) && Array.isArray(object.refunds.data) ? object.refunds.data.filter(isPlainObject) : undefined;
+  if (listed && listed.length > 0) {
+    const refunds = listed
+      .filter((refund) => text(refund.id) && Number.isSafeInteger(refund.amount) && !isMoneyless(refund.status))
+      .sort((a, b) => Number(a.created ?? 0) - Number(b.created ?? 0))
+      .map((refund): { refund_id: string; amount?: number } => ({ refund_id: text(refund.id)!, amount: fromMinorUnits(refund.amount as number, currency) }));
+    if (refunds.length === 0) return { action: 'ignore', reason: 'no_refund_moved_money' };
+    // The refund that completed the charge takes everything back.
+    if (whole) delete refunds[refunds.length - 1].amount;
+    return { ...reading, refunds };
+  }
+
+  const previous = event.data.previous_attributes?.amount_refunded;
+  const step = (total as number) - (Number.isSafeInteger(previous) ? (previous as number) : 0);
+  if (!whole && (!Number.isSafeInteger(previous) || step <= 0)) return { action: 'ignore', reason: 'no_refund_step' };
+  const refund_id = `${chargeId}/${total}`;
+  return { ...reading, refunds: [whole ? { refund_id } : { refund_id, amount: fromMinorUnits(step, currency) }] };
 }
 
-function integer(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
-}
+/** A refund in one of these states moved no money. */
+const isMoneyless = (status: unknown) => status === 'failed' || status === 'canceled';
 
-/** An id, or the id of an expanded object. */
-function idOf(value: unknown): string | undefined {
-  return text(value) ?? (isPlainObject(value) ? text(value.id) : undefined);
+/** The ids present, each an id string or an expanded object's id, without repeats. */
+function ids(...values: unknown[]): string[] {
+  return [...new Set(values.map(idOf).filter((id): id is string => id !== undefined))];
 }

@@ -1,13 +1,15 @@
 // HMAC-SHA256 through Web Crypto, for everything the worker signs or checks:
-// signed events, the ledger's shard keys, and the Stripe and Shopify webhooks.
+// signed events and the platforms' webhooks, and finding a subscription v2
+// remembered (v2 chose its memory shard by an HMAC with the API key; today's
+// ledger shards are chosen without a secret: proxy/delivery/shards.ts).
 
 const encoder = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();
 
 /**
- * The key for a secret, imported once per isolate: every event signs a shard
- * key with it. Secrets come from the worker's settings only, so the map stays
- * as small as their number.
+ * The key for a secret, imported once per isolate, not once per request.
+ * Secrets come from the worker's settings only, so the map stays as small as
+ * their number.
  */
 function hmacKey(secret: string): Promise<CryptoKey> {
   let key = keys.get(secret);

@@ -1,0 +1,142 @@
+// The ledger's SQL: the `events` and `platform_ids` tables of one object, and
+// every query on them. What a record means and how it changes is
+// proxy/delivery/lifecycle.ts; when it is written and tried, ledger.ts.
+import { idsOf, type EventSource, type LedgerRecord, type RecordKind, type RecordStatus } from './lifecycle';
+
+type Row = Record<string, SqlStorageValue>;
+
+export interface ListQuery {
+  status?: RecordStatus;
+  kind?: RecordKind;
+  source?: EventSource;
+  /** An id, matched exactly against external_id, customer_id and refund_id. */
+  q?: string;
+  limit: number;
+  /** Records strictly older than this (accepted_at, then key). */
+  before?: { at: number; key: string };
+}
+
+/** The statuses the operator's summary counts. */
+const COUNTED = ['sent', 'pending', 'dead', 'reversed', 'adjusted'] as const;
+export type StatusCounts = Record<(typeof COUNTED)[number], number>;
+
+export class EventStore {
+  constructor(private readonly sql: SqlStorage) {
+    // `events`, not v2's `records`: objects of the v2 layout keep their table untouched.
+    sql.exec(`CREATE TABLE IF NOT EXISTS events (
+      key TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      status TEXT NOT NULL,
+      source TEXT NOT NULL,
+      external_id TEXT,
+      customer_id TEXT,
+      refund_id TEXT,
+      accepted_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      next_try_at INTEGER,
+      record TEXT NOT NULL
+    )`);
+    sql.exec('CREATE INDEX IF NOT EXISTS events_by_time ON events (accepted_at, key)');
+    sql.exec('CREATE INDEX IF NOT EXISTS events_by_status ON events (status, accepted_at, key)');
+    sql.exec("CREATE INDEX IF NOT EXISTS events_due ON events (next_try_at) WHERE status = 'pending'");
+    sql.exec('CREATE INDEX IF NOT EXISTS events_by_external_id ON events (external_id)');
+    sql.exec('CREATE INDEX IF NOT EXISTS events_by_customer_id ON events (customer_id)');
+    sql.exec('CREATE TABLE IF NOT EXISTS platform_ids (id TEXT PRIMARY KEY, key TEXT NOT NULL, accepted_at INTEGER NOT NULL)');
+  }
+
+  read(key: string): LedgerRecord | undefined {
+    const row = this.sql.exec<Row>('SELECT record FROM events WHERE key = ?', key).toArray()[0];
+    return row ? (JSON.parse(String(row.record)) as LedgerRecord) : undefined;
+  }
+
+  /** The record, and the columns the operator's queries and the alarm look it up by. */
+  write(record: LedgerRecord): void {
+    const ids = idsOf(record);
+    this.sql.exec(
+      `INSERT OR REPLACE INTO events (key, kind, status, source, external_id, customer_id, refund_id, accepted_at, updated_at, next_try_at, record)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      record.key,
+      record.kind,
+      record.status,
+      record.source,
+      ids.external_id ?? null,
+      ids.customer_id ?? null,
+      ids.refund_id ?? null,
+      record.accepted_at,
+      record.updated_at,
+      record.status === 'pending' ? record.next_try_at : null,
+      JSON.stringify(record),
+    );
+  }
+
+  /** The platform ids a later refund finds this record by. */
+  addPlatformIds(record: LedgerRecord): void {
+    for (const id of record.platform_ids) this.sql.exec('INSERT OR REPLACE INTO platform_ids (id, key, accepted_at) VALUES (?, ?, ?)', id, record.key, record.accepted_at);
+  }
+
+  /** The key of the record that listed this platform id (a payment_intent, an order id), or null. */
+  findPlatformId(id: string): string | null {
+    return (this.sql.exec<Row>('SELECT key FROM platform_ids WHERE id = ?', id).toArray()[0]?.key as string | undefined) ?? null;
+  }
+
+  /** Records newest first. */
+  list(query: ListQuery): LedgerRecord[] {
+    const where: string[] = [];
+    const args: SqlStorageValue[] = [];
+    for (const field of ['status', 'kind', 'source'] as const) {
+      if (query[field] !== undefined) {
+        where.push(`${field} = ?`);
+        args.push(query[field]);
+      }
+    }
+    if (query.q !== undefined) {
+      where.push('(external_id = ? OR customer_id = ? OR refund_id = ?)');
+      args.push(query.q, query.q, query.q);
+    }
+    if (query.before) {
+      where.push('(accepted_at < ? OR (accepted_at = ? AND key < ?))');
+      args.push(query.before.at, query.before.at, query.before.key);
+    }
+    return this.sql
+      .exec<Row>(`SELECT record FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY accepted_at DESC, key DESC LIMIT ?`, ...args, query.limit)
+      .toArray()
+      .map((row) => JSON.parse(String(row.record)) as LedgerRecord);
+  }
+
+  /** Records accepted since each time, by status: one query for every window. */
+  counts(since: number[]): StatusCounts[] {
+    const windows = since.map(() => Object.fromEntries(COUNTED.map((status) => [status, 0])) as StatusCounts);
+    if (since.length === 0) return windows;
+    const columns = since.map((_, index) => `SUM(accepted_at >= ?) AS n${index}`).join(', ');
+    for (const row of this.sql.exec<Row>(`SELECT status, ${columns} FROM events WHERE accepted_at >= ? GROUP BY status`, ...since, Math.min(...since))) {
+      const status = row.status as keyof StatusCounts;
+      if (!COUNTED.includes(status)) continue;
+      since.forEach((_, index) => (windows[index][status] = Number(row[`n${index}`])));
+    }
+    return windows;
+  }
+
+  /** Keys of pending records whose try is due, the most overdue first. */
+  due(now: number, limit: number): string[] {
+    return this.sql
+      .exec<Row>("SELECT key FROM events WHERE status = 'pending' AND next_try_at <= ? ORDER BY next_try_at LIMIT ?", now, limit)
+      .toArray()
+      .map((row) => String(row.key));
+  }
+
+  /** The earliest due try, or null when nothing is pending. */
+  nextTry(): number | null {
+    return this.sql.exec<Row>("SELECT MIN(next_try_at) AS at FROM events WHERE status = 'pending'").one().at as number | null;
+  }
+
+  /** Whether any record is kept (so retention still has work). */
+  holdsAny(): boolean {
+    return Number(this.sql.exec<Row>('SELECT EXISTS (SELECT 1 FROM events) AS any').one().any) === 1;
+  }
+
+  /** Retention: records accepted before `before` go, but a record an operator is having tried again is kept until that series ends. */
+  forgetBefore(before: number): void {
+    this.sql.exec("DELETE FROM events WHERE accepted_at < ? AND status != 'pending'", before);
+    this.sql.exec('DELETE FROM platform_ids WHERE accepted_at < ?', before);
+  }
+}

@@ -104,6 +104,12 @@ function signOut(): void {
   $<HTMLInputElement>('token').focus();
 }
 
+/**
+ * A key for a URL. encodeURIComponent throws on a lone UTF-16 surrogate, which a
+ * record kept from before v4 may hold in its id: it becomes U+FFFD, so that one
+ * record cannot break a page (its link then finds nothing).
+ */
+const keyPart = (key: string) => encodeURIComponent(key.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'));
 const when = (iso?: string) => (iso ? new Date(iso).toLocaleString() : '');
 /** A refund also names its order (external_id); its own id is the refund's. */
 const idOf = (event: LedgerEvent) => event.refund_id ?? event.external_id ?? event.customer_id ?? event.key;
@@ -132,7 +138,7 @@ async function showEvents(more = false): Promise<void> {
   const page = await api<{ events: LedgerEvent[]; next_cursor: string | null }>(`events?${query}`);
   const rows = page.events.map((event) => {
     const link = el('a', idOf(event)) as HTMLAnchorElement;
-    link.href = `#event=${encodeURIComponent(event.key)}`;
+    link.href = `#event=${keyPart(event.key)}`;
     return el('li', [
       el('div', [link, badge(event.status)], 'line'),
       el('div', [el('span', money(event)), el('span', affiliate(event)), el('span', event.source), el('span', when(event.accepted_at))], 'meta'),
@@ -146,7 +152,7 @@ async function showEvents(more = false): Promise<void> {
 }
 
 async function showEvent(key: string): Promise<void> {
-  const { event } = await api<{ event: LedgerEvent }>(`events/${encodeURIComponent(key)}`);
+  const { event } = await api<{ event: LedgerEvent }>(`events/${keyPart(key)}`);
   const back = el('a', '← All events') as HTMLAnchorElement;
   back.href = '#';
   const fields: [string, string | undefined][] = [
@@ -181,7 +187,7 @@ async function showEvent(key: string): Promise<void> {
 async function retry(key: string, button: HTMLButtonElement): Promise<void> {
   button.disabled = true;
   try {
-    const result = await api<{ status: string }>(`events/${encodeURIComponent(key)}/retry`, 'POST');
+    const result = await api<{ status: string }>(`events/${keyPart(key)}/retry`, 'POST');
     notice(`Retried: ${result.status}.`);
   } catch (error) {
     if (error instanceof ApiError && error.body.error === 'upstream_rejected') notice(`Tapfiliate refused it again (${error.body.message ?? 'see the last answer'}).`);

@@ -139,6 +139,12 @@ export class PostbackLedger extends DurableObject<Env> {
     await this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 
+  /** Keeps a value unless one is kept already, which then only lives `ttlMs` from now (a subscription's attribution). */
+  async rememberFirst(key: string, value: string, ttlMs: number): Promise<void> {
+    this.memory.rememberFirst(key, value, ttlMs);
+    await this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS);
+  }
+
   /** The kept value; with `slideMs`, it is then kept that long from now (a subscription's renewal extends its memory). */
   async recall(key: string, slideMs?: number): Promise<string | undefined> {
     return this.memory.recall(key, slideMs);

@@ -22,8 +22,11 @@
 //   WEBHOOK_TEST_EVENTS=send.
 // - no reference (and, for a renewal, nothing remembered for its subscription):
 //   200 unattributed, nothing sent or recorded; Tapfiliate cannot attribute it.
-// - a subscription that starts without a payment (a trial): its attribution is
-//   remembered for the renewals, 200 stored (200 unattributed without one).
+// - a subscription's attribution is remembered for its renewals by its first
+//   live, paid, attributed payment, never by a one-time, zero or test order, and
+//   never overwritten (docs/reference.md, "Subscriptions"). A payment that
+//   converts nothing itself (Lemon Squeezy's initial subscription payment, whose
+//   order converted) answers 200 stored (200 unattributed without a reference).
 // - a refund: its conversion's commissions are taken back (docs/reference.md,
 //   "Refunds"): 200 reversed, adjusted, duplicate or unattributed, 202 queued.
 // - delivery took it: 200 sent, 200 duplicate (a replay: no second postback),
@@ -101,7 +104,7 @@ export function webhookRoute(platform: Platform, route: PlatformRoute, createDel
   };
 }
 
-/** A payment that only starts a subscription (a trial): its attribution is kept for the renewals, nothing is sent. */
+/** A paid payment that converts nothing itself (Lemon Squeezy's initial subscription payment): its attribution is kept for the renewals. */
 async function startSubscription(c: AppContext, source: EventSource, reading: Reading<'remember'>, test: boolean): Promise<Response> {
   const identifiers = identifiersFromReference(reading.reference);
   if (!hasIdentifier(identifiers)) return unattributed(c);
@@ -116,7 +119,9 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
   const fromReference = identifiersFromReference(reading.reference);
   // A renewal without its own reference is attributed by what its subscription's first payment left.
   const attribution =
-    reading.kind === 'renewal' && !hasIdentifier(fromReference) && reading.subscription ? await recallSubscription(c, source, reading.subscription) : fromReference;
+    reading.kind === 'renewal' && !hasIdentifier(fromReference) && (reading.subscription || reading.customer)
+      ? await recallSubscription(c, source, { subscription: reading.subscription, customer: reading.customer })
+      : fromReference;
   const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, reading.conversion));
   if (!parsed.success) {
     // The platform would send the same order again: say why in the log, and stop it.
@@ -129,7 +134,7 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
   if (!hasIdentifier(identifiers)) return unattributed(c);
   const job = conversionJob(parsed.data, identifiers, cleanVisitor(reading.visitor?.ip, reading.visitor?.user_agent));
   if (test) return testAnswer(c, jobPostbacks(c, job));
-  // Every attributed payment extends the memory (SUBSCRIPTION_MEMORY_DAYS from the last one).
+  // A live, paid, attributed payment of a subscription: the first one writes its memory, every later one extends it (docs/reference.md, "Subscriptions").
   if (reading.subscription) await rememberSubscription(c, source, reading.subscription, identifiers);
   return answerDelivery(c, await deliver(c, createDelivery, { job, source, signed: true, platformIds: reading.platformIds }), 200);
 }
@@ -189,13 +194,14 @@ function weight(result: DeliveryResult): number {
 }
 
 // A subscription's remembered attribution (proxy/delivery/memory.ts), keyed by
-// platform so that ids of two platforms can never meet. Recalling it extends it.
+// platform so that ids of two platforms can never meet. The first one written
+// stays; recalling it extends it.
 async function rememberSubscription(c: AppContext, source: EventSource, subscription: string, identifiers: Identifiers): Promise<void> {
   if (!hasIdentifier(identifiers)) return;
   await remember(c.env, source, subscription, JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
 }
 
-async function recallSubscription(c: AppContext, source: EventSource, subscription: string): Promise<Identifiers> {
-  const parsed = identifiersSchema.safeParse(parseJson(await recall(c.env, source, subscription, subscriptionMemoryMsOf(c.env))));
+async function recallSubscription(c: AppContext, source: EventSource, ids: { subscription?: string; customer?: string }): Promise<Identifiers> {
+  const parsed = identifiersSchema.safeParse(parseJson(await recall(c.env, source, ids, subscriptionMemoryMsOf(c.env))));
   return parsed.success ? parsed.data : {};
 }

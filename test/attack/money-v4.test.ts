@@ -196,7 +196,9 @@ describe('hole 8: the click budget counts only that network’s clicks', () => {
     await money.setFaults({ clicks: { next: ['slow', 'slow', 'slow', 'slow', 'slow'], slowMs: 4000 } });
     const codes = others.map(() => uniqueId('slow'));
     const inFlight = others.map((ip, i) => send('/_tap/click', { referral_code: codes[i] }, { env: env(), headers: { 'cf-connecting-ip': ip } }));
-    while ((await money.clicks()).filter((click) => codes.includes(String(click.fields.referral_code))).length < 5) await new Promise((resolve) => setTimeout(resolve, 20));
+    const arrived = async () => (await money.clicks()).filter((click) => codes.includes(String(click.fields.referral_code))).length;
+    for (let poll = 0; poll < 500 && (await arrived()) < 5; poll++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await arrived(), 'the five slow clicks are in flight').toBe(5);
     const answer = await send('/_tap/click', { referral_code: uniqueId('anna') }, { env: env(), headers: { 'cf-connecting-ip': visitor } });
     await Promise.all(inFlight);
     await money.setFaults({});

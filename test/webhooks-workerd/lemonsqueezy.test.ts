@@ -32,12 +32,18 @@ describe('POST /webhooks/lemonsqueezy: orders and subscription payments', () => 
     expect(await upstream.accepted('conversion')).toHaveLength(1);
   });
 
-  it('a renewal without custom data is attributed by the customer’s order; the initial payment is not sent twice', async () => {
-    const order = lemonSqueezyOrder((e) => (e.meta.custom_data = { tap_ref: encodeReference({ referral_code: 'bob' }) }));
+  it('a renewal without custom data is attributed by its subscription’s initial payment, which is not sent twice', async () => {
+    const bob = { tap_ref: encodeReference({ referral_code: 'bob' }) };
+    const order = lemonSqueezyOrder((e) => (e.meta.custom_data = bob));
     expect((await postLemonSqueezy(env(), order.body)).json).toEqual({ ok: true, status: 'sent' });
-    const initial = lemonSqueezyRenewal(order.customer, (e) => (e.data.attributes.billing_reason = 'initial'));
-    expect((await postLemonSqueezy(env(), initial.body)).json).toEqual({ ok: true, status: 'ignored' });
-    const renewal = lemonSqueezyRenewal(order.customer);
+    const subscription = Number(order.id);
+    const initial = lemonSqueezyRenewal(order.customer, (e) => {
+      e.meta.custom_data = bob;
+      e.data.attributes.billing_reason = 'initial';
+      e.data.attributes.subscription_id = subscription;
+    });
+    expect((await postLemonSqueezy(env(), initial.body)).json).toEqual({ ok: true, status: 'stored' });
+    const renewal = lemonSqueezyRenewal(order.customer, (e) => (e.data.attributes.subscription_id = subscription));
     expect((await postLemonSqueezy(env(), renewal.body)).json).toEqual({ ok: true, status: 'sent' });
     const conversions = await upstream.accepted('conversion');
     // total 3480 − tax 580 = $29.00

@@ -31,6 +31,8 @@ export interface LedgerEvent {
   next_try_at?: string;
   last?: LedgerEventAttempt;
   refunded_amount?: number;
+  /** What the buyer paid in all for a platform order (tax and shipping included), when the platform said. */
+  gross?: number;
   history?: LedgerEventAttempt[];
 }
 
@@ -70,6 +72,7 @@ export function eventView(record: LedgerRecord, withHistory: boolean): LedgerEve
     ...(record.status === 'pending' && record.next_try_at !== null && { next_try_at: iso(record.next_try_at) }),
     ...(last && { last: attemptView(last) }),
     ...(record.kind === 'conversion' && record.refunded_amount > 0 && { refunded_amount: record.refunded_amount }),
+    ...(record.gross !== undefined && { gross: record.gross }),
     ...(withHistory && { history: record.history.map(attemptView) }),
   };
   return withoutUndefined(view);

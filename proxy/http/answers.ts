@@ -9,7 +9,7 @@ import { conversionSchema, identifiersSchema } from '../events/schema';
 import type { CreateDelivery, DeliveryResult, RefundJob, Submission } from '../delivery';
 import { logLine, scrub } from '../lib/log';
 import { secretsOf } from '../platforms';
-import { jsonError, type AppContext } from './context';
+import { invalidRequest, jsonError, type AppContext } from './context';
 
 /**
  * A conversion whose amount is 0 is not a sale, on every route alike: it is
@@ -139,6 +139,10 @@ export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedSt
     case 'rejected':
       log.upstream_status = result.upstreamStatus;
       return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, rejectedStatus);
+    case 'currency_mismatch':
+      // A server is told which field is wrong; a platform is answered 2xx, so it stops sending the same event.
+      if (rejectedStatus === 200) return ignored(c, 'currency_mismatch');
+      throw invalidRequest([{ path: 'currency', message: `must be ${result.currency}, the currency of the refunded conversion` }]);
     case 'unavailable':
       return c.json(TEMPORARILY_UNAVAILABLE, 503, { 'retry-after': '30' });
   }

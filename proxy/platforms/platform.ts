@@ -32,7 +32,9 @@ export interface PlatformRefund {
   currency?: string;
   /** What the buyer paid in all (Stripe's charge amount), which the refunds' amounts are part of. */
   gross?: number;
-  /** The amounts are what was refunded so far (Lemon Squeezy): each refund is the part the ledger has not counted yet. */
+  /** The amounts are a part of what the buyer paid in all, which the conversion's record keeps (Shopify, without line items). */
+  ofRecordedGross?: boolean;
+  /** The amounts are what was refunded so far (Lemon Squeezy): the ledger counts each refund's own part (delivery/lifecycle.ts cumulativeRefund). */
   cumulative?: boolean;
 }
 
@@ -61,6 +63,8 @@ export type PlatformReading =
       visitor?: { ip?: string; user_agent?: string };
       /** Ids a later refund finds this conversion by. */
       platformIds: string[];
+      /** What the buyer paid in all (tax and shipping included), kept on the record for a refund without goods. */
+      gross?: number;
       /** The subscription whose renewals this attribution covers (the first attributed paid payment writes it). */
       subscription?: string;
       /** A renewal's customer, whose attribution v3 remembered (docs/reference.md, "Subscriptions"): read until it expires. */

@@ -49,7 +49,6 @@ import { conversionSchema, identifiersSchema, issuesOf, type Identifiers } from 
 import {
   answerDelivery,
   deliver,
-  duplicate,
   ignored,
   invalidSignature,
   isZeroAmount,
@@ -136,7 +135,8 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
   if (test) return testAnswer(c, jobPostbacks(c, job));
   // A live, paid, attributed payment of a subscription: the first one writes its memory, every later one extends it (docs/reference.md, "Subscriptions").
   if (reading.subscription) await rememberSubscription(c, source, reading.subscription, identifiers);
-  return answerDelivery(c, await deliver(c, createDelivery, { job, source, signed: true, platformIds: reading.platformIds }), 200);
+  const submission = { job, source, signed: true, platformIds: reading.platformIds, ...(reading.gross === undefined ? {} : { gross: reading.gross }) };
+  return answerDelivery(c, await deliver(c, createDelivery, submission), 200);
 }
 
 /**
@@ -147,7 +147,7 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
 async function refund(c: AppContext, createDelivery: CreateDelivery, source: EventSource, refund: PlatformRefund, test: boolean): Promise<Response> {
   const delivery = createDelivery(c.env);
   let key: string | undefined;
-  let conversion: { amount?: number; refunded_amount?: number } | null = null;
+  let conversion: { amount?: number; gross?: number } | null = null;
   try {
     for (const id of refund.platformIds) {
       const found = await delivery.findConversion(id);
@@ -156,7 +156,7 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
         break;
       }
     }
-    if (key && (refund.gross !== undefined || refund.cumulative)) conversion = await delivery.get(key);
+    if (key && (refund.gross !== undefined || refund.ofRecordedGross)) conversion = await delivery.get(key);
   } catch (error) {
     throw temporarilyUnavailable(c, error);
   }
@@ -164,20 +164,15 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
   if (external_id) c.get('log').external_id = external_id;
   // A part of what the buyer paid (tax and shipping included) is that share of the commission base.
   const base = conversion?.amount;
-  const share = refund.gross !== undefined && base !== undefined && base < refund.gross ? base / refund.gross : 1;
-  // A running total (Lemon Squeezy): this refund is the part the ledger has not counted yet.
-  const counted = refund.cumulative ? (conversion?.refunded_amount ?? 0) : 0;
-  const amountOf = (amount: number | undefined) => {
-    if (amount === undefined) return undefined;
-    const uncounted = refund.cumulative ? Number((amount - counted).toFixed(3)) : amount;
-    return share === 1 ? uncounted : Math.round(uncounted * share * 100) / 100;
-  };
+  const gross = refund.gross ?? (refund.ofRecordedGross ? conversion?.gross : undefined);
+  const share = gross !== undefined && base !== undefined && base < gross ? base / gross : 1;
+  const amountOf = (amount: number | undefined) => (amount === undefined || share === 1 ? amount : Math.round(amount * share * 100) / 100);
   const jobs: RefundJob[] = refund.refunds.map(({ refund_id, amount }) => {
     const part = amountOf(amount);
-    return { refund: { refund_id, external_id: external_id ?? '', ...(part === undefined ? {} : { amount: part }), ...(refund.currency ? { currency: refund.currency } : {}) } };
+    // A running total (Lemon Squeezy) goes as it is: the ledger takes off every refund of the order it accepted.
+    const size = part === undefined ? {} : refund.cumulative ? { refunded_total: part } : { amount: part };
+    return { refund: { refund_id, external_id: external_id ?? '', ...size, ...(refund.currency ? { currency: refund.currency } : {}) } };
   });
-  // Nothing left to count: this running total was counted already (a replay).
-  if (refund.cumulative && jobs.some((job) => job.refund.amount !== undefined && job.refund.amount <= 0)) return duplicate(c, 'already_refunded');
   if (test) return testAnswer(c, refundPostbacks(c, jobs));
   if (!external_id) return unattributed(c);
   let answer: DeliveryResult | undefined;
@@ -190,7 +185,7 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
 
 /** Which of several refunds' results a platform is answered: one it must send again, then a refusal, then a wait. */
 function weight(result: DeliveryResult): number {
-  return result.status === 'unavailable' ? 3 : result.status === 'rejected' ? 2 : result.status === 'queued' ? 1 : 0;
+  return result.status === 'unavailable' ? 3 : result.status === 'rejected' || result.status === 'currency_mismatch' ? 2 : result.status === 'queued' ? 1 : 0;
 }
 
 // A subscription's remembered attribution (proxy/delivery/memory.ts), keyed by

@@ -94,7 +94,7 @@ function rateLimited(c: AppContext) {
 
 /**
  * The failure budget of a request that carries a token (server events,
- * refunds, the operator API; docs/security.md, "Tokens"). A wrong token counts
+ * refunds, the operator API; docs/security.md, "Limits that hold in every mode"). A wrong token counts
  * against the client network's rate limit; once the limit refuses one, the
  * network is marked spent in the ledger's memory until the window ends, and
  * every token from it, the right one included, is answered 429 until then: a

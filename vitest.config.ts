@@ -35,6 +35,7 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
             PADDLE_SANDBOX_WEBHOOK_SECRET: '',
             LEMONSQUEEZY_WEBHOOK_SECRET: '',
             TAPLINE_ADMIN_TOKEN: '',
+            TAPLINE_FORWARDER_SECRET: '',
           },
         },
       })),
@@ -93,6 +94,17 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+        },
+      },
+      {
+        // The WordPress plugin (integrations/wordpress/) in real WordPress, PHP and MariaDB, against
+        // the worker in workerd and the stand-in; WooCommerce is a stand-in (test/wordpress/woocommerce-standin/).
+        test: {
+          name: 'wordpress',
+          environment: 'node',
+          include: ['test/wordpress/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
         },
       },
       // The proxy's HTTP surface and its forwarding path, in workerd.

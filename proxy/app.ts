@@ -4,7 +4,7 @@ import { basePathOf, MAX_EVENT_BYTES, MAX_WEBHOOK_BYTES } from './config';
 import type { CreateDelivery } from './delivery';
 import { SNIPPETS } from './generated/snippet';
 import { handleError, jsonBody, jsonError, requestLog, type AppEnv } from './http/context';
-import { originPolicy, rateLimit, serverAuth } from './http/trust';
+import { forwarder, originPolicy, rateLimit, serverAuth } from './http/trust';
 import { PLATFORMS } from './platforms';
 import { adminApi } from './routes/admin';
 import { clickRoute } from './routes/click';
@@ -52,6 +52,8 @@ export function createApp({ createDelivery, fetchOrigin = (request) => fetch(req
 
   app.all(`${OUTSIDE}/*`, (c) => fetchOrigin(c.req.raw, c.env));
   app.use(`${INSIDE}/*`, requestLog((path) => path.slice(INSIDE.length + 1) || '/'));
+  // The merchant's own web server in front of the worker, before anything reads the client or the host.
+  app.use(`${INSIDE}/*`, forwarder());
 
   app.get(`${INSIDE}/health`, healthRoute());
   app.get(`${INSIDE}/:file{[a-z0-9.-]+\\.js}`, etag(), snippetRoute(snippets));

@@ -21,7 +21,7 @@ import type { Visitor } from '../tapfiliate';
 /** Hono's generics for this app: the worker's bindings and per-request variables. */
 export interface AppEnv {
   Bindings: Env;
-  Variables: { route: string; log: LogFields; server?: boolean };
+  Variables: { route: string; log: LogFields; server?: boolean; arrival?: Arrival };
 }
 
 export type AppContext = Context<AppEnv>;
@@ -101,12 +101,61 @@ export function parseWith<Schema extends z.ZodMiniType>(schema: Schema, data: un
 }
 
 /**
- * The shopper as Cloudflare's edge saw them: the IP from CF-Connecting-IP only
- * (set by the edge; a client cannot forge it, and X-Forwarded-For it can), kept
- * only when it parses as an IP, and the User-Agent cut to 512 characters.
+ * Who sent a request and which site it was for: what everything derived from
+ * the client or the host reads (the same-origin check, the landing_page host
+ * rule, the cookie's domain and Secure, the rate limit, the click memory, the
+ * IP sent to Tapfiliate). Cloudflare's edge says it (CF-Connecting-IP, the
+ * request's URL), or the merchant's own web server once it has shown
+ * TAPLINE_FORWARDER_SECRET (proxy/http/trust.ts `forwarder`,
+ * docs/security.md, "Behind your own web server").
  */
-export function visitorOf(c: Context): Visitor {
-  return cleanVisitor(getConnInfo(c).remote.address, c.req.header('user-agent'));
+export interface Arrival {
+  /** The shopper's IP as sent, not yet checked (visitorOf keeps it only when it parses). */
+  ip: string | undefined;
+  /** The shop's origin as a browser on it writes Origin, e.g. `https://www.shop.example`. */
+  origin: string;
+  hostname: string;
+  secure: boolean;
+  /** True when an authenticated forwarder said so. */
+  forwarded: boolean;
+  /** A forwarder's header that is missing or malformed: nothing that depends on it may be answered. */
+  problem?: string;
+}
+
+/** What the edge says: the socket's CF-Connecting-IP and the request's own URL. */
+function edgeArrival(c: Context): Arrival {
+  const url = new URL(c.req.url);
+  return { ip: getConnInfo(c).remote.address, origin: url.origin, hostname: url.hostname, secure: url.protocol === 'https:', forwarded: false };
+}
+
+/** The arrival as told, even when a forwarder's header is broken: for /health and the log line. */
+export function reportedArrival(c: AppContext): Arrival {
+  return c.get('arrival') ?? edgeArrival(c);
+}
+
+/**
+ * The arrival everything derived from the client or the host uses. A forwarder
+ * that showed the secret but left out or garbled a header gets 503
+ * not_configured (the snippet keeps the event) rather than every shopper
+ * counted as the web server.
+ */
+export function arrivalOf(c: AppContext): Arrival {
+  const arrival = reportedArrival(c);
+  if (arrival.problem) {
+    logLine('not_configured', { hints: [arrival.problem] });
+    throw jsonError(503, { ok: false, error: 'not_configured', message: arrival.problem });
+  }
+  return arrival;
+}
+
+/**
+ * The shopper as the edge, or the merchant's authenticated forwarder, saw
+ * them: the IP from CF-Connecting-IP (set by the edge; a client cannot forge
+ * it, and X-Forwarded-For it can) or the forwarder's X-Real-IP, kept only when
+ * it parses as an IP, and the User-Agent cut to 512 characters.
+ */
+export function visitorOf(c: AppContext): Visitor {
+  return cleanVisitor(arrivalOf(c).ip, c.req.header('user-agent'));
 }
 
 /** The request's own tap_data cookie (Hono's getCookie percent-decodes it). */
@@ -167,7 +216,7 @@ export function requestLog(routeOf: (path: string) => string): MiddlewareHandler
       method: c.req.method,
       status: c.res.status,
       ms: Date.now() - started,
-      ip: truncateIp(getConnInfo(c).remote.address),
+      ip: truncateIp(reportedArrival(c).ip),
       ...c.get('log'),
     });
   };

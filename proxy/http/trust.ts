@@ -1,15 +1,15 @@
 // Who may send what (docs/security.md): browser events pass the origin policy
-// and the rate limit; server events carry the server token. The signature of a
+// and the rate limit; server events carry the server token; the merchant's own
+// web server in front of the worker carries the forwarder secret. The signature of a
 // signed event is checked in proxy/events/signature.ts, webhooks' by proxy/platforms/.
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { timingSafeEqual } from 'hono/utils/buffer';
-import { getConnInfo } from 'hono/cloudflare-workers';
-import { allowedOriginsOf, serverTokenOf } from '../config';
-import { clientNetwork } from '../lib/network';
-import { jsonError, type AppContext, type AppEnv } from './context';
-import { logLine } from '../lib/log';
+import { allowedOriginsOf, forwarderSecretOf, serverTokenOf } from '../config';
+import { clientNetwork, isIp } from '../lib/network';
 import { spendTokenBudget, tokenBudgetSpent } from '../delivery';
+import { logLine } from '../lib/log';
+import { arrivalOf, jsonError, type AppContext, type AppEnv, type Arrival } from './context';
 
 /** Preflight cache lifetime: a day, the most Chromium honours is 2 hours anyway. */
 const PREFLIGHT_MAX_AGE = 86400;
@@ -57,7 +57,7 @@ export function originPolicy(): MiddlewareHandler<AppEnv> {
   return async function originPolicy(c, next) {
     if (isServerEvent(c)) return next();
     const origin = c.req.header('origin');
-    if (origin !== undefined && origin === new URL(c.req.url).origin) return next();
+    if (origin !== undefined && origin === arrivalOf(c).origin) return next();
     if (origin !== undefined && allowedOriginsOf(c.env).origins.has(origin)) return corsForListed(c, next);
     // A preflight stays unreadable, so no non-simple request follows it.
     const readable = origin && origin !== 'null' && c.req.method !== 'OPTIONS';
@@ -69,8 +69,8 @@ export function originPolicy(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** The client network a limit counts against: CF-Connecting-IP, set by the edge. */
-const clientKey = (c: AppContext) => clientNetwork(getConnInfo(c).remote.address);
+/** The client network a limit counts against: CF-Connecting-IP, set by the edge, or an authenticated forwarder's X-Real-IP. */
+const clientKey = (c: AppContext) => clientNetwork(arrivalOf(c).ip);
 
 /** A minute: the period of the TAPLINE_RATE_LIMIT binding in wrangler.toml. */
 const RATE_LIMIT_PERIOD_SECONDS = 60;
@@ -94,13 +94,14 @@ function rateLimited(c: AppContext) {
 
 /**
  * The failure budget of a request that carries a token (server events,
- * refunds, the operator API; docs/security.md, "Limits that hold in every mode"). A wrong token counts
- * against the client network's rate limit; once the limit refuses one, the
- * network is marked spent in the ledger's memory until the window ends, and
- * every token from it, the right one included, is answered 429 until then: a
- * guess that happens to be right is told nothing. The right token is never
- * counted, so a busy backend is not slowed; it costs one read of the mark.
- * Without the limit binding there is no budget (and /health says so).
+ * refunds, the operator API; docs/security.md, "Limits that hold in every
+ * mode"). A wrong token counts against the client network's rate limit; once
+ * the limit refuses one, the network is marked spent in a ledger object until
+ * the window ends, and every token from it, the right one included, is
+ * answered 429 until then: a guess that happens to be right is told nothing.
+ * The right token is never counted, so a busy backend is not slowed; it costs
+ * one read of the mark. Without the limit binding there is no budget (and
+ * /health says so).
  */
 export async function tokenBudget(c: AppContext, valid: boolean): Promise<void> {
   if (!c.env.TAPLINE_RATE_LIMIT) return;
@@ -133,4 +134,43 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
     if (!isServerEvent(c)) await enforceRateLimit(c);
     return next();
   };
+}
+
+/**
+ * The merchant's own web server in front of the worker (docs/guides/own-server.md):
+ * a request whose Tapline-Forwarder is TAPLINE_FORWARDER_SECRET (compared in
+ * constant time) is the shop's, for the shopper at X-Real-IP, on the host
+ * X-Forwarded-Host and the scheme X-Forwarded-Proto. Without the header, or
+ * without the secret set, those headers are ignored. A wrong one is a 401,
+ * after counting against the sender's own network (CF-Connecting-IP: what it
+ * claims as X-Real-IP is not believed), so the secret cannot be guessed at speed.
+ */
+export function forwarder(): MiddlewareHandler<AppEnv> {
+  return async function forwarder(c, next) {
+    const secret = forwarderSecretOf(c.env);
+    const presented = c.req.header('tapline-forwarder');
+    if (secret === undefined || presented === undefined) return next();
+    if (!(await timingSafeEqual(presented.trim(), secret))) {
+      await tokenBudget(c, false);
+      throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Tapline-Forwarder must be TAPLINE_FORWARDER_SECRET' });
+    }
+    c.set('arrival', forwardedArrival(c));
+    return next();
+  };
+}
+
+/** A host as X-Forwarded-Host may name it: a DNS name or an IP, and a port. One value, no path, no user. */
+const FORWARDED_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+/** What the authenticated forwarder says, or the first of its headers that is missing or malformed. */
+function forwardedArrival(c: AppContext): Arrival {
+  const ip = c.req.header('x-real-ip')?.trim();
+  const host = c.req.header('x-forwarded-host')?.trim().toLowerCase();
+  const proto = c.req.header('x-forwarded-proto')?.trim().toLowerCase();
+  const broken = (problem: string): Arrival => ({ ip: undefined, origin: 'null', hostname: '', secure: false, forwarded: true, problem });
+  if (!ip || !isIp(ip)) return broken('the forwarder must send X-Real-IP: the shopper\'s IP address as your web server saw it (nginx: $remote_addr)');
+  if (!host || !FORWARDED_HOST.test(host)) return broken('the forwarder must send X-Forwarded-Host: the shop\'s host as the browser asked for it (nginx: $http_host)');
+  if (proto !== 'https' && proto !== 'http') return broken('the forwarder must send X-Forwarded-Proto: https or http (nginx: $scheme)');
+  const url = new URL(`${proto}://${host}`);
+  return { ip, origin: url.origin, hostname: url.hostname, secure: proto === 'https', forwarded: true };
 }

@@ -7,7 +7,7 @@ import * as z from 'zod/mini';
 import { adminTokenOf } from '../config';
 import { decodeCursor, type CreateDelivery, type EventQuery } from '../delivery';
 import { invalidRequest, jsonError, parseWith, type AppContext, type AppEnv } from '../http/context';
-import { refuseUnlessLedger } from '../http/answers';
+import { answerDelivery, refuseUnlessLedger } from '../http/answers';
 import { tokenBudget } from '../http/trust';
 import { truncateIp } from '../lib/log';
 import { isIp } from '../lib/network';
@@ -109,12 +109,9 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
         // Tapfiliate's words are in the event's `last.message`; the answer only says it refused.
         c.get('log').upstream_status = result.upstreamStatus;
         return c.json({ ok: false, error: 'upstream_rejected', upstream_status: result.upstreamStatus }, 422);
-      case 'queued':
-        return c.json({ ok: true, status: 'queued' }, 202);
-      case 'unavailable':
-        throw jsonError(503, { ok: false, error: 'temporarily_unavailable', message: 'the ledger could not be reached; try again shortly' }, { 'retry-after': '30' });
       default:
-        return c.json({ ok: true, status: result.status }, 200);
+        // sent, duplicate, queued, unavailable…: answered as every route answers them.
+        return answerDelivery(c, result);
     }
   });
 

@@ -10,7 +10,7 @@ import { allowedOriginsOf, upstreamUrlsOf } from '../config';
 import { clickFor } from '../delivery';
 import { clickSchema, IDENTIFIER_FIELDS, type Click } from '../events/schema';
 import { refuseUnlessConfigured, stored, testAnswer } from '../http/answers';
-import { invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http/context';
+import { arrivalOf, invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http/context';
 import { clientNetwork } from '../lib/network';
 import { withoutUndefined } from '../lib/plain';
 import type { ClickBody } from '../tapfiliate';
@@ -22,7 +22,7 @@ export function clickRoute(): Handler<AppEnv> {
     for (const field of IDENTIFIER_FIELDS) {
       if (!cookieSafe(click[field])) throw invalidRequest([{ path: field, message: 'must be 1–100 characters without < or >' }]);
     }
-    const host = new URL(c.req.url).hostname;
+    const host = arrivalOf(c).hostname;
     const domain = click.cookie_domain?.replace(/^\./, '').toLowerCase() || undefined;
     if (domain && host !== domain && !host.endsWith(`.${domain}`)) {
       throw invalidRequest([{ path: 'cookie_domain', message: `must be ${host} or a parent domain of it` }]);
@@ -50,9 +50,9 @@ export function clickRoute(): Handler<AppEnv> {
   };
 }
 
-/** The hosts a landing_page may be on: this worker's and those of ALLOWED_ORIGINS. */
+/** The hosts a landing_page may be on: the shop's (this worker's, or its forwarder's) and those of ALLOWED_ORIGINS. */
 function landingHosts(c: AppContext): Set<string> {
-  const hosts = new Set([new URL(c.req.url).hostname]);
+  const hosts = new Set([arrivalOf(c).hostname]);
   for (const origin of allowedOriginsOf(c.env).origins) hosts.add(new URL(origin).hostname);
   return hosts;
 }
@@ -88,7 +88,7 @@ function writeCookie(c: AppContext, click: Click, domain: string | undefined, cl
     ...(domain && { domain }),
     maxAge: (click.cookie_days ?? DEFAULT_COOKIE_DAYS) * 24 * 60 * 60,
     sameSite: 'Lax',
-    secure: new URL(c.req.url).protocol === 'https:',
+    secure: arrivalOf(c).secure,
   });
 }
 

@@ -49,14 +49,15 @@ export interface Sent {
 }
 
 /**
- * One request through a fresh app. `headers` are the attacker's: Origin
- * defaults to the shop's own and CF-Connecting-IP to a fresh address; pass
- * `undefined` to leave either out.
+ * One request through a fresh app, to the shop's own address unless `at` names
+ * another (a worker behind the merchant's web server). `headers` are the
+ * attacker's: Origin defaults to the shop's own and CF-Connecting-IP to a fresh
+ * address; pass `undefined` to leave either out.
  */
 export async function send(
   path: string,
   body: unknown,
-  { env = attackEnv(), headers = {} }: { env?: Env; headers?: Record<string, string | undefined> } = {},
+  { env = attackEnv(), headers = {}, at = ORIGIN }: { env?: Env; headers?: Record<string, string | undefined>; at?: string } = {},
 ): Promise<Sent> {
   const app = createApp({ createDelivery });
   const all: Record<string, string | undefined> = { origin: ORIGIN, 'content-type': 'text/plain;charset=UTF-8', 'cf-connecting-ip': freshIp(), ...headers };
@@ -69,7 +70,7 @@ export async function send(
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   const ctx = createExecutionContext();
   try {
-    const response = await app.request(`${ORIGIN}${path}`, init, env, ctx);
+    const response = await app.request(`${at}${path}`, init, env, ctx);
     const json = (await response.json()) as Record<string, unknown>;
     await waitOnExecutionContext(ctx);
     return { status: response.status, json, headers: response.headers, lines: log.mock.calls.map((args) => args.map(String).join(' ')) };
@@ -78,13 +79,17 @@ export async function send(
   }
 }
 
-/** GET /health with an env. */
-export async function health(env: Env) {
+/** GET /health with an env (`at` the worker's own address, `headers` what its caller sends). */
+export async function health(env: Env, { at = ORIGIN, headers = {} }: { at?: string; headers?: Record<string, string> } = {}) {
   const app = createApp({ createDelivery });
   const log = vi.spyOn(console, 'log').mockImplementation(() => {});
   try {
-    const response = await app.request(`${ORIGIN}/_tap/health`, {}, env, createExecutionContext());
-    return { json: (await response.json()) as Record<string, unknown>, lines: log.mock.calls.map((args) => args.map(String).join(' ')) };
+    const response = await app.request(`${at}/_tap/health`, { headers }, env, createExecutionContext());
+    return {
+      status: response.status,
+      json: (await response.json()) as Record<string, unknown>,
+      lines: log.mock.calls.map((args) => args.map(String).join(' ')),
+    };
   } finally {
     log.mockRestore();
   }

@@ -22,10 +22,11 @@ const SHOPIFY_SECRET = 'e2e-shopify-secret';
 type ReferenceWindow = TapWindow & { tap: TapWindow['tap'] & { reference(): string | null } };
 
 describe('the guides as the suite reads them', () => {
-  it('every guide in docs/guides/ has a scenario here, in guides-signed.test.ts or in guides-platforms.test.ts', () => {
+  it('every guide in docs/guides/ has a scenario here, in guides-signed.test.ts, in guides-platforms.test.ts or in own-server.test.ts', () => {
     expect(readdirSync('docs/guides').sort()).toEqual([
       'ghost.md',
       'lemonsqueezy.md',
+      'own-server.md',
       'paddle.md',
       'plain-html.md',
       'shopify.md',

@@ -41,6 +41,14 @@ export interface StackOptions {
   lemonSqueezySecret?: string;
   /** Every path goes to the worker, not only BASE_PATH: for the demo worker, whose origin is the demo shop. */
   forwardAll?: boolean;
+  /** TAPLINE_FORWARDER_SECRET: set, the worker follows a forwarder that presents it (docs/guides/own-server.md). */
+  forwarderSecret?: string;
+  /** TAPFILIATE_API_KEY: the stand-in's key unless given; blank, the worker is not configured. */
+  apiKey?: string;
+  /** TAPLINE_ADMIN_TOKEN: unset, the operator API answers 503. */
+  adminToken?: string;
+  /** Browser events per client network per minute; by default raised out of the way (see e2eConfig). */
+  rateLimit?: number;
 }
 
 export type PostbackServer = Awaited<ReturnType<typeof startPostbackServer>>;
@@ -49,6 +57,8 @@ export interface Stack {
   postbacks: PostbackServer;
   merchant: MerchantOrigin;
   browser: Browser;
+  /** The worker's own address (`http://127.0.0.1:<port>`), as a web server in front of it forwards to it. */
+  workerUrl: string;
   /**
    * A request from Node (the merchant's backend, a payment platform) through the
    * merchant origin to the worker, as a zone route would take it: no Origin, no cookie.
@@ -77,13 +87,13 @@ process.env.WRANGLER_LOG ??= 'error';
  * events and clicks a minute, and a refused click made tests flaky. The limit
  * itself is tested in workerd (test/attack/rate-limit.test.ts).
  */
-function e2eConfig(): string {
+export function e2eConfig(rateLimit = 1_000_000): string {
   const source = readFileSync('wrangler.toml', 'utf8');
   const config = source
     .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, '')
     .replace(/^main = "(.+)"$/m, (_, main: string) => `main = ${JSON.stringify(resolve(main))}`)
-    .replace(/^simple = \{ limit = 60, period = 60 \}$/m, 'simple = { limit = 1000000, period = 60 }');
-  if (/^\[build\]/m.test(config) || !config.includes(`main = "${resolve('.')}`) || !config.includes('limit = 1000000')) {
+    .replace(/^simple = \{ limit = 60, period = 60 \}$/m, `simple = { limit = ${rateLimit}, period = 60 }`);
+  if (/^\[build\]/m.test(config) || !config.includes(`main = "${resolve('.')}`) || !config.includes(`limit = ${rateLimit},`)) {
     throw new Error('harness.ts: wrangler.toml changed shape; update e2eConfig()');
   }
   const folder = mkdtempSync(join(tmpdir(), 'tapline-e2e-'));
@@ -98,7 +108,7 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
   // nothing a developer has locally (.dev.vars from `npm start` puts the worker in
   // signed trust) changes what the suite runs against.
   const secrets = {
-    TAPFILIATE_API_KEY: API_KEY,
+    TAPFILIATE_API_KEY: options.apiKey ?? API_KEY,
     TAPLINE_SIGNING_SECRET: options.signingSecret ?? '',
     TAPLINE_SERVER_TOKEN: options.serverToken ?? '',
     STRIPE_WEBHOOK_SECRET: options.stripeSecret ?? '',
@@ -106,8 +116,10 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
     PADDLE_WEBHOOK_SECRET: options.paddleSecret ?? '',
     PADDLE_SANDBOX_WEBHOOK_SECRET: '',
     LEMONSQUEEZY_WEBHOOK_SECRET: options.lemonSqueezySecret ?? '',
+    TAPLINE_FORWARDER_SECRET: options.forwarderSecret ?? '',
+    TAPLINE_ADMIN_TOKEN: options.adminToken ?? '',
   };
-  const configPath = e2eConfig();
+  const configPath = e2eConfig(options.rateLimit);
   const worker = await unstable_startWorker({
     config: configPath,
     // Only this empty file: no .dev.vars or .env is read.
@@ -135,6 +147,7 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
     },
   });
   await worker.ready;
+  const workerUrl = (await worker.url).origin;
   const basePath = options.forwardAll ? '/' : `${(vars.BASE_PATH ?? '/_tap').replace(/\/+$/, '')}/`;
   const merchant = await startMerchantOrigin((url, init) => worker.fetch(url, init as never) as never, basePath);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -142,6 +155,7 @@ export async function startStack(vars: Record<string, string> = {}, options: Sta
     postbacks,
     merchant,
     browser,
+    workerUrl,
     newContext: () => browser.newContext(),
     async post(path, body, headers = {}) {
       const response = await fetch(`http://127.0.0.1:${merchant.port}${path}`, {

@@ -244,6 +244,7 @@ describe('health', () => {
     delivery: { durable: true },
     rate_limit: 'per_ip',
     webhooks: { stripe: false, shopify: false, paddle: false, paddle_sandbox: false, lemonsqueezy: false },
+    forwarder: false,
   };
   const rows: { name: string; env: Partial<Env>; body: Record<string, unknown> }[] = [
     { name: 'the project env: key, queue, ledger and a limiter bound', env: {}, body: base },

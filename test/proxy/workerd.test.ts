@@ -163,6 +163,7 @@ describe('the worker entry', () => {
       delivery: { durable: true },
       rate_limit: 'per_ip',
       webhooks: { stripe: false, shopify: false, paddle: false, paddle_sandbox: false, lemonsqueezy: false },
+      forwarder: false,
     });
     const snippet = await SELF.fetch('https://shop.example/_tap/tap.js');
     expect(snippet.headers.get('content-type')).toMatch(/^text\/javascript/);

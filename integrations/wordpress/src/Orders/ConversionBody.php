@@ -1,0 +1,81 @@
+<?php
+/**
+ * What a paid order and a refund send to the worker (docs/reference.md,
+ * "Server events" and "Refunds").
+ *
+ * The amount is the commission base Tapfiliate's own WooCommerce integration
+ * uses: the goods after discounts, without tax, shipping and fees
+ * (subtotal − discount, both without tax).
+ *
+ * @package Tapline
+ */
+
+namespace Tapline\Orders;
+
+final class ConversionBody {
+
+	/**
+	 * The order's own fields, as the thank-you page signs them too.
+	 *
+	 * @param \WC_Order $order
+	 */
+	public static function order_fields( $order ): array {
+		$fields = array(
+			'external_id' => (string) $order->get_order_number(),
+			'amount'      => self::goods( $order ),
+			'currency'    => $order->get_currency(),
+		);
+		if ( $order->get_customer_id() ) {
+			$fields['customer_id'] = (string) $order->get_customer_id();
+		}
+		$coupons = $order->get_coupon_codes();
+		if ( $coupons ) {
+			// A coupon outranks the referral link at Tapfiliate: the first one, as Tapfiliate's integration sends.
+			$fields['coupon'] = (string) reset( $coupons );
+		}
+		return $fields;
+	}
+
+	/** The server event: the order's fields and the attribution kept at checkout. */
+	public static function conversion( $order ): array {
+		$body = self::order_fields( $order );
+		foreach ( Attribution::for_order( $order ) as $name => $value ) {
+			if ( in_array( $name, array( 'tap_data', 'ip', 'user_agent' ), true ) && is_string( $value ) && '' !== $value ) {
+				$body[ $name ] = $value;
+			}
+		}
+		return $body;
+	}
+
+	/**
+	 * A refund: its id, and the goods it took back. A refund that completes the
+	 * order's refund leaves the amount out, which the worker reads as "the rest".
+	 *
+	 * @param \WC_Order        $order
+	 * @param \WC_Order_Refund $refund
+	 */
+	public static function refund( $order, $refund ): array {
+		$body = array(
+			'external_id' => (string) $order->get_order_number(),
+			'refund_id'   => 'wc-refund-' . $refund->get_id(),
+			'currency'    => $order->get_currency(),
+		);
+		if ( (float) $order->get_remaining_refund_amount() > 0 ) {
+			$goods = 0.0;
+			foreach ( $refund->get_items() as $item ) {
+				$goods += -(float) $item->get_total();
+			}
+			if ( $goods <= 0 ) {
+				// An amount-only refund lists no products: its goods share, as the worker does for Stripe and Shopify.
+				$total = (float) $order->get_total();
+				$goods = $total > 0 ? (float) $refund->get_amount() * self::goods( $order ) / $total : 0.0;
+			}
+			$body['amount'] = round( $goods, 2 );
+		}
+		return $body;
+	}
+
+	private static function goods( $order ): float {
+		return round( max( 0.0, (float) $order->get_subtotal() - (float) $order->get_discount_total() ), 2 );
+	}
+}

@@ -1,0 +1,28 @@
+<?php
+/**
+ * Runs a hook later: with Action Scheduler when WooCommerce brings it (its
+ * queue survives and is visible under Tools → Scheduled Actions), with WP-Cron otherwise.
+ *
+ * @package Tapline
+ */
+
+namespace Tapline;
+
+final class Scheduler {
+
+	public const GROUP = 'tapline';
+
+	public function __construct( private ?bool $action_scheduler = null ) {}
+
+	public function later( int $seconds, string $hook, array $args ): void {
+		if ( $this->uses_action_scheduler() ) {
+			as_schedule_single_action( time() + $seconds, $hook, $args, self::GROUP );
+		} else {
+			wp_schedule_single_event( time() + $seconds, $hook, $args );
+		}
+	}
+
+	public function uses_action_scheduler(): bool {
+		return $this->action_scheduler ?? function_exists( 'as_schedule_single_action' );
+	}
+}

@@ -136,7 +136,7 @@ final class Proxy {
 		return ( $home['host'] ?? '' ) . ( isset( $home['port'] ) ? ':' . $home['port'] : '' );
 	}
 
-	/** @return array<string, string> the browser's headers, without those in DROPPED */
+	/** @return array<string, string> the browser's headers, without those in DROPPED, and of its cookies only tap_data */
 	private function request_headers(): array {
 		$headers = array();
 		foreach ( $_SERVER as $name => $value ) { // phpcs:ignore
@@ -147,7 +147,16 @@ final class Proxy {
 		if ( isset( $_SERVER['CONTENT_TYPE'] ) ) {
 			$headers['content-type'] = (string) $_SERVER['CONTENT_TYPE']; // phpcs:ignore
 		}
-		return array_diff_key( $headers, array_flip( self::DROPPED ) );
+		$headers = array_diff_key( $headers, array_flip( self::DROPPED ) );
+		if ( isset( $headers['cookie'] ) ) {
+			// The worker reads only tap_data: this site's login and cart cookies stay here.
+			$kept              = array_filter( array_map( 'trim', explode( ';', $headers['cookie'] ) ), static fn ( $pair ) => str_starts_with( $pair, 'tap_data=' ) );
+			$headers['cookie'] = implode( '; ', $kept );
+			if ( '' === $headers['cookie'] ) {
+				unset( $headers['cookie'] );
+			}
+		}
+		return $headers;
 	}
 
 	private function send( array $answer ): void {

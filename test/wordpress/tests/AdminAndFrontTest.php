@@ -153,6 +153,90 @@ final class AdminAndFrontTest extends TestCase {
 		$this->assertSame( 'sent', json_decode( $event['body'], true )['status'] ?? $event['body'] );
 	}
 
+	/**
+	 * A shopper through the shop's own /_tap/ to the real worker's forwarder (docs/security.md, "Behind your
+	 * own web server"): the worker trusts the plugin's secret, so the host, scheme and IP it uses are the
+	 * plugin's. The shopper connects from 127.0.0.2 (the REMOTE_ADDR the plugin passes on) and claims
+	 * another address in headers the plugin must not pass; the front sends the worker 127.0.0.1 as its host.
+	 */
+	public function test_proxy_mode_end_to_end_through_the_workers_forwarder(): void {
+		$this->settings( array( 'proxy' => true, 'forwarder_secret' => getenv( 'TAPLINE_TEST_FORWARDER_SECRET' ) ) );
+		$from_shopper = static fn ( $handle ) => curl_setopt( $handle, CURLOPT_INTERFACE, '127.0.0.2' );
+		add_action( 'http_api_curl', $from_shopper );
+		try {
+			$origin  = untrailingslashit( home_url( '/' ) );
+			$spoofed = array( 'X-Real-IP' => '198.51.100.66', 'X-Forwarded-For' => '198.51.100.66', 'CF-Connecting-IP' => '198.51.100.66', 'X-Forwarded-Host' => 'evil.example', 'X-Forwarded-Proto' => 'https' );
+			$browser = $spoofed + array( 'Origin' => $origin, 'Content-Type' => 'application/json', 'User-Agent' => 'WP-Suite-Shopper/1.0' );
+
+			$health = json_decode( $this->http( 'GET', $this->site( '/_tap/health' ), null, $spoofed )['body'], true );
+			$this->assertTrue( $health['forwarder'] ?? null, "the worker took the plugin's Tapline-Forwarder" );
+			$this->assertTrue( $health['configured'] );
+
+			// The snippet's landing: same origin as the shop (with its port), so the worker's origin check passes only on the forwarded host.
+			$code    = 'anna' . strtolower( wp_generate_password( 6, false ) );
+			$landing = $this->site( '/?ref=' . $code );
+			$click   = $this->http( 'POST', $this->site( '/_tap/click' ), wp_json_encode( array( 'referral_code' => $code, 'landing_page' => $landing ) ), $browser );
+			$this->assertSame( 200, $click['status'], $click['body'] );
+			$set_cookie = implode( "\n", (array) ( $click['headers']['set-cookie'] ?? array() ) );
+			$this->assertSame( 1, preg_match( '/^tap_data=([^;]+)/', $set_cookie, $cookie ), "the worker's cookie, passed back: $set_cookie" );
+			$this->assertDoesNotMatchRegularExpression( '/;\s*domain=/i', $set_cookie, "host-only: the shop's own host, as the browser asked for it" );
+			$this->assertDoesNotMatchRegularExpression( '/;\s*secure/i', $set_cookie, 'the shop is http here, whatever the shopper claimed' );
+			$tap_data = json_decode( rawurldecode( $cookie[1] ), true );
+			$this->assertSame( $code, $tap_data['referral_code'] );
+			$clicks = json_decode( $this->http( 'GET', getenv( 'TAPLINE_TEST_STANDIN' ) . '/__control/clicks' )['body'], true );
+			$made   = array_values( array_filter( $clicks, static fn ( $r ) => ( $r['fields']['referral_code'] ?? '' ) === $code ) );
+			$this->assertCount( 1, $made );
+			$this->assertSame( '127.0.0.2', $made[0]['fields']['ip'] ?? null );
+			$this->assertSame( $landing, $made[0]['fields']['landing_page'] ?? null, "the landing is on the forwarded shop's host" );
+			$this->assertSame( $made[0]['id'], $tap_data['click_id'] ?? null );
+
+			// The snippet's conversion, with the cookie the browser now holds.
+			$external_id = 'PROXY-BROWSER-' . wp_generate_password( 6, false );
+			$event       = $this->http( 'POST', $this->site( '/_tap/convert' ), wp_json_encode( array( 'external_id' => $external_id, 'amount' => 12, 'currency' => 'EUR' ) ), $browser + array( 'Cookie' => 'wordpress_logged_in_x=admin%7Csession; tap_data=' . $cookie[1] . '; woocommerce_cart_hash=abc' ) );
+			$this->assertSame( 'sent', json_decode( $event['body'], true )['status'] ?? $event['body'] );
+			$passed = array_values( array_filter( $this->front_seen(), static fn ( $r ) => '/_tap/convert' === $r['path'] ) );
+			$this->assertSame( 'tap_data=' . $cookie[1], $passed[0]['headers']['cookie'] ?? null, "this site's login and cart cookies never leave it" );
+			$postbacks = $this->postbacks( $external_id );
+			$this->assertCount( 1, $postbacks );
+			$this->assertSame( '127.0.0.2', $postbacks[0]['fields']['ip'] ?? null, "the shopper's address as the shop's server saw it, never a header the shopper sent" );
+			$this->assertSame( 'WP-Suite-Shopper/1.0', $postbacks[0]['fields']['user_agent'] ?? null );
+			$this->assertSame( $code, $postbacks[0]['fields']['referral_code'] ?? null );
+			$this->assertSame( $made[0]['id'], $postbacks[0]['fields']['click_id'] ?? null );
+		} finally {
+			remove_action( 'http_api_curl', $from_shopper );
+		}
+	}
+
+	/** What the Check button shows in proxy mode, asking the worker through this site's own /_tap/health. */
+	private function proxy_check( string $secret ): string {
+		$this->settings( array( 'proxy' => true, 'forwarder_secret' => $secret ) );
+		$nonce = $this->nonce( $this->settings_page()['body'], 'admin-post.php' );
+		$this->post_form( '/wp-admin/admin-post.php', array( 'action' => 'tapline_check', '_wpnonce' => $nonce ), 'admin' );
+		$this->assertSame( 1, preg_match( '#<pre class="tapline-answer">(.*?)</pre>#s', $this->settings_page()['body'], $shown ) );
+		return html_entity_decode( $shown[1] );
+	}
+
+	public function test_the_check_button_in_proxy_mode_says_whether_the_worker_takes_the_forwarder_secret(): void {
+		$right = $this->proxy_check( getenv( 'TAPLINE_TEST_FORWARDER_SECRET' ) );
+		$this->assertStringStartsWith( '200 ', $right );
+		$this->assertStringContainsString( '"forwarder": true', $right );
+		$this->assertStringNotContainsString( 'Forwarder secret', $right, 'no advice when all is well' );
+
+		$this->settings( array( 'proxy' => true, 'forwarder_secret' => 'not-the-workers-secret' ) );
+		$health = $this->http( 'GET', $this->site( '/_tap/health' ) );
+		$this->assertSame( 401, $health['status'], "the worker's answer, passed back to the browser" );
+		$this->assertSame( 'unauthorized', json_decode( $health['body'], true )['error'] ?? $health['body'] );
+		$wrong = $this->proxy_check( 'not-the-workers-secret' );
+		$this->assertStringStartsWith( '401 ', $wrong );
+		$this->assertStringContainsString( '"error": "unauthorized"', $wrong, "the worker's answer" );
+		$this->assertStringContainsString( "refused this site's Forwarder secret", $wrong, 'which setting to fix' );
+
+		// A worker without TAPLINE_FORWARDER_SECRET ignores the plugin's headers and says so.
+		$this->worker_answers( array( array( 'status' => 200, 'body' => array( 'ok' => true, 'configured' => true, 'forwarder' => false ) ) ) );
+		$unset = $this->proxy_check( getenv( 'TAPLINE_TEST_FORWARDER_SECRET' ) );
+		$this->assertStringContainsString( 'set TAPLINE_FORWARDER_SECRET on the worker', $unset );
+	}
+
 	public function test_proxy_mode_never_forwards_to_this_site_itself(): void {
 		$this->settings( array( 'proxy' => true, 'forwarder_secret' => 'x', 'worker_url' => home_url( '/_tap' ) ) );
 		$this->assertFalse( ( new \Tapline\Settings() )->proxy() );

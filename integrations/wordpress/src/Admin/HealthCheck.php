@@ -32,9 +32,31 @@ final class HealthCheck {
 		$shown  = 0 === $answer->status
 			? $answer->summary()
 			: $answer->status . ' ' . ( null === $answer->json ? __( '(not JSON: is this the worker\'s address?)', 'tapline' ) : wp_json_encode( $answer->json, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES ) );
+		$hint   = $this->proxy_hint( $answer->status, $answer->json );
+		if ( '' !== $hint ) {
+			$shown .= "\n\n" . $hint;
+		}
 		set_transient( self::ACTION . '_' . get_current_user_id(), array( 'url' => $url, 'answer' => $shown ), 5 * MINUTE_IN_SECONDS );
 		wp_safe_redirect( admin_url( 'options-general.php?page=' . SettingsPage::SLUG . '#tapline-check' ) );
 		exit;
+	}
+
+	/**
+	 * In proxy mode, what the worker's answer means for this site's settings: /health asks for no
+	 * token, so its 401 is the worker refusing the Forwarder secret; `forwarder: false` is a worker
+	 * without TAPLINE_FORWARDER_SECRET, which would take every shopper for this server (docs/security.md).
+	 */
+	private function proxy_hint( int $status, ?array $json ): string {
+		if ( ! $this->settings->proxy() ) {
+			return '';
+		}
+		if ( 401 === $status ) {
+			return __( 'The worker refused this site\'s Forwarder secret: set it to the worker\'s TAPLINE_FORWARDER_SECRET.', 'tapline' );
+		}
+		if ( 200 === $status && false === ( $json['forwarder'] ?? null ) ) {
+			return __( 'The worker did not take this site as its forwarder: set TAPLINE_FORWARDER_SECRET on the worker, the same as the Forwarder secret here.', 'tapline' );
+		}
+		return '';
 	}
 
 	/** The button, and the last answer this user asked for (the worker's words: escaped, never trusted). */

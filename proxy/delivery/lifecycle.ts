@@ -287,7 +287,7 @@ export const isHeldRefund = (record: LedgerRecord) => record.kind === 'refund' &
 export const releasesRefunds = (conversion: LedgerRecord) => conversion.kind === 'conversion' && conversion.status !== 'pending' && conversion.status !== 'dead';
 
 /** A refund answered `unattributed`: neither the ledger nor Tapfiliate held its order. It is kept for its conversion, until retention ends. */
-export const isKeptRefund = (record: LedgerRecord) => record.kind === 'refund' && record.status === 'ignored' && record.history.at(-1)?.outcome === 'unattributed';
+export const isKeptRefund = (record: LedgerRecord) => record.kind === 'refund' && record.status !== 'pending' && record.history.at(-1)?.outcome === 'unattributed';
 
 /**
  * A conversion accepted while refunds of its order were kept (they came first):

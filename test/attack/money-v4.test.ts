@@ -193,6 +193,8 @@ describe('hole 8: the click budget counts only that network’s clicks', () => {
       const ip = freshIp();
       if (ip !== visitor && (await clickShard(ip)) === shard) others.push(ip);
     }
+    // One landing alone first, so the ledger objects follow this env before the five run at once.
+    await send('/_tap/click', { coupon: 'WARMUP' }, { env: env() });
     await money.setFaults({ clicks: { next: ['slow', 'slow', 'slow', 'slow', 'slow'], slowMs: 4000 } });
     const codes = others.map(() => uniqueId('slow'));
     const inFlight = others.map((ip, i) => send('/_tap/click', { referral_code: codes[i] }, { env: env(), headers: { 'cf-connecting-ip': ip } }));

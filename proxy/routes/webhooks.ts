@@ -134,7 +134,8 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
   const job = conversionJob(parsed.data, identifiers, cleanVisitor(reading.visitor?.ip, reading.visitor?.user_agent));
   if (test) return testAnswer(c, jobPostbacks(c, job));
   // A live, paid, attributed payment of a subscription: the first one writes its memory, every later one extends it (docs/reference.md, "Subscriptions").
-  if (reading.subscription) await rememberSubscription(c, source, reading.subscription, identifiers);
+  // Only a payment's own reference is remembered: a recalled one extended itself when read, and v3's per-customer one is never carried over.
+  if (reading.subscription && hasIdentifier(fromReference)) await rememberSubscription(c, source, reading.subscription, identifiers);
   const submission = { job, source, signed: true, platformIds: reading.platformIds, ...(reading.gross === undefined ? {} : { gross: reading.gross }) };
   return answerDelivery(c, await deliver(c, createDelivery, submission), 200);
 }

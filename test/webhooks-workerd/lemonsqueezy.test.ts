@@ -2,6 +2,7 @@
 // and ledger, a local Tapfiliate stand-in; webhooks shaped like Lemon Squeezy's examples.
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { encodeReference } from '../../common/attribution';
+import { ledgerHolding } from '../ledger-control';
 import { postbackControl } from '../postback/control';
 import { ANNA, webhookEnv } from './helpers';
 import { lemonSqueezyOrder, lemonSqueezyRenewal, platformSecrets, postLemonSqueezy } from './platform-helpers';
@@ -51,6 +52,19 @@ describe('POST /webhooks/lemonsqueezy: orders and subscription payments', () => 
       expect.objectContaining({ external_id: order.id, referral_code: 'bob' }),
       { external_id: `invoice-${renewal.id}`, amount: 29, currency: 'USD', customer_id: order.customer, referral_code: 'bob' },
     ]);
+  });
+
+  it('what v3 remembered for the customer still attributes a renewal until it expires, and is never extended', async () => {
+    const customer = String(Date.now() % 1e9);
+    const key = `sub:lemonsqueezy:${customer}`;
+    const stub = await ledgerHolding(key);
+    await stub.remember(key, JSON.stringify({ referral_code: 'bob' }), 60_000);
+    const renewal = lemonSqueezyRenewal(customer, (e) => (e.data.attributes.subscription_id = Number(customer) + 1));
+    expect((await postLemonSqueezy(env(), renewal.body)).json).toEqual({ ok: true, status: 'sent' });
+    expect((await upstream.accepted('conversion'))[0].fields).toMatchObject({ referral_code: 'bob' });
+    // Not carried into the subscription's own memory: the next renewal reads v3's again, and it still expires on time.
+    const own = `sub:lemonsqueezy:subscription:${Number(customer) + 1}`;
+    expect(await (await ledgerHolding(own)).recall(own)).toBeUndefined();
   });
 
   it('no custom data and nothing remembered: 200 unattributed, nothing sent', async () => {

@@ -1,10 +1,13 @@
 // Bundles the snippet, enforces its size budget, and hands its bytes to the proxy.
 //
 // Each file is an IIFE. tap.js is what every page view loads; the lazy files
-// sit next to it and tap.js loads each the first time a page needs it:
-// tap-events.js where a landing is stored, a conversion or customer is sent, or
-// an earlier one waits to be resent; tap-ref.js where the tag has `data-domains`.
+// sit next to it and tap.js loads each the first time a page needs it
+// (snippet/kernel.ts): tap-events.js where a landing is stored, a conversion or
+// customer is sent, or an earlier one waits to be resent; tap-outbox.js where a
+// page calls tap.convert or tap.customer; tap-compat.js where a page makes one
+// of Tapfiliate's own calls; tap-ref.js where the tag has `data-domains`.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
@@ -14,18 +17,20 @@ import { SNIPPET_BUILD_OPTIONS } from './scripts/snippet-build.mjs';
 /** Gzip bytes a lazy file may weigh; `npm test` and CI fail above it. */
 export const GZIP_BUDGET = 2048;
 /**
- * Gzip bytes tap.js, which every page view loads, may weigh: what it weighs
- * since storing a landing moved to tap-events.js (tap.js keeps only the
- * landing cookie, snippet/landing.ts). The README states this figure, and
- * docs/reference.md#sizes every file's.
+ * Bytes tap.js, which every page view loads, may weigh, as `gzip -9 -c
+ * dist/tap.js | wc -c` counts them (the gzip tool's own header, with the file
+ * name, included): no more than Dub's base script by the same measure (1,692
+ * B: dubinc/analytics@fb4cfa9 packages/script/src/base.js, bundled with esbuild
+ * `--bundle --minify --format=iife --target=es2015`; `npm run bench` builds it).
+ * The README states this figure, and docs/reference.md#sizes every file's.
  */
-export const PAGE_VIEW_BUDGET = 1890;
-/** Gzip bytes every page view should load (tap.js alone); printed, not enforced. */
-export const PAGE_VIEW_GOAL = 1700;
+export const PAGE_VIEW_BUDGET = 1690;
 
 const FILES = {
   'tap.js': 'snippet/index.ts',
   'tap-events.js': 'snippet/events/index.ts',
+  'tap-outbox.js': 'snippet/outbox/index.ts',
+  'tap-compat.js': 'snippet/compat/index.ts',
   'tap-ref.js': 'snippet/ref/index.ts',
 };
 
@@ -72,6 +77,19 @@ const sizes = (code) => ({
   brotli: brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
 });
 
+/**
+ * `gzip -9 -c <path> | wc -c`: the gzip tool itself, as the budget is stated.
+ * Where it is missing, Node's deflate plus the tool's header (10 bytes, the
+ * file name and its NUL; RFC 1952 §2.3) stands in for it.
+ */
+function gzipTool(path) {
+  try {
+    return execFileSync('gzip', ['-9', '-c', path]).length;
+  } catch {
+    return gzipSync(readFileSync(path), { level: 9 }).length + path.replace(/.*\//, '').length + 1;
+  }
+}
+
 const snippets = {};
 const gzips = {};
 for (const [name, entryPoint] of Object.entries(FILES)) {
@@ -100,15 +118,18 @@ const consoleSize = await buildConsole(writeIfChanged);
 if (!QUIET) console.log(`console         ${consoleSize.raw} B raw  ${consoleSize.gzip} B gzip (index.html, console.js, console.css)`);
 
 const sum = (values) => values.reduce((total, value) => total + value, 0);
+// The page-view budget by its own measure; the lazy files' by Node's gzip, as printed above.
+const pageView = gzipTool('dist/tap.js');
 if (QUIET) {
-  console.log(`snippet built: tap.js ${gzips['tap.js']} B gzip (budget ${PAGE_VIEW_BUDGET} B); the rest load where used (npm run build for every figure)`);
+  console.log(`snippet built: tap.js ${pageView} B by gzip -9 -c (budget ${PAGE_VIEW_BUDGET} B); the rest load where used (npm run build for every figure)`);
 } else {
-  console.log(`every page view: ${gzips['tap.js']} B gzip (budget ${PAGE_VIEW_BUDGET} B, goal ${PAGE_VIEW_GOAL} B)`);
+  console.log(`every page view: ${pageView} B by gzip -9 -c dist/tap.js (budget ${PAGE_VIEW_BUDGET} B)`);
   // A page may load tap.js and, at most, every lazy file.
   console.log(`worst page:      ${sum(Object.values(gzips))} B gzip (every file)`);
 }
+const measured = { ...gzips, 'tap.js': pageView };
 const budgetOf = (name) => (name === 'tap.js' ? PAGE_VIEW_BUDGET : GZIP_BUDGET);
-const over = Object.entries(gzips).filter(([name, gzip]) => gzip > budgetOf(name));
-for (const [name, gzip] of over) console.error(`${name} is ${gzip - budgetOf(name)} B over its ${budgetOf(name)} B gzip budget`);
+const over = Object.entries(measured).filter(([name, gzip]) => gzip > budgetOf(name));
+for (const [name, gzip] of over) console.error(`${name} is ${gzip - budgetOf(name)} B over its ${budgetOf(name)} B budget`);
 if (over.length) process.exit(1);
 writeIfChanged(FINGERPRINT_FILE, inputs);

@@ -3,6 +3,8 @@
 // context each), read from CDP Performance.getMetrics. Pages come from a tiny
 // server on 127.0.0.1 that serves dist/ (the lazy files a landing loads
 // included); the snippet's own requests get an empty 200.
+// Dub's base script (bench/dub.mjs) runs in the same interleaved rounds on the same
+// landing URL, as the yardstick tap.js's budget is set by.
 // BENCH_BEFORE=<folder> (a copy of an earlier dist/) adds its tap.js to the same
 // interleaved run, so a change is measured against what it replaces side by side.
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,6 +12,8 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { snippetBreakdown } from './bundle.mjs';
+import { DUB_COMMIT, dubScript } from './dub.mjs';
+import { gzipSync } from 'node:zlib';
 import { fmt, median, table } from './print.mjs';
 
 const BEFORE = process.env.BENCH_BEFORE;
@@ -32,8 +36,8 @@ const CHROMIUM_ARGS = [
 const fileOf = (/** @type {string} */ folder, /** @type {string} */ name) =>
   /^tap(-\w+)?\.js$/.test(name) && existsSync(join(folder, name)) ? readFileSync(join(folder, name)) : undefined;
 
-const page = (/** @type {string} */ src) => `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
-<script async src="${src}"></script>
+const page = (/** @type {string} */ src, attributes = '') => `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
+<script async src="${src}"${attributes}></script>
 </head><body><h1>Shop</h1><p>A product page.</p></body></html>`;
 
 /**
@@ -42,6 +46,7 @@ const page = (/** @type {string} */ src) => `<!doctype html><html><head><meta ch
  * @returns {Promise<() => void>}
  */
 export async function snippetInChromium({ dist }) {
+  const dub = await dubScript();
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (/** @type {string} */ type, /** @type {string | Buffer} */ body) =>
@@ -50,6 +55,13 @@ export async function snippetInChromium({ dist }) {
     if (path === '/tap.html') return send('text/html; charset=utf-8', page('/_tap/tap.js'));
     if (path === '/before.html') return send('text/html; charset=utf-8', page('/_before/tap.js'));
     if (path === '/_tap/empty.js') return send('text/javascript', '');
+    // Dub on the same landing URL: `ref` is its query parameter, and its click goes to this server.
+    if (path === '/dub.html') return send('text/html; charset=utf-8', page('/_dub/script.js', ` data-query-param="ref" data-domains='{"refer":"go.shop.test"}' data-api-host="${origin}/_dub"`));
+    if (path === '/_dub/script.js' && 'code' in dub) return send('text/javascript', dub.code);
+    if (path === '/_dub/track/click') {
+      req.resume();
+      return send('application/json', '{"clickId":"bench-click"}');
+    }
     const [, folder, name] = /^\/(_tap|_before)\/(.*)$/.exec(path) ?? [];
     const file = folder && fileOf(folder === '_tap' ? dist : String(BEFORE), name);
     if (file) return send('text/javascript', file);
@@ -62,11 +74,12 @@ export async function snippetInChromium({ dist }) {
 
   const variants = [
     { label: 'empty script', url: `${origin}/empty.html` },
-    { label: 'tap.js, a page view', url: `${origin}/tap.html` },
-    { label: 'tap.js, a landing (?ref=bench)', url: `${origin}/tap.html?ref=bench`, every: BEFORE ? 1 : 3 },
+    { label: 'tap.js, a page view', url: `${origin}/tap.html`, every: 3 },
+    { label: 'tap.js, a landing (?ref=bench)', url: `${origin}/tap.html?ref=bench` },
+    ...('code' in dub ? [{ label: "Dub's base script, a landing", url: `${origin}/dub.html?ref=bench` }] : []),
     ...(BEFORE
       ? [
-          { label: "before: tap.js, a page view", url: `${origin}/before.html` },
+          { label: 'before: tap.js, a page view', url: `${origin}/before.html`, every: 3 },
           { label: "before: tap.js, a landing", url: `${origin}/before.html?ref=bench` },
         ]
       : []),
@@ -78,7 +91,7 @@ export async function snippetInChromium({ dist }) {
   try {
     for (let i = 0; i < LOADS && Date.now() - started < BUDGET_MS; i++) {
       // Interleaved, and the order flips every round so neither side always goes first.
-      // The landing, an extra, runs every third round only, to keep the section short.
+      // The rows marked `every` run every third round only, to keep the section short.
       const round = variants.filter((v) => !v.every || i % v.every === 0);
       for (const variant of i % 2 ? round.reverse() : round) {
         const context = await browser.newContext();
@@ -124,6 +137,8 @@ export async function snippetInChromium({ dist }) {
         ];
       }),
     );
+    if ('missing' in dub) console.log(`  ${dub.missing}`);
+    else console.log(`  Dub's base script: ${dub.code.length} B minified, ${gzipSync(dub.code, { level: 9 }).length} B gzip (dubinc/analytics@${DUB_COMMIT.slice(0, 7)}, esbuild --target=es2015)`);
     if (base.script.length < LOADS) console.log(`  stopped after ${base.script.length} of ${LOADS} rounds: the ${BUDGET_MS / 1000} s budget (BENCH_CHROMIUM_BUDGET_S) ran out`);
     console.log(`  medians; Δ = median minus the empty script's median. Chromium ${version}, CDP Performance.getMetrics (thread time) after load + 50 ms`);
     const total = breakdown.reduce((sum, { bytes }) => sum + bytes, 0);

@@ -33,9 +33,15 @@ export function capturable(value: unknown): string {
 /** The fields a reference carries, in the order they are written. */
 export const REFERENCE_FIELDS = ['referral_code', 'asset_id', 'source_id', 'coupon', 'click_id'] as const;
 
-/** Marks a string as a reference of this format, so a merchant's own client_reference_id never decodes. */
-const REFERENCE_PREFIX = 't1';
-const REFERENCE_MAX_LENGTH = 200;
+/**
+ * PREFIX marks a string as a reference of this format, so a merchant's own
+ * client_reference_id never decodes. A const enum, so esbuild writes the values
+ * where they are used (tap.js's bytes).
+ */
+const enum Reference {
+  PREFIX = 't1',
+  MAX_LENGTH = 200,
+}
 
 /**
  * The stored attribution as one string of [A-Za-z0-9_-] (at most 200
@@ -49,21 +55,21 @@ const REFERENCE_MAX_LENGTH = 200;
  */
 export function encodeReference(attribution: Partial<Record<IdentifierField, unknown>> | null): string | null {
   const stored: Partial<Record<IdentifierField, unknown>> = Object(attribution);
-  const text = REFERENCE_FIELDS.map((field) => capturable(stored[field] == null ? '' : String(stored[field]))).join('>');
+  const text = REFERENCE_FIELDS.map((field) => capturable(String(stored[field] ?? ''))).join('>');
   // unescape(encodeURIComponent()) turns the text into the UTF-8 bytes btoa expects.
   const base64 = btoa(unescape(encodeURIComponent(text)));
-  const reference = REFERENCE_PREFIX + base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const reference = Reference.PREFIX + base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   // All five empty joins to '>>>>': nothing to carry.
-  return /[^>]/.test(text) && reference.length <= REFERENCE_MAX_LENGTH ? reference : null;
+  return /[^>]/.test(text) && reference.length <= Reference.MAX_LENGTH ? reference : null;
 }
 
 /** The identifiers in a reference, or null when it is not one. Every value passes `capturable`. */
 export function decodeReference(reference: unknown): Partial<Record<IdentifierField, string>> | null {
-  if (typeof reference !== 'string' || reference.length > REFERENCE_MAX_LENGTH || !/^t1[\w-]+$/.test(reference)) return null;
+  if (typeof reference !== 'string' || reference.length > Reference.MAX_LENGTH || !/^t1[\w-]+$/.test(reference)) return null;
   const identifiers: Partial<Record<IdentifierField, string>> = {};
   let values: string[];
   try {
-    values = decodeURIComponent(escape(atob(reference.slice(REFERENCE_PREFIX.length).replace(/-/g, '+').replace(/_/g, '/')))).split('>');
+    values = decodeURIComponent(escape(atob(reference.slice(Reference.PREFIX.length).replace(/-/g, '+').replace(/_/g, '/')))).split('>');
   } catch {
     return null;
   }

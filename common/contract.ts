@@ -2,8 +2,14 @@
 // sections 2, 4 and 5a). Constants are inlined into tap.js by esbuild and types
 // erase, so sharing them costs the snippet no byte.
 
-/** The attribution cookie: written by the snippet, and again by `POST /_tap/click`. */
-export const COOKIE_NAME = 'tap_data';
+/**
+ * The attribution cookie: written by the snippet, and again by `POST /_tap/click`.
+ * Also a const enum member, which esbuild writes where it is used (tap.js's bytes).
+ */
+export const enum Cookie {
+  NAME = 'tap_data',
+}
+export const COOKIE_NAME = Cookie.NAME;
 /** `data-cookie-days`: the default, and the most the tag may ask for (the proxy refuses more). */
 export const DEFAULT_COOKIE_DAYS = 90;
 export const MAX_COOKIE_DAYS = 365;

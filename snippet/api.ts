@@ -1,57 +1,53 @@
 import { encodeReference } from '../common/attribution';
 import { data } from './config';
 import { answer, consentAnswer, granted } from './consent';
-import { readCookie } from './cookie';
-import { land, landing } from './landing';
+import { readCookie, writeCookie } from './cookie';
+import type { OutboxModule } from './kernel';
+import { keepLanding } from './landing';
 import { load } from './loader';
-import { attempt, ignore, log, offline } from './log';
-import { isTest, readOutbox, saveOutbox } from './outbox';
-import { EVENTS, REF } from './names';
-import type { ConversionInput, CustomerInput, EventRoute, EventsModule, TapResult } from './types';
+import { attempt, ignore, log } from './log';
+import { Limit, Name } from './names';
+import type { ConversionInput, CustomerInput, EventRoute, TapResult } from './types';
 
 /**
- * The event's id. A signed event carries it inside `signed`, whose fields win
- * at the proxy, so that is the one the duplicate guard must use.
+ * Keeps the event in the outbox at once, as it came, under a key of its own
+ * (`convert:<ms>`), so that neither a page left before tap-outbox.js arrives
+ * nor a tap-outbox.js that cannot load (the worker down, the file blocked)
+ * loses it: a later page view sends it. tap-outbox.js replaces it with the
+ * event under its id, once per id (snippet/outbox/index.ts). Marked a test
+ * when the tag says so or when this browser session has used `?tap_test=1` at
+ * all (the session cookie, snippet/names.ts): in doubt, never a real commission.
+ * Returns the key, or nothing where storage is refused.
  */
-const idOf = (event: Record<string, unknown>, field: string) => {
-  let inside;
-  // No `signed`, one that does not parse, or a JSON null throws: the outer field counts.
-  try {
-    inside = JSON.parse(event.signed as string)[field];
-  } catch {}
-  return inside == null ? event[field] : inside;
-};
+const stash = (kind: EventRoute, input: unknown) =>
+  attempt(() => {
+    const now = Date.now();
+    const key = kind + ':' + now;
+    const outbox = JSON.parse(localStorage[Name.OUTBOX_KEY] || '{}');
+    const test = 'test' in data || /(^|; )tap_s=1/.test(document.cookie) || undefined;
+    outbox[key] = { b: JSON.stringify({ ...Object(input), test }), t: now };
+    localStorage[Name.OUTBOX_KEY] = JSON.stringify(outbox);
+    writeCookie(Name.PENDING_COOKIE, 1, Limit.PENDING_SECONDS);
+    return key;
+  });
 
 /**
- * Stores an event in the outbox under its key, once per id from this browser,
- * before anything loads, so neither a failed load nor a page left at once
- * loses it; then hands it to tap-events.js to send. When that file cannot
- * load, the event waits for a later page view.
+ * Waits for consent, stashes the event, then has tap-outbox.js keep it and
+ * tap-events.js send it, both loaded at once (snippet/kernel.ts). tap-events.js
+ * sends after it has stored this page view's landing, so the request carries
+ * its cookie (snippet/landing.ts). Never rejects: whatever goes wrong resolves
+ * as a skipped result.
  */
-const keep = (kind: EventRoute, input: unknown, idField: string): TapResult | Promise<TapResult> => {
-  const event = Object(input);
-  const id = idOf(event, idField);
-  if (id == null || !String(id).trim()) return ignore('no-id');
-  const key = kind + ':' + id;
-  // `undefined` is left out of the JSON.
-  const body = JSON.stringify({ ...event, test: isTest() || undefined });
-  const outbox = readOutbox();
-  if (outbox[key]) {
-    ignore('dup');
-    return { ok: true, status: 'duplicate' };
-  }
-  outbox[key] = { b: body, t: Date.now() };
-  saveOutbox(outbox);
-  return load<EventsModule>(EVENTS).then((module) => (module ? module.deliver(key, body) : offline('not-loaded')));
-};
-
-/**
- * Waits for consent and the landing, then keeps the event.
- * Never rejects: whatever goes wrong resolves as a skipped result.
- */
-const run = (kind: EventRoute, input: unknown, idField: string): Promise<TapResult> =>
+const run = (kind: EventRoute, input: unknown): Promise<TapResult> =>
   consentAnswer
-    .then(() => (granted ? landing.then(() => keep(kind, input, idField)) : ignore('no-consent')))
+    .then(() => {
+      if (!granted) return ignore('no-consent');
+      const stashed = stash(kind, input);
+      load(Name.EVENTS);
+      return load<OutboxModule>(Name.OUTBOX).then((keep): TapResult | Promise<TapResult> =>
+        keep ? keep(kind, input, stashed) : { ok: false, status: 'offline', reason: 'not-loaded' },
+      );
+    })
     .catch((error) => {
       log(error);
       return ignore('error');
@@ -62,9 +58,9 @@ const run = (kind: EventRoute, input: unknown, idField: string): Promise<TapResu
  * left (snippet/landing.ts), and tap-ref.js decorate links to `data-domains`.
  */
 export const start = () => {
-  attempt(land);
+  attempt(keepLanding);
   // tap-ref.js decorates the links itself as it loads.
-  if (data.domains) load(REF);
+  if (data.domains) load(Name.REF);
 };
 
 /** The `tap` API (docs/reference.md); every entry resolves or returns, never throws. */
@@ -75,12 +71,12 @@ export const api = {
    * @example tap.convert({ external_id: 'ORD005', amount: 100, currency: 'EUR' })
    * @example tap.convert({ signed: '{"external_id":"ORD005","amount":100}', signature: '5c9e…' })
    */
-  convert: (conversion: ConversionInput) => run('convert', conversion, 'external_id'),
+  convert: (conversion: ConversionInput) => run('convert', conversion),
   /**
    * Sends a sign-up or lead once per `customer_id`.
    * @example tap.customer({ customer_id: 'USR42' })
    */
-  customer: (customer: CustomerInput) => run('customer', customer, 'customer_id'),
+  customer: (customer: CustomerInput) => run('customer', customer),
   /**
    * Grants or refuses consent when the tag has `data-consent="required"`;
    * calls made while waiting are sent, or dropped.
@@ -89,9 +85,7 @@ export const api = {
   consent: (yes: boolean) =>
     attempt(() => {
       log('consent', yes);
-      const first = yes && !granted;
-      answer(!!yes);
-      if (first) start();
+      if (answer(yes)) start();
     }),
   /**
    * The stored attribution, or null.

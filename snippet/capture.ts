@@ -4,13 +4,14 @@ import type { Attribution } from './types';
 /**
  * The URL parameters of each stored field, in the order of REFERENCE_FIELDS
  * (referral_code, asset_id, source_id, coupon, click_id); first present wins
- * (docs/reference.md).
+ * (docs/reference.md). `tap_a` and `tap_s` are Tapfiliate's anonymized links,
+ * used when a program turns referral codes off.
  */
-const PARAMETERS = [['refc', 'referral_code', 'ref'], ['aid', 'asset_id', 'a'], ['sid', 'source_id', 's'], ['coupon'], ['click_id', 'tap_click_id']];
+const PARAMETERS = [['refc', 'referral_code', 'ref'], ['aid', 'asset_id', 'tap_a', 'a'], ['sid', 'source_id', 'tap_s', 's'], ['coupon'], ['click_id', 'tap_click_id']];
 
 /**
  * Whether a query may carry a landing: any parameter above but the one-letter
- * ones, or any `tap_` one (`tap_ref`, `tap_test`). A page view without one
+ * ones, or any `tap_` one (`tap_ref`, `tap_a`, `tap_test`). A page view without one
  * reads no storage at all.
  */
 export const TRACKING = /[?&](refc?|referral_code|aid|asset_id|sid|source_id|coupon|click_id|tap_\w+)=/;

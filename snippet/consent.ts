@@ -10,7 +10,10 @@ export const consentAnswer = new Promise<void>((resolve) => {
 });
 if (granted) answered!();
 
+/** Records the answer; true when it grants consent for the first time, so the landing is read now. */
 export const answer = (yes: boolean) => {
-  granted = yes;
+  const first = yes && !granted;
+  granted = !!yes;
   answered();
+  return first;
 };

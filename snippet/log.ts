@@ -1,19 +1,23 @@
 import { data } from './config';
-import { DEBUG_KEY } from './names';
 import type { TapResult } from './types';
 
-/** Read at the first decision, not at start: a page view with nothing to log never opens sessionStorage. */
-let debug: boolean | undefined;
-
 /**
- * Logs one decision with the fixed `[tap]` prefix, only with `data-debug`, or
- * `?tap_debug=1` on this page or earlier in the tab's session (snippet/index.ts).
+ * Debug mode: `data-debug`, or `?tap_debug=1` on this page or earlier in the
+ * browser session: that landing sets the session cookie `tap_debug=1`
+ * (snippet/events/landing.ts), so a thank-you page logs too. Read once as
+ * tap.js starts, before it writes any cookie: in Chromium a cookie read after
+ * a write waits for the write (`npm run bench` saw it cost a landing more than
+ * anything else).
  */
+let debug: boolean | undefined;
+try {
+  debug = 'debug' in data || /tap_debug=1/.test(location.search + document.cookie);
+} catch {}
+
+/** Logs one decision with the fixed `[tap]` prefix, in debug mode only. */
 export const log = (...args: unknown[]) => {
-  // A page may replace console methods or refuse storage; logging must never be what breaks it.
+  // A page may replace console methods; logging must never be what breaks it.
   try {
-    // SESSION_COOKIE (`tap_s`, snippet/names.ts) first, so a shopper's page opens no sessionStorage.
-    if (debug == null) debug = 'debug' in data || /[?&]tap_debug=1/.test(location.search) || (/(^|; )tap_s=1/.test(document.cookie) && sessionStorage.getItem(DEBUG_KEY) == '1');
     if (debug) console.log('[tap]', ...args);
   } catch {}
 };
@@ -32,10 +36,4 @@ export const attempt = <T>(step: () => T, fallback?: T): T | undefined => {
 export const ignore = (reason: string): TapResult => {
   log('skip', reason);
   return { ok: false, status: 'skipped', reason };
-};
-
-/** Nothing reached the proxy; the event waits in the outbox for a later page view. */
-export const offline = (reason: string): TapResult => {
-  log('offline, kept for the next page view', reason);
-  return { ok: false, status: 'offline', reason };
 };

@@ -34,11 +34,3 @@ export type { TapResult };
 export type Attribution = Record<string, string | number>;
 
 export type { EventRoute } from '../common/contract';
-
-/** What tap-events.js hands back to tap.js once it has loaded. */
-export type EventsModule = {
-  /** Sends an event tap.js has stored in the outbox under `key`, and records the answer. */
-  deliver: (key: string, body: string) => Promise<TapResult>;
-  /** Stores the landing the landing cookie holds, and reports it with a click. Never throws. */
-  land: () => void;
-};

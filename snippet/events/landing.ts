@@ -5,10 +5,10 @@ import { REFERENCE_FIELDS, decodeReference } from '../../common/attribution';
 import { capture } from '../capture';
 import { cookieDaysOf } from '../days';
 import { kernel } from '../kernel';
-import { LANDING_COOKIE, REFERENCE_PARAMETER, SESSION_COOKIE, TEST_KEY } from '../names';
+import { Name } from '../names';
 import type { Attribution } from '../types';
 import { click } from './click';
-import { COOKIE_NAME } from '../../common/contract';
+import { Cookie } from '../../common/contract';
 
 const MS_PER_SECOND = 1000;
 const SECONDS_PER_DAY = 24 * 60 * 60;
@@ -20,17 +20,17 @@ const SECONDS_PER_DAY = 24 * 60 * 60;
  * §5.3 steps 5–6), so reading the cookie back tells which write took:
  * `x.pages.dev` falls through to itself, `localhost` stays host-only.
  */
-const writeCookie = (attribution: Attribution, days: number): string => {
+const writeAttribution = (attribution: Attribution, days: number): string => {
   const value = JSON.stringify(attribution);
-  const labels = location.hostname.split('.');
-  const cookieDomain = kernel.data.cookieDomain;
-  let attributes = '; path=/; samesite=lax; max-age=' + days * SECONDS_PER_DAY;
-  if (location.protocol == 'https:') attributes += '; secure';
+  const host = location.hostname;
+  const labels = host.split('.');
+  // On an IPv4 address only the address itself can be the domain (RFC 6265 §5.1.3): no probe.
+  const cookieDomain = kernel.data.cookieDomain || (/^[\d.]+$/.test(host) ? host : '');
   // From the last two labels, one more each round, then host-only when `first` is below 0.
   for (let first = labels.length - 2; ; first--) {
     const domain = cookieDomain || (first < 0 ? '' : labels.slice(first).join('.'));
-    document.cookie = COOKIE_NAME + '=' + encodeURIComponent(value) + (domain && '; domain=' + domain) + attributes;
-    if (cookieDomain || first < 0 || kernel.cookie(COOKIE_NAME) == value) {
+    kernel.write(Cookie.NAME, value, days * SECONDS_PER_DAY, domain);
+    if (cookieDomain || first < 0 || kernel.cookie(Cookie.NAME) == value) {
       kernel.log('stored', value, domain);
       return domain;
     }
@@ -45,17 +45,17 @@ const writeCookie = (attribution: Attribution, days: number): string => {
  * test mode from a URL now.
  */
 const testFromUrl = (query: URLSearchParams, stored: Attribution | null, tracked: boolean, jar: string): boolean => {
-  const asked = query.get(TEST_KEY) == '1';
+  const asked = query.get(Name.TEST_KEY) == '1';
   // No tab of this browser session has used `?tap_test=1`: nothing to end, so no sessionStorage.
-  if (!asked && !kernel.cookie(SESSION_COOKIE, jar)) return false;
-  const session = sessionStorage.getItem(TEST_KEY) == '1';
+  if (!asked && !kernel.cookie(Name.SESSION_COOKIE, jar)) return false;
+  const session = sessionStorage.getItem(Name.TEST_KEY) == '1';
   if (!asked) {
-    if (tracked && session) sessionStorage.removeItem(TEST_KEY);
+    if (tracked && session) sessionStorage.removeItem(Name.TEST_KEY);
     return session && !tracked;
   }
   if (!stored || session) {
-    sessionStorage.setItem(TEST_KEY, '1');
-    document.cookie = SESSION_COOKIE + '=1; path=/; samesite=lax';
+    sessionStorage.setItem(Name.TEST_KEY, '1');
+    kernel.write(Name.SESSION_COOKIE, 1);
     return true;
   }
   kernel.log('skip', 'test-over-real');
@@ -66,13 +66,13 @@ const testFromUrl = (query: URLSearchParams, stored: Attribution | null, tracked
  * Stores the landing the landing cookie holds, if any, and reports a new
  * attribution with a click. Kept instead in first-touch mode, or when the
  * landing carries what is stored already, as on a reload. `jar` is the
- * document's cookies, read once by the caller.
+ * document's cookies, read once.
  */
-export const land = (jar: string) => {
-  const raw = kernel.cookie(LANDING_COOKIE, jar);
+const storeFrom = (jar: string) => {
+  const raw = kernel.cookie(Name.LANDING_COOKIE, jar);
   if (!raw) return;
   // Read once: whatever happens next, a landing is never stored twice.
-  document.cookie = LANDING_COOKIE + '=; path=/; max-age=0';
+  kernel.write(Name.LANDING_COOKIE, '', 0);
   const space = raw.indexOf(' ');
   const landedAt = Number(raw.slice(0, space));
   const landingPage = raw.slice(space + 1);
@@ -80,8 +80,10 @@ export const land = (jar: string) => {
   // A landing whose page was left before this file ran, too long ago for the tag's cookie lifetime.
   if (!(Date.now() - landedAt < days * SECONDS_PER_DAY * MS_PER_SECOND)) return kernel.log('skip', 'expired landing');
   const query = new URL(landingPage).searchParams;
-  const reference = query.get(REFERENCE_PARAMETER);
-  const stored = kernel.attribution(kernel.cookie(COOKIE_NAME, jar));
+  // Debug mode lasts for the browser session, so a thank-you page after `?tap_debug=1` logs too (snippet/log.ts).
+  if (query.get(Name.DEBUG_KEY) == '1') kernel.write(Name.DEBUG_KEY, 1);
+  const reference = query.get(Name.REFERENCE_PARAMETER);
+  const stored = kernel.attribution(kernel.cookie(Cookie.NAME, jar));
   const captured = capture(query, reference ? decodeReference(reference) : null);
   let test = 'test' in kernel.data;
   try {
@@ -98,5 +100,21 @@ export const land = (jar: string) => {
   }
   const cookie = { ...captured, ts: Math.floor(landedAt / MS_PER_SECOND) };
   // landed_at tells this landing from another one in the same second, so the proxy creates one click for each.
-  click({ ...cookie, landed_at: landedAt, landing_page: landingPage, cookie_domain: writeCookie(cookie, days), cookie_days: days }, test);
+  click({ ...cookie, landed_at: landedAt, landing_page: landingPage, cookie_domain: writeAttribution(cookie, days), cookie_days: days }, test);
+};
+
+/**
+ * Stores the landing the landing cookie holds (above), then returns the
+ * document's cookies as they were before, read once (snippet/cookie.ts). A
+ * landing cookie that cannot be read is dropped; nothing throws into tap.js's promise chain.
+ */
+export const store = (): string => {
+  let jar = '';
+  try {
+    jar = document.cookie;
+    storeFrom(jar);
+  } catch (error) {
+    kernel.log(error);
+  }
+  return jar;
 };

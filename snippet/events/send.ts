@@ -9,7 +9,7 @@ import { kernel } from '../kernel';
 const folder = (document.currentScript as HTMLScriptElement).src.replace(/[^/]*$/, '');
 
 /** The proxy's HTTP status and JSON answer; falsy when no proxy answered. */
-type Answer = [number, TapResult] | false | void;
+export type Answer = [number, TapResult] | false | void;
 
 /**
  * POSTs JSON as a string body, which fetch and sendBeacon label

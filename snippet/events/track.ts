@@ -1,75 +1,75 @@
 import type { TapResult } from '../types';
 import { kernel } from '../kernel';
-import { post } from './send';
+import { SENT } from '../names';
+import { readOutbox, saveOutbox } from '../outbox';
+import { post, type Answer } from './send';
 
-// tap.js stores each event in the outbox (snippet/outbox.ts) before this file
-// loads; this file sends it, and resends what earlier page views left.
+// tap-outbox.js stores each event in the outbox (snippet/outbox.ts) before it
+// is sent; this file sends it, and resends what earlier page views left.
 
 /** How long an unanswered event may wait for its proxy; then it is dropped. */
 const OUTBOX_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 const HTTP_ERROR = 300;
 const SERVER_ERROR = 500;
 const TOO_MANY_REQUESTS = 429;
-/** Marks an event the proxy has accepted, so the same id is not sent again. */
-const SENT = 1;
 /** How many keys are kept: enough for any shopper, small enough for localStorage. */
 const KEPT_KEYS = 50;
 
 /**
- * Deliveries under way, by key. An event this page stored before this file
- * loaded is handed over both by replay, as this file runs, and by tap.js, on
- * its load event right after: it is sent once. A settled one is forgotten, so
- * an event the proxy refused may be stored and sent again.
+ * Requests under way, by body. The same event may be handed over twice at once:
+ * by replay, as this file runs, and by tap-outbox.js, which has just stored it
+ * (or stored under its id an event tap.js had stashed under another key,
+ * snippet/api.ts). It is sent once, and each caller records the answer under
+ * its own key. A settled one is forgotten, so an event the proxy refused may
+ * be stored and sent again.
  */
-const sending: Record<string, Promise<TapResult>> = {};
+const sending: Record<string, Promise<Answer>> = {};
 
 /** Sends an event stored under `key` and records the proxy's answer in the outbox. */
-export const deliver = (key: string, body: string): Promise<TapResult> => {
-  if (!sending[key]) {
-    sending[key] = send(key, body).finally(() => {
-      delete sending[key];
-    });
-  }
-  return sending[key];
-};
+export const deliver = (key: string, body: string): Promise<TapResult> =>
+  (sending[body] ||= post(key.split(':')[0], body).finally(() => {
+    delete sending[body];
+  })).then((answer) => record(key, answer));
 
-const send = (key: string, body: string): Promise<TapResult> =>
-  post(key.split(':')[0], body).then((answer) => {
-    if (!answer) {
-      kernel.log(key, 'offline, kept for the next page view');
-      return { ok: false, status: 'offline', reason: 'no-answer' };
-    }
-    kernel.log(key, answer[1]);
-    const [status, result] = answer;
-    // A 5xx or a 429 stays in the outbox; any other answer from the proxy is final.
-    if (status >= SERVER_ERROR || status == TOO_MANY_REQUESTS) return result;
-    const outbox = kernel.read();
-    if (status >= HTTP_ERROR) {
-      delete outbox[key];
-      kernel.log('skip', 'refused ' + key);
-    } else if ((result as { status?: string }).status == 'test') {
-      // Checked but not sent: the same id may still be sent for real later.
-      delete outbox[key];
-    } else {
-      outbox[key] = SENT;
-    }
-    // Only the newest keys; string keys keep insertion order (ECMA-262 OrdinaryOwnPropertyKeys).
-    for (const old of Object.keys(outbox).slice(0, -KEPT_KEYS)) delete outbox[old];
-    kernel.save(outbox);
-    return result;
-  });
+const record = (key: string, answer: Answer): TapResult => {
+  if (!answer) {
+    kernel.log(key, 'offline, kept for the next page view');
+    return { ok: false, status: 'offline', reason: 'no-answer' };
+  }
+  kernel.log(key, answer[1]);
+  const [status, result] = answer;
+  const outbox = readOutbox();
+  // A 5xx or a 429 stays in the outbox; any other answer from the proxy is final. A key
+  // the outbox no longer holds was replaced under the event's id (above): nothing to record.
+  if (status >= SERVER_ERROR || status == TOO_MANY_REQUESTS || !outbox[key]) return result;
+  if (status >= HTTP_ERROR) {
+    delete outbox[key];
+    kernel.log('skip', 'refused ' + key);
+  } else if ((result as { status?: string }).status == 'test') {
+    // Checked but not sent: the same id may still be sent for real later.
+    delete outbox[key];
+  } else {
+    outbox[key] = SENT;
+  }
+  // Only the newest keys; string keys keep insertion order (ECMA-262 OrdinaryOwnPropertyKeys).
+  for (const old of Object.keys(outbox).slice(0, -KEPT_KEYS)) delete outbox[old];
+  saveOutbox(outbox);
+  return result;
+};
 
 /** Resends what earlier page views left (and this one, before this file loaded), and drops what waited too long. */
 export const replay = () => {
-  const outbox = kernel.read();
+  const outbox = readOutbox();
   for (const key of Object.keys(outbox)) {
     const { b: body, t: savedAt } = Object(outbox[key]);
-    if (!body) continue;
+    // What tap.js stashed on this page view (`convert:<ms>` saved at that ms, snippet/api.ts) is
+    // tap-outbox.js's to keep under its id: only a stash an earlier page view left is sent as it is.
+    if (!body || (key.endsWith(':' + savedAt) && savedAt >= performance.timeOrigin)) continue;
     if (Date.now() - savedAt < OUTBOX_LIFETIME_MS) {
       deliver(key, body);
     } else {
       delete outbox[key];
-      kernel.save(outbox);
+      saveOutbox(outbox);
       kernel.log('skip', 'expired ' + key);
     }
   }

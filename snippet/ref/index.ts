@@ -1,7 +1,7 @@
 // Entry of tap-ref.js, loaded by tap.js when the tag has `data-domains`:
 // decorates links. (tap-events.js decodes a landing's `tap_ref`.)
 import { kernel } from '../kernel';
-import { REF, REFERENCE_PARAMETER } from '../names';
+import { Name } from '../names';
 
 const tap = (window as unknown as { tap: { reference: () => string | null } }).tap;
 
@@ -16,7 +16,7 @@ const decorate = (event: Event, hosts: string[]) => {
   const reference = tap.reference();
   if (!reference) return;
   const url = new URL(link.href);
-  url.searchParams.set(REFERENCE_PARAMETER, reference);
+  url.searchParams.set(Name.REFERENCE_PARAMETER, reference);
   link.href = url.href;
 };
 
@@ -37,8 +37,5 @@ const links = (domains: string) => {
   }
 };
 
-if (kernel.data) {
-  kernel[REF] = links;
-  // tap.js loads this file only with consent; each click checks it again.
-  if (kernel.data.domains) links(kernel.data.domains);
-}
+// tap.js loads this file only with consent; each click checks it again.
+if (kernel.data && kernel.data.domains) links(kernel.data.domains);

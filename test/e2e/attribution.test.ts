@@ -320,8 +320,8 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
       order,
     );
 
-    // The worker also serves tap-events.js, so with it down the file cannot load: the event was
-    // written to the outbox first either way.
+    // The worker also serves tap-events.js and tap-outbox.js, so with it down neither can load:
+    // tap.js writes the event to the outbox itself then (snippet/api.ts).
     expect(offline).toEqual({ ok: false, status: 'offline', reason: expect.stringMatching(/^(no-answer|not-loaded)$/) });
     expect(await page.evaluate(() => localStorage.getItem('tap_events'))).toContain(order);
     expect(stack.postbacks.received).toEqual([]);
@@ -481,6 +481,7 @@ describe.skipIf(chromiumMissing)('attribution in a real browser', () => {
       new Set([
         'GET /_tap/tap.js 200',
         'GET /_tap/tap-events.js 200',
+        'GET /_tap/tap-outbox.js 200',
         'POST /_tap/click 200',
         'POST /_tap/convert 200',
         'POST /_tap/convert 400',

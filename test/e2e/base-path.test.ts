@@ -33,9 +33,9 @@ describe.skipIf(chromiumMissing)('a renamed BASE_PATH', () => {
 
     const requests = stack.merchant.forwarded.map(({ method, path, status }) => `${method} ${path} ${status}`);
     expect(requests.filter((request) => request.startsWith('POST'))).toEqual(['POST /assets/px/click 200', 'POST /assets/px/convert 200']);
-    // tap.js, and the files it loads lazily from its own folder.
+    // tap.js, and the files it loads lazily from its own folder (tap-outbox.js keeps the conversion).
     expect(new Set(requests.filter((request) => request.startsWith('GET')))).toEqual(
-      new Set(['GET /assets/px/tap.js 200', 'GET /assets/px/tap-events.js 200']),
+      new Set(['GET /assets/px/tap.js 200', 'GET /assets/px/tap-events.js 200', 'GET /assets/px/tap-outbox.js 200']),
     );
     const [click] = stack.postbacks.acceptedClicks();
     expect(stack.postbacks.clicks).toHaveLength(1);

@@ -22,8 +22,9 @@ const SHOPIFY_SECRET = 'e2e-shopify-secret';
 type ReferenceWindow = TapWindow & { tap: TapWindow['tap'] & { reference(): string | null } };
 
 describe('the guides as the suite reads them', () => {
-  it('every guide in docs/guides/ has a scenario here, in guides-signed.test.ts, in guides-platforms.test.ts or in own-server.test.ts', () => {
+  it('every guide in docs/guides/ has a scenario here, in guides-signed.test.ts, in guides-platforms.test.ts, in own-server.test.ts or in tapfiliate-tag.test.ts', () => {
     expect(readdirSync('docs/guides').sort()).toEqual([
+      'from-tapfiliate-js.md',
       'ghost.md',
       'lemonsqueezy.md',
       'own-server.md',

@@ -4,7 +4,7 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { expect, it } from 'vitest';
 
 const root = resolve(__dirname, '../..');
-const FILES = ['tap.js', 'tap-events.js', 'tap-ref.js'];
+const FILES = ['tap.js', 'tap-events.js', 'tap-outbox.js', 'tap-compat.js', 'tap-ref.js'];
 const read = (path: string) => readFileSync(resolve(root, path), 'utf8');
 const number = (text: string) => Number(text.replace(/,/g, ''));
 

@@ -9,6 +9,7 @@ import { logLine } from '../lib/log';
 import type { ClickBody, PostbackJob } from '../tapfiliate';
 import type { BulkRetryCounts } from './ledger';
 import { keyOf, RECORD_STATUSES, shardKeyOf, type Answered, type DeliveryResult, type EventSource, type RecordKind, type RecordStatus, type RetryResult, type Submission } from './lifecycle';
+import { wideNetworkOf } from './memory';
 import { allLedgers, ledgerOf } from './shards';
 import type { StatusCounts } from './store';
 import type { LedgerEvent } from './view';
@@ -207,33 +208,69 @@ export function takeLegacyQueue() {
   };
 }
 
-/** The click id for this landing: made once per referral code and client network, or remembered (delivery/memory.ts). Undefined when none could be made. */
+/**
+ * The click id for this landing: made once per referral code and client network, or remembered (delivery/memory.ts). Undefined when none could be made.
+ * Every /64 of one IPv6 /48 is counted in the same ledger object, which also keeps the /48's own budget: still one Durable Object request per landing.
+ */
 export async function clickFor(env: Env, network: string, body: ClickBody): Promise<string | undefined> {
-  return (await (await ledgerOf(env.POSTBACK_LEDGER, `clk:${network}`)).click(network, body)) || undefined;
+  const wide = wideNetworkOf(network);
+  return (await (await ledgerOf(env.POSTBACK_LEDGER, wide === undefined ? `clk:${network}` : `clk:${wide}:/48`)).click(network, body)) || undefined;
 }
 
-const subscriptionKey = (platform: string, customer: string) => `sub:${platform}:${customer}`;
+const tokenBudgetKey = (network: string) => `tok:${network}`;
 
-/** Keeps a subscription's attribution for `ttlMs` from now, replacing an older one. */
-export async function rememberSubscription(env: Env, platform: string, customer: string, value: string, ttlMs: number): Promise<void> {
-  const key = subscriptionKey(platform, customer);
-  await (await ledgerOf(env.POSTBACK_LEDGER, key)).remember(key, value, ttlMs);
+/** Whether this client network has spent its failure budget for tokens (http/trust.ts tokenBudget). */
+export async function tokenBudgetSpent(env: Env, network: string): Promise<boolean> {
+  if (!env.POSTBACK_LEDGER) return false;
+  const key = tokenBudgetKey(network);
+  return (await (await ledgerOf(env.POSTBACK_LEDGER, key)).recall(key)) !== undefined;
+}
+
+/** Marks the failure budget of this client network spent for `ms`. */
+export async function spendTokenBudget(env: Env, network: string, ms: number): Promise<void> {
+  if (!env.POSTBACK_LEDGER) return;
+  const key = tokenBudgetKey(network);
+  await (await ledgerOf(env.POSTBACK_LEDGER, key)).remember(key, '1', ms);
+}
+
+/** v4: the attribution of one subscription (docs/reference.md, "Subscriptions"). */
+const subscriptionKey = (platform: string, subscription: string) => `sub:${platform}:subscription:${subscription}`;
+/** v3's keys: per customer (Stripe, Lemon Squeezy) or per subscription (Paddle). Still read until they expire, never written. */
+const v3Key = (platform: string, id: string) => `sub:${platform}:${id}`;
+
+/**
+ * Keeps a subscription's attribution for `ttlMs` from now. Its first
+ * attributed paid payment writes it; a later one only extends it, whatever it
+ * carries, so no later order can take a subscription's renewals.
+ */
+export async function rememberSubscription(env: Env, platform: string, subscription: string, value: string, ttlMs: number): Promise<void> {
+  const key = subscriptionKey(platform, subscription);
+  await (await ledgerOf(env.POSTBACK_LEDGER, key)).rememberFirst(key, value, ttlMs);
 }
 
 /**
  * A subscription's attribution, its memory then extended by `ttlMs`: counted
  * from the last attributed payment, an active subscription is never forgotten.
- * Stripe subscriptions remembered by v2 sit in its API-key-sharded objects; one
- * found there is moved here.
+ * Without one, what v3 remembered for the customer (Paddle: for the
+ * subscription) is read until it expires, never extended; Stripe's oldest,
+ * from v2, sit in its API-key-sharded objects.
  */
-export async function recallSubscription(env: Env, platform: string, customer: string, ttlMs: number): Promise<string | undefined> {
-  const key = subscriptionKey(platform, customer);
-  const ledger = await ledgerOf(env.POSTBACK_LEDGER, key);
-  const value = await ledger.recall(key, ttlMs);
+export async function recallSubscription(
+  env: Env,
+  platform: string,
+  { subscription, customer }: { subscription?: string; customer?: string },
+  ttlMs: number,
+): Promise<string | undefined> {
+  if (subscription) {
+    const key = subscriptionKey(platform, subscription);
+    const value = await (await ledgerOf(env.POSTBACK_LEDGER, key)).recall(key, ttlMs);
+    if (value !== undefined) return value;
+  }
+  const v3 = platform === 'paddle' ? subscription : customer;
+  if (!v3) return undefined;
+  const value = await (await ledgerOf(env.POSTBACK_LEDGER, v3Key(platform, v3))).recall(v3Key(platform, v3));
   if (value !== undefined || platform !== 'stripe') return value;
-  const legacy = await legacyRecall(env, `sub:${customer}`);
-  if (legacy !== undefined) await ledger.remember(key, legacy, ttlMs);
-  return legacy;
+  return legacyRecall(env, `sub:${v3}`);
 }
 
 /** v2 kept memory in `shard-N`, N from an HMAC of the key with the API key (docs/operations.md, "Upgrading from v2"). */

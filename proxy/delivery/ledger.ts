@@ -28,7 +28,14 @@ import {
   answerOf,
   BASE_DELAY_MS,
   canTry,
+  conversionAmount,
+  cumulativeRefund,
+  currencyRefused,
   FIRST_TRY_GRACE_MS,
+  isHeldRefund,
+  isKeptRefund,
+  keptRefundsOnArrival,
+  releasesRefunds,
   idsOf,
   isAnswerOnly,
   keyOf,
@@ -96,14 +103,36 @@ export class PostbackLedger extends DurableObject<Env> {
    * earlier event was answered (unattributed, ignored): that one gives way.
    */
   async submit(submission: Submission): Promise<DeliveryResult> {
+    const now = Date.now();
     const held = this.store.read(keyOf(submission.job));
     if (held && !isAnswerOnly(held)) {
       logLine('duplicate_suppressed', { key: held.key, ...idsOf(held) });
       return { status: 'duplicate' };
     }
-    const record = replacedBy(held, accepted(submission, Date.now()))!;
+    let record = replacedBy(held, accepted(submission, now))!;
+    const job = submission.job;
+    if ('refund' in job) {
+      // Checked against its conversion here, where both live (docs/reference.md, "Refunds").
+      const currency = currencyRefused(this.store.read(shardKeyOf(job)), job.refund);
+      if (currency) return { status: 'currency_mismatch', currency };
+      const counted = cumulativeRefund(job, this.store.refundsOf(job.refund.external_id));
+      if (!counted) {
+        logLine('duplicate_suppressed', { key: record.key, ...idsOf(record), reason: 'already_refunded' });
+        return { status: 'duplicate' };
+      }
+      record = replacedBy(held, accepted({ ...submission, job: counted }, now))!;
+    } else if (record.kind === 'conversion') {
+      // Refunds of this order that came first are kept: a full one means it is never sent.
+      const kept = this.store.refundsOf(idsOf(record).external_id!).filter(isKeptRefund);
+      if (kept.length > 0) {
+        const arrival = keptRefundsOnArrival(record, kept, now);
+        record = arrival.conversion;
+        for (const refund of arrival.refunds) this.write(refund);
+      }
+    }
     this.write(record);
     this.store.addPlatformIds(record);
+    if (!canTry(record)) return answerOf(record);
     await this.scheduleAlarm(record.next_try_at!);
     return answerOf(await this.attempt(record.key));
   }
@@ -186,6 +215,12 @@ export class PostbackLedger extends DurableObject<Env> {
     await this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 
+  /** Keeps a value unless one is kept already, which then only lives `ttlMs` from now (a subscription's attribution). */
+  async rememberFirst(key: string, value: string, ttlMs: number): Promise<void> {
+    this.memory.rememberFirst(key, value, ttlMs);
+    await this.scheduleAlarm(Date.now() + SWEEP_EVERY_MS);
+  }
+
   /** The kept value; with `slideMs`, it is then kept that long from now (a subscription's renewal extends its memory). */
   async recall(key: string, slideMs?: number): Promise<string | undefined> {
     return this.memory.recall(key, slideMs);
@@ -238,6 +273,10 @@ export class PostbackLedger extends DurableObject<Env> {
     if (record.status === 'dead') logLine('postback_dead', { level: 'error', key, ...idsOf(record), attempts: record.attempts, last: record.history.at(-1) });
     else if (record.status === 'pending') logLine('postback_retry_scheduled', { key, ...idsOf(record), attempt: record.attempts, next_try_at: record.next_try_at });
     if (record.next_try_at !== null) await this.scheduleAlarm(record.next_try_at);
+    // Refunds that held for this conversion run now that it is sent (or stopped).
+    if (releasesRefunds(record)) {
+      for (const refund of this.store.refundsOf(idsOf(record).external_id!).filter(isHeldRefund)) await this.attempt(refund.key);
+    }
     return record;
   }
 
@@ -246,9 +285,11 @@ export class PostbackLedger extends DurableObject<Env> {
     const refund = (record.job as RefundJob).refund;
     const conversionKey = shardKeyOf(record.job);
     const conversion = this.store.read(conversionKey);
-    switch (refundMeets(conversion, this.inFlight.has(conversionKey))) {
+    switch (refundMeets(conversion, this.inFlight.has(conversionKey), refund)) {
       case 'wait':
         return { result: 'retry', step: 'refund', reason: 'conversion_in_flight' };
+      case 'hold':
+        return { result: 'hold' };
       case 'reverse_unsent':
         this.write(reversedBeforeSending(conversion!, record.key, Date.now()));
         logLine('conversion_reversed_unsent', { key: conversionKey, refund_id: refund.refund_id });
@@ -262,7 +303,7 @@ export class PostbackLedger extends DurableObject<Env> {
       job: refund,
       conversion: conversion === undefined ? null : {
         status: conversion.status,
-        amount: 'refund' in conversion.job ? undefined : conversion.job.conversion?.amount,
+        amount: conversionAmount(conversion),
         refunded_amount: conversion.refunded_amount,
         commissions: conversion.commissions,
       },

@@ -12,8 +12,15 @@
 //   pending   try: retry, tries left        pending          next try after backoff (≥ Retry-After)
 //   pending   try: retry, none left         dead             —
 //   other     try starts or ends            unchanged        nothing is tried twice; sent stays sent
-//   pending   its refund tries (refundMeets) reversed        never sent (a dead one too); while its own
+//   pending   a full refund tries (refundMeets) reversed     never sent (a dead one too); while its own
 //                                                            try runs, the refund waits; sent: run at Tapfiliate
+//   pending   a partial refund tries        unchanged        the refund holds: pending, no try due (refundHolds)
+//   sent      (the end of its try)          —                its held refunds are tried now (isHeldRefund)
+//   (none)    accepted, a kept full refund  reversed         never sent (keptRefundsOnArrival)
+//   (none)    accepted, kept partial ones   pending          they hold until it is sent
+//   refund    try: order unknown anywhere   ignored          kept: answered unattributed (isKeptRefund)
+//   refund    accepted, another currency    —                refused (currencyRefused): 400, or ignored for a webhook
+//   refund    accepted, a running total     pending          its amount: the total less what was accepted (cumulativeRefund)
 //   dead      operator retry                pending          a new series of tries, the first now
 //   pending   operator retry                pending          the next try now
 //   sent      operator retry                sent             409 already_sent (adjusted too: it was sent)
@@ -42,9 +49,13 @@ export const RECORD_STATUSES = ['sent', 'pending', 'dead', 'reversed', 'adjusted
 /** Who sent the event: a browser, the merchant's server, or a payment platform of the table (proxy/platforms/index.ts). */
 export type EventSource = 'browser' | 'server' | PlatformName;
 
-/** A refund of (part of) a conversion; `amount` left out means the rest of the order. */
+/**
+ * A refund of (part of) a conversion; `amount` left out means the rest of the
+ * order. `refunded_total` (a platform's running total) becomes `amount` when the
+ * ledger accepts it: the total less every refund of the order it holds.
+ */
 export interface RefundJob {
-  refund: { refund_id: string; external_id: string; amount?: number; currency?: string };
+  refund: { refund_id: string; external_id: string; amount?: number; currency?: string; refunded_total?: number };
 }
 type Job = PostbackJob | RefundJob;
 
@@ -55,6 +66,8 @@ export interface Submission {
   signed: boolean;
   /** Platform ids a later refund looks this conversion up by (a payment_intent, an invoice, an order id). */
   platformIds?: string[];
+  /** What the buyer paid in all for a platform order (tax and shipping included), which a refund without goods is a share of. */
+  gross?: number;
 }
 
 /**
@@ -113,6 +126,8 @@ export interface LedgerRecord {
   commissions?: Commission[];
   /** Why an `unattributed` or `ignored` record was answered without a postback. */
   reason?: string;
+  /** What the buyer paid in all for a platform order (Submission.gross). */
+  gross?: number;
 }
 
 /** How one try ended, from Tapfiliate's answers (tapfiliate.ts classifies them). */
@@ -120,7 +135,9 @@ export type TryOutcome =
   | { result: 'sent'; duplicate: boolean; status?: number }
   | { result: 'rejected'; step: Step; status: number; message: string }
   | { result: 'retry'; step: Step; status?: number; reason: string; retryAfterSeconds?: number }
-  | { result: 'reversed' | 'adjusted' | 'unattributed' | 'ignored'; message?: string };
+  | { result: 'reversed' | 'adjusted' | 'unattributed' | 'ignored'; message?: string }
+  /** A partial refund of a conversion not sent yet: it holds until the conversion is (refundHolds). */
+  | { result: 'hold' };
 
 /** Tries per series, the first included: 12 retries from 30 s doubling to an hour ride out 3 to 6 hours of outage. */
 export const MAX_TRIES = 13;
@@ -152,8 +169,9 @@ function kindOf(job: Job): RecordKind {
 }
 
 export function accepted(submission: Submission, now: number): LedgerRecord {
-  const { job, source, signed, platformIds = [] } = submission;
+  const { job, source, signed, platformIds = [], gross } = submission;
   return {
+    ...(gross === undefined ? {} : { gross }),
     key: keyOf(job),
     kind: kindOf(job),
     status: 'pending',
@@ -236,6 +254,8 @@ export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: numb
       const delay = Math.max(backoffMs(record.series_tries, random, baseDelayMs), (outcome.retryAfterSeconds ?? 0) * 1000);
       return withHistory({ ...base, status: 'pending', next_try_at: now + Math.ceil(delay) }, entry);
     }
+    case 'hold':
+      return refundHolds(record, now);
     default:
       return withHistory({ ...base, status: outcome.result, next_try_at: null }, {
         at: now,
@@ -263,14 +283,98 @@ export function retryRequested(record: LedgerRecord, now: number): RetryVerdict 
 /**
  * What a refund's try does, given its conversion as this object holds it
  * (undefined: none; `busy`: the conversion's own try is running now):
- * `wait` until that try ends; `reverse_unsent` a conversion that has not
- * reached Tapfiliate (pending, or dead) so it never will; `already_reversed`;
- * or `run` the refund at Tapfiliate (delivery/refunds.ts).
+ * `wait` until that try ends; of a conversion that has not reached Tapfiliate
+ * (pending, or dead), only a full refund stops it (`reverse_unsent`: it never
+ * will be), a partial one `hold`s until it is sent and then takes its share, as
+ * if it had come after (docs/reference.md, "Refunds"); `already_reversed`; or
+ * `run` the refund at Tapfiliate (delivery/refunds.ts).
  */
-export function refundMeets(conversion: LedgerRecord | undefined, busy: boolean): 'wait' | 'reverse_unsent' | 'already_reversed' | 'run' {
-  if (conversion && (conversion.status === 'pending' || conversion.status === 'dead')) return busy ? 'wait' : 'reverse_unsent';
+export function refundMeets(
+  conversion: LedgerRecord | undefined,
+  busy: boolean,
+  refund: RefundJob['refund'],
+): 'wait' | 'reverse_unsent' | 'hold' | 'already_reversed' | 'run' {
+  if (conversion && (conversion.status === 'pending' || conversion.status === 'dead')) return busy ? 'wait' : isFullRefund(refund, conversion) ? 'reverse_unsent' : 'hold';
   if (conversion?.status === 'reversed') return 'already_reversed';
   return 'run';
+}
+
+/** The amount of a conversion's job, when it has one. */
+export function conversionAmount(conversion: LedgerRecord): number | undefined {
+  return 'refund' in conversion.job ? undefined : conversion.job.conversion?.amount;
+}
+
+/** The currency of a conversion's job, when it names one. */
+export function conversionCurrency(conversion: LedgerRecord): string | undefined {
+  return 'refund' in conversion.job ? undefined : conversion.job.conversion?.currency;
+}
+
+/** Whether a refund takes the whole order back: it names no amount, or all that is left of an order whose amount the ledger holds. */
+export function isFullRefund(refund: RefundJob['refund'], conversion: LedgerRecord | undefined): boolean {
+  if (refund.amount === undefined) return true;
+  const amount = conversion && conversionAmount(conversion);
+  return amount !== undefined && Math.round(refund.amount * 100) >= Math.round((amount - conversion!.refunded_amount) * 100);
+}
+
+/**
+ * A refund in another currency than its conversion's is refused when it
+ * arrives (docs/reference.md, "Refunds"): the conversion's currency, or
+ * undefined when both agree or either names none.
+ */
+export function currencyRefused(conversion: LedgerRecord | undefined, refund: RefundJob['refund']): string | undefined {
+  const currency = conversion && conversionCurrency(conversion);
+  return refund.currency && currency && refund.currency !== currency ? currency : undefined;
+}
+
+/** A refund holding for its conversion to be sent: pending, with no try due (the conversion's end of try starts it). */
+export function refundHolds(refund: LedgerRecord, now: number): LedgerRecord {
+  return withHistory(
+    { ...refund, status: 'pending', next_try_at: null, updated_at: now },
+    { at: now, outcome: 'retry', step: 'refund', message: 'holds until its conversion is sent' },
+  );
+}
+
+/** A refund holding for its conversion (refundHolds): tried once the conversion is sent or stopped. */
+export const isHeldRefund = (record: LedgerRecord) => record.kind === 'refund' && record.status === 'pending' && record.next_try_at === null;
+
+/** Whether a conversion's end of try releases its held refunds: it was sent, or will never be. */
+export const releasesRefunds = (conversion: LedgerRecord) => conversion.kind === 'conversion' && conversion.status !== 'pending' && conversion.status !== 'dead';
+
+/** A refund answered `unattributed`: neither the ledger nor Tapfiliate held its order. It is kept for its conversion, until retention ends. */
+export const isKeptRefund = (record: LedgerRecord) => record.kind === 'refund' && record.status !== 'pending' && record.history.at(-1)?.outcome === 'unattributed';
+
+/**
+ * A conversion accepted while refunds of its order were kept (they came first):
+ * a full one means it is never sent (`reversed`, and the refund with it);
+ * partial ones hold until it is sent. A kept refund in another currency is left
+ * as it is.
+ */
+export function keptRefundsOnArrival(conversion: LedgerRecord, kept: LedgerRecord[], now: number): { conversion: LedgerRecord; refunds: LedgerRecord[] } {
+  const matching = kept.filter((record) => currencyRefused(conversion, (record.job as RefundJob).refund) === undefined);
+  const full = matching.find((record) => isFullRefund((record.job as RefundJob).refund, conversion));
+  if (full) {
+    const refund = withHistory(
+      { ...full, status: 'reversed', next_try_at: null, updated_at: now },
+      { at: now, outcome: 'reversed', step: 'refund', message: `applied to ${conversion.key} when it arrived: never sent` },
+    );
+    return { conversion: reversedBeforeSending(conversion, full.key, now), refunds: [refund] };
+  }
+  return { conversion, refunds: matching.map((record) => refundHolds(record, now)) };
+}
+
+/**
+ * A refund given as a running total (Lemon Squeezy's refunded_amount): its
+ * amount is the total less every refund of the order the ledger accepted,
+ * applied or not, so a refund still pending is never counted twice. Null when
+ * nothing is left (the total was counted already: a duplicate).
+ */
+export function cumulativeRefund(job: RefundJob, accepted: LedgerRecord[]): RefundJob | null {
+  const { refunded_total, ...refund } = job.refund;
+  if (refunded_total === undefined) return job;
+  const earlier = accepted.map((record) => (record.job as RefundJob).refund);
+  if (earlier.some((other) => other.amount === undefined)) return null;
+  const thousandths = Math.round(refunded_total * 1000) - earlier.reduce((sum, other) => sum + Math.round(other.amount! * 1000), 0);
+  return thousandths > 0 ? { refund: { ...refund, amount: thousandths / 1000 } } : null;
 }
 
 /** A refund arrived before its conversion reached Tapfiliate: the conversion is never sent. */
@@ -295,6 +399,8 @@ export function refundApplied(
 export type DeliveryResult =
   | { status: 'sent' | 'queued' | 'duplicate' | 'reversed' | 'adjusted' | 'unattributed' | 'ignored' }
   | { status: 'rejected'; upstreamStatus: number; message: string }
+  /** A refund in another currency than its conversion's (currencyRefused): nothing recorded. */
+  | { status: 'currency_mismatch'; currency: string }
   /** The ledger could not be reached: the caller is asked to send it again (a replay is then a duplicate at worst). */
   | { status: 'unavailable' };
 

@@ -23,6 +23,17 @@ export const CLICK_MEMORY_MS = 30 * 60 * 1000;
  */
 export const CLICK_CODES_PER_NETWORK = 5;
 
+/**
+ * Referral codes one IPv6 /48 may have clicks made for in the window, whatever
+ * its 65,536 /64s: a /48 is what one site or small ISP gets, free from some
+ * hosts, and each made-up code is an API call with the merchant's key
+ * (docs/security.md, "Limits that hold in every mode").
+ */
+export const CLICK_CODES_PER_48 = 50;
+
+/** The /48 of a client network (`a:b:c:d::/64` → `a:b:c:`), or undefined for an IPv4 one. */
+export const wideNetworkOf = (network: string) => /^((?:[0-9a-f]{1,4}:){3})[0-9a-f]{1,4}::\/64$/.exec(network)?.[1];
+
 export class Memory {
   /** Clicks being made now, so concurrent landings share one. */
   private readonly clicksInFlight = new Map<string, Promise<string>>();
@@ -36,6 +47,19 @@ export class Memory {
     this.sql.exec('INSERT OR REPLACE INTO memory (key, value, expires_at) VALUES (?, ?, ?)', key, value, Date.now() + ttlMs);
   }
 
+  /** Keeps a value unless one is kept already, which then only lives `ttlMs` from now: the first writer wins. */
+  rememberFirst(key: string, value: string, ttlMs: number): void {
+    const now = Date.now();
+    this.sql.exec(
+      `INSERT INTO memory (key, value, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = CASE WHEN memory.expires_at <= ? THEN excluded.value ELSE memory.value END, expires_at = excluded.expires_at`,
+      key,
+      value,
+      now + ttlMs,
+      now,
+    );
+  }
+
   /** The kept value; with `slideMs`, it is then kept that long from now (a subscription's renewal extends its memory). */
   recall(key: string, slideMs?: number): string | undefined {
     const value = this.sql.exec<Row>('SELECT value FROM memory WHERE key = ? AND expires_at > ?', key, Date.now()).toArray()[0]?.value as string | undefined;
@@ -47,9 +71,10 @@ export class Memory {
    * The click for a (referral code, client network), made here once per
    * memory window: one Durable Object request per landing, and concurrent
    * landings share one Tapfiliate click. One object holds every code of a
-   * network (delivery/index.ts clickFor), so it also caps how many codes one
-   * network may have clicks made for in the window: random codes from one
-   * address cost at most that many API calls. '' when no click is made. A
+   * network, and every /64 of an IPv6 /48 (delivery/index.ts clickFor), so it
+   * also caps how many codes one network, and one /48, may have clicks made
+   * for in the window, each counting only its own clicks, made or in flight:
+   * random codes cost at most that many API calls. '' when no click is made. A
    * refusal (4xx) is remembered, so a retried landing does not ask again; a
    * timeout or a 5xx is not, so the next landing tries again. `remembered` is
    * told of each value kept, for the object's alarm.
@@ -60,11 +85,13 @@ export class Memory {
     if (kept !== undefined) return kept;
     const running = this.clicksInFlight.get(memoryKey);
     if (running) return running;
-    const codes = Number(
-      this.sql.exec<Row>('SELECT COUNT(*) AS n FROM memory WHERE key > ? AND key < ? AND expires_at > ?', `clk:${network}|`, `clk:${network}|\uffff`, Date.now()).one().n,
-    );
-    if (codes + this.clicksInFlight.size >= CLICK_CODES_PER_NETWORK) {
-      logLine('click_budget_spent', { level: 'warn', referral_code: body.referral_code, codes });
+    const codes = this.clickCodes(`clk:${network}|`);
+    const wide = wideNetworkOf(network);
+    const wideCodes = wide === undefined ? undefined : this.clickCodes(`clk:${wide}`);
+    const spent =
+      codes.size >= CLICK_CODES_PER_NETWORK ? 'network' : wideCodes && !wideCodes.has(body.referral_code) && wideCodes.size >= CLICK_CODES_PER_48 ? 'ipv6_48' : undefined;
+    if (spent) {
+      logLine('click_budget_spent', { level: 'warn', referral_code: body.referral_code, codes: codes.size, budget: spent });
       return '';
     }
     const making = (async () => {
@@ -86,6 +113,16 @@ export class Memory {
     } finally {
       this.clicksInFlight.delete(memoryKey);
     }
+  }
+
+  /** The referral codes with a click kept or being made under a key prefix: a network's `clk:<network>|`, or a /48's `clk:<three groups>:`. */
+  private clickCodes(prefix: string): Set<string> {
+    const keys = this.sql
+      .exec<Row>('SELECT key FROM memory WHERE key > ? AND key < ? AND expires_at > ?', prefix, `${prefix}\uffff`, Date.now())
+      .toArray()
+      .map((row) => String(row.key));
+    for (const key of this.clicksInFlight.keys()) if (key.startsWith(prefix)) keys.push(key);
+    return new Set(keys.map((key) => key.slice(key.indexOf('|') + 1)));
   }
 
   /** Whether any value is kept (so the alarm still has something to forget). */

@@ -146,6 +146,14 @@ export class EventStore {
     return { keys, total: Number(this.sql.exec<Row>(`SELECT COUNT(*) AS n FROM events WHERE ${where}`, ...args).one().n) };
   }
 
+  /** Every refund record of one order, oldest first. */
+  refundsOf(externalId: string): LedgerRecord[] {
+    return this.sql
+      .exec<Row>("SELECT record FROM events WHERE kind = 'refund' AND external_id = ? ORDER BY accepted_at, key", externalId)
+      .toArray()
+      .map((row) => JSON.parse(String(row.record)) as LedgerRecord);
+  }
+
   /** Keys of pending records whose try is due, the most overdue first. */
   due(now: number, limit: number): string[] {
     return this.sql
@@ -164,9 +172,12 @@ export class EventStore {
     return Number(this.sql.exec<Row>('SELECT EXISTS (SELECT 1 FROM events) AS any').one().any) === 1;
   }
 
-  /** Retention: records accepted before `before` go, but a record an operator is having tried again is kept until that series ends. */
+  /**
+   * Retention: records accepted before `before` go, but a record an operator is having tried again is kept until that series ends.
+   * A refund holding for a conversion that was never sent (pending, no try due) goes with it.
+   */
   forgetBefore(before: number): void {
-    this.sql.exec("DELETE FROM events WHERE accepted_at < ? AND status != 'pending'", before);
+    this.sql.exec("DELETE FROM events WHERE accepted_at < ? AND (status != 'pending' OR next_try_at IS NULL)", before);
     this.sql.exec('DELETE FROM platform_ids WHERE accepted_at < ?', before);
   }
 }

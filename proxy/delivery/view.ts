@@ -38,6 +38,8 @@ export interface LedgerEvent {
   refunded_amount?: number;
   /** The postbacks (or the refund) as they are sent, by step; only with the history. */
   job?: PostbackJob | RefundJob;
+  /** What the buyer paid in all for a platform order (tax and shipping included), when the platform said. */
+  gross?: number;
   history?: LedgerEventAttempt[];
 }
 
@@ -79,6 +81,7 @@ export function eventView(record: LedgerRecord, withHistory: boolean): LedgerEve
     ...(last && { last: attemptView(last) }),
     ...(record.kind === 'conversion' && record.refunded_amount > 0 && { refunded_amount: record.refunded_amount }),
     ...(withHistory && record.reason === undefined && { job: jobView(record) }),
+    ...(record.gross !== undefined && { gross: record.gross }),
     ...(withHistory && { history: record.history.map(attemptView) }),
   };
   return withoutUndefined(view);

@@ -14,6 +14,17 @@ const printable = (value: string) => !FORBIDDEN_ID_CHARACTERS.test(value);
 const NOT_PRINTABLE = 'must not contain control or bidirectional-override characters';
 
 /**
+ * A lone UTF-16 surrogate has no UTF-8 form: encodeURIComponent throws on it
+ * (the console's links, Tapfiliate's REST lookup), so no string field may hold
+ * one (docs/reference.md, "Fields and ids"). A regular expression, not
+ * String.prototype.isWellFormed, so the fuzz suite's Node and every runtime agree.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const wellFormed = z.refine<string>((value) => !LONE_SURROGATE.test(value), 'must be well-formed Unicode (it holds a lone UTF-16 surrogate)');
+/** Any text field: well-formed, nothing else asked. */
+const text = () => z.string().check(wellFormed);
+
+/**
  * An id: a string of 1–255 printable characters, or a safe integer (a larger
  * number has already lost digits when JSON.parse read it). Sent on as a string.
  */
@@ -27,7 +38,7 @@ const id = z.pipe(
   ),
   z.pipe(
     z.transform(String),
-    z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(ID_MAX_LENGTH), z.refine(printable, NOT_PRINTABLE)),
+    z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(ID_MAX_LENGTH), z.refine(printable, NOT_PRINTABLE), wellFormed),
   ),
 );
 
@@ -43,6 +54,7 @@ const metaText = (min: number, max: number) =>
     z.maxLength(max),
     z.refine((text) => !META_FORBIDDEN.test(text), META_FORBIDDEN_MESSAGE),
     z.refine(printable, NOT_PRINTABLE),
+    wellFormed,
   );
 // `__proto__` would set the prototype of an object built from the record rather than add a key.
 const metaKey = metaText(1, 64).check(z.refine((key) => key !== '__proto__', 'is not allowed'));
@@ -115,7 +127,7 @@ export const refundSchema = z.object({
 
 /** A signed event's envelope: the merchant's server signed `signed`, the browser passes it on. */
 export const signedEnvelopeSchema = z.object({
-  signed: z.string().check(z.minLength(2), z.maxLength(8192)),
+  signed: z.string().check(z.minLength(2), z.maxLength(8192), wellFormed),
   signature: z.string().check(z.regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits (HMAC-SHA256)')),
 });
 
@@ -139,17 +151,17 @@ const blankIsMissing = (schema: z.ZodMiniString<string>) =>
 /** The shopper, as a merchant's backend saw them. Checked like the edge's own values. */
 export const serverEventExtrasSchema = z.object({
   ip: blankIsMissing(z.string().check(z.refine((value) => isIp(value.trim()), 'must be an IPv4 or IPv6 address'))),
-  user_agent: blankIsMissing(z.string()),
-  tap_data: z.optional(z.string().check(z.maxLength(4096))),
-  reference: z.optional(z.string().check(z.maxLength(200))),
+  user_agent: blankIsMissing(text()),
+  tap_data: z.optional(z.string().check(z.maxLength(4096), wellFormed)),
+  reference: z.optional(z.string().check(z.maxLength(200), wellFormed)),
 });
 
 /** `POST /click`: a landing the snippet has just stored. */
 export const clickSchema = z.object({
   ...identifiersSchema.shape,
   /** Forwarded only when safe to show (routes/click.ts); otherwise left out, not refused. */
-  landing_page: z.optional(z.string()),
-  referrer: z.optional(z.string()),
+  landing_page: z.optional(text()),
+  referrer: z.optional(text()),
   cookie_domain: z.optional(z.string().check(z.maxLength(253), z.regex(/^[A-Za-z0-9.-]*$/, 'must be a host name'))),
   cookie_days: z.optional(z.number().check(z.int(), z.gte(1), z.lte(MAX_COOKIE_DAYS))),
   ts: z.optional(z.number().check(z.int(), z.gte(0))),

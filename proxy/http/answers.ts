@@ -9,7 +9,7 @@ import { conversionSchema, identifiersSchema } from '../events/schema';
 import type { Answered, CreateDelivery, DeliveryResult, RefundJob, Submission } from '../delivery';
 import { logLine, scrub } from '../lib/log';
 import { secretsOf } from '../platforms';
-import { jsonError, type AppContext } from './context';
+import { invalidRequest, jsonError, type AppContext } from './context';
 
 /**
  * A conversion whose amount is 0 is not a sale, on every route alike: it is
@@ -157,7 +157,7 @@ export async function deliver(c: AppContext, createDelivery: CreateDelivery, sub
  * learns that it refused: a 422 for a browser or a server, a 200 for a webhook
  * (a platform retries anything but a 2xx, and asking again changes nothing).
  */
-export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedStatus: 200 | 422 = 422): Response {
+export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedStatus: 200 | 422 = 422): Response | Promise<Response> {
   const log = c.get('log');
   log.result = result.status;
   switch (result.status) {
@@ -173,6 +173,10 @@ export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedSt
     case 'rejected':
       log.upstream_status = result.upstreamStatus;
       return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, rejectedStatus);
+    case 'currency_mismatch':
+      // A server is told which field is wrong; a platform is answered 2xx, so it stops sending the same event.
+      if (rejectedStatus === 200) return ignored(c, 'currency_mismatch');
+      throw invalidRequest([{ path: 'currency', message: `must be ${result.currency}, the currency of the refunded conversion` }]);
     case 'unavailable':
       return c.json(TEMPORARILY_UNAVAILABLE, 503, { 'retry-after': '30' });
   }

@@ -7,6 +7,8 @@ import { cors } from 'hono/cors';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import { allowedOriginsOf, forwarderSecretOf, isWeakForwarderSecret, serverTokenOf } from '../config';
 import { clientNetwork, isIp } from '../lib/network';
+import { spendTokenBudget, tokenBudgetSpent } from '../delivery';
+import { logLine } from '../lib/log';
 import { arrivalOf, jsonError, type AppContext, type AppEnv, type Arrival } from './context';
 
 /** Preflight cache lifetime: a day, the most Chromium honours is 2 hours anyway. */
@@ -18,8 +20,8 @@ export const isServerEvent = (c: AppContext) => c.get('server') === true;
 /**
  * `Authorization: Bearer $TAPLINE_SERVER_TOKEN` makes a request a server event:
  * no origin policy, no signature, no amount cap. A request that has the header
- * but not the token is refused (after counting against the rate limit, so the
- * token cannot be guessed at speed).
+ * but not the token is refused, after counting against the failure budget
+ * (tokenBudget), which the right token obeys too.
  */
 export function serverAuth(): MiddlewareHandler<AppEnv> {
   return async function serverAuth(c, next) {
@@ -27,11 +29,12 @@ export function serverAuth(): MiddlewareHandler<AppEnv> {
     if (header === undefined) return next();
     const token = serverTokenOf(c.env);
     const presented = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    if (token && presented && (await timingSafeEqual(presented, token))) {
+    const valid = Boolean(token && presented && (await timingSafeEqual(presented, token!)));
+    await tokenBudget(c, valid);
+    if (valid) {
       c.set('server', true);
       return next();
     }
-    await enforceRateLimit(c);
     throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Authorization must be Bearer TAPLINE_SERVER_TOKEN' });
   };
 }
@@ -77,13 +80,51 @@ export async function enforceRateLimit(c: AppContext): Promise<void> {
   const limiter = c.env.TAPLINE_RATE_LIMIT;
   if (!limiter) return;
   const { success } = await limiter.limit({ key: clientKey(c) });
-  if (!success) {
-    c.get('log').result = 'rate_limited';
-    throw jsonError(
-      429,
-      { ok: false, error: 'rate_limited', message: 'too many events from this address; try again in a minute' },
-      { 'retry-after': String(RATE_LIMIT_PERIOD_SECONDS) },
-    );
+  if (!success) throw rateLimited(c);
+}
+
+function rateLimited(c: AppContext) {
+  c.get('log').result = 'rate_limited';
+  return jsonError(
+    429,
+    { ok: false, error: 'rate_limited', message: 'too many events from this address; try again in a minute' },
+    { 'retry-after': String(RATE_LIMIT_PERIOD_SECONDS) },
+  );
+}
+
+/**
+ * The failure budget of a request that carries a token (server events,
+ * refunds, the operator API; docs/security.md, "Limits that hold in every
+ * mode"). A wrong token counts against the client network's rate limit; once
+ * the limit refuses one, the network is marked spent in a ledger object until
+ * the window ends, and every token from it, the right one included, is
+ * answered 429 until then: a guess that happens to be right is told nothing.
+ * The right token is never counted, so a busy backend is not slowed; it costs
+ * one read of the mark. Without the limit binding there is no budget (and
+ * /health says so).
+ */
+export async function tokenBudget(c: AppContext, valid: boolean): Promise<void> {
+  if (!c.env.TAPLINE_RATE_LIMIT) return;
+  const network = clientKey(c);
+  if (valid) {
+    if (await budgetStore(() => tokenBudgetSpent(c.env, network), false)) throw rateLimited(c);
+    return;
+  }
+  try {
+    await enforceRateLimit(c);
+  } catch (error) {
+    await budgetStore(() => spendTokenBudget(c.env, network, RATE_LIMIT_PERIOD_SECONDS * 1000), undefined);
+    throw error;
+  }
+}
+
+/** The mark lives in a ledger object; should that be out of reach, the limit itself still holds the wrong tokens back. */
+async function budgetStore<T>(call: () => Promise<T>, otherwise: T): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    logLine('token_budget_unavailable', { level: 'error', error: error instanceof Error ? error.message : 'unknown' });
+    return otherwise;
   }
 }
 
@@ -112,7 +153,7 @@ export function forwarder(): MiddlewareHandler<AppEnv> {
     // The guide's placeholder is public: followed, it would let anyone choose X-Real-IP (a fresh budget per guess at a token).
     if (secret === undefined || isWeakForwarderSecret(secret) || presented === undefined) return next();
     if (!(await timingSafeEqual(presented.trim(), secret))) {
-      await enforceRateLimit(c);
+      await tokenBudget(c, false);
       throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Tapline-Forwarder must be TAPLINE_FORWARDER_SECRET' });
     }
     c.set('arrival', forwardedArrival(c));

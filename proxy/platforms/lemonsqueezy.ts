@@ -13,8 +13,9 @@
 //   (`orders` for order_*, `subscription-invoices` for subscription_payment_*).
 // - Reference: `meta.custom_data.tap_ref` (checkout link `?checkout[custom][tap_ref]=…`,
 //   or `checkout_data.custom.tap_ref` through the API). Lemon Squeezy puts custom data on
-//   order and subscription events; when a subscription payment has none, the route recalls
-//   what the customer's attributed order left (by the Lemon Squeezy customer id).
+//   order and subscription events; when a renewal has none, the handler recalls what the
+//   subscription's first attributed paid payment left (by `subscription_id`), else what v3
+//   remembered for the customer, until it expires.
 // - Test mode: `meta.test_mode: true` (test-mode stores send test-mode webhooks only).
 // - order_created with `status: "paid"`: a conversion. external_id = the order id (as a
 //   string), customer_id = the Lemon Squeezy `customer_id`. Other statuses (pending,
@@ -22,13 +23,14 @@
 // - subscription_payment_success: a renewal. external_id = `invoice-<subscription invoice id>`:
 //   order and invoice ids are separate sequences, so a bare number could be taken by an
 //   order of the same number. The first payment of a subscription (`billing_reason:
-//   "initial"`) is ignored: its order_created carries the same money under the order id, so
-//   only one of the two may convert, and the order is the one the refund events name.
+//   "initial"`) converts nothing: its order_created carries the same money under the order id,
+//   so only one of the two may convert, and the order is the one the refund events name. It is
+//   where the subscription's attribution is remembered (the order names no subscription).
 // - Amount (our rule, the same base as every route): what the buyer paid for the goods, after
 //   discounts, without tax: `total − tax` (total is after discount_total; Lemon Squeezy puts
 //   inclusive and exclusive tax alike into `tax`). Integers in the currency's minor unit
-//   (fields.ts). A zero total (a free product, a trial's order) sends nothing: ignored, with
-//   the attribution remembered for the renewals.
+//   (fields.ts). A zero total (a free product, a trial's order) sends nothing and remembers
+//   nothing: ignored.
 // - order_refunded (and subscription_payment_refunded for a renewal): `refunded_amount` is
 //   cumulative, so each event's refund_id is `<external_id>-refunded-<refunded_amount>`: a
 //   replay of one event is a duplicate, a second partial refund is a new refund. `status:
@@ -61,11 +63,11 @@ export const lemonSqueezy = platform({
       case 'ignore':
         return { kind: 'ignore', reason: action.reason, ...(action.order && { order: action.order, test: action.test }) };
       case 'remember':
-        return { kind: 'remember', subscription: action.customer, reference: action.reference, test: action.test };
+        return { kind: 'remember', subscription: action.subscription, reference: action.reference, test: action.test };
       case 'convert': {
-        const { conversion, reference, customer, renewal, test } = action;
-        // A renewal without custom data is attributed by what the customer's attributed order left.
-        return { kind: renewal && customer ? 'renewal' : 'conversion', conversion, reference, subscription: customer, platformIds: [conversion.external_id], test };
+        const { conversion, reference, customer, subscription, test } = action;
+        // A renewal without custom data is attributed by what its subscription's initial payment left (else v3's memory of the customer).
+        return { kind: subscription ? 'renewal' : 'conversion', conversion, reference, subscription, customer, platformIds: [conversion.external_id], test };
       }
       case 'refund': {
         const { refund_id, platform_id, refunded_total, currency } = action.refund;
@@ -80,8 +82,9 @@ export const lemonSqueezy = platform({
 });
 
 type LemonSqueezyAction =
-  | { action: 'convert'; conversion: PlatformConversion; reference?: string; customer?: string; renewal: boolean; test: boolean }
-  | { action: 'remember'; customer: string; reference?: string; test: boolean }
+  /** `subscription`: a subscription payment's; `customer`: whose v3 memory a renewal may fall back on. */
+  | { action: 'convert'; conversion: PlatformConversion; reference?: string; customer?: string; subscription?: string; test: boolean }
+  | { action: 'remember'; subscription: string; reference?: string; test: boolean }
   | { action: 'refund'; refund: LemonSqueezyRefund; test: boolean }
   /** `order`: the order an ignored event concerns (an unpaid one), for its record. */
   | { action: 'ignore'; reason: string; order?: PlatformConversion; test?: boolean };
@@ -127,15 +130,14 @@ export function lemonSqueezyAction(eventNameHeader: string | undefined | null, b
       case 'order_created':
         if (data.type !== 'orders') return { action: 'ignore', reason: 'unexpected_type' };
         if (attributes.status !== 'paid') {
-          const payment = paymentAction(id, attributes, context, false);
+          const payment = paymentAction(id, attributes, context);
           return { action: 'ignore', reason: 'not_paid', ...(payment.action === 'convert' && { order: payment.conversion, test }) };
         }
-        return paymentAction(id, attributes, context, false);
+        return paymentAction(id, attributes, context);
       case 'subscription_payment_success':
         if (data.type !== 'subscription-invoices') return { action: 'ignore', reason: 'unexpected_type' };
-        if (attributes.billing_reason === 'initial') return { action: 'ignore', reason: 'initial_payment_is_the_order' };
         if (attributes.status !== undefined && attributes.status !== 'paid') return { action: 'ignore', reason: 'not_paid' };
-        return paymentAction(invoiceExternalId(id), attributes, context, true);
+        return paymentAction(invoiceExternalId(id), attributes, context, idText(attributes.subscription_id), attributes.billing_reason === 'initial');
       case 'order_refunded':
         if (data.type !== 'orders') return { action: 'ignore', reason: 'unexpected_type' };
         return refundAction(id, attributes, test);
@@ -150,11 +152,16 @@ export function lemonSqueezyAction(eventNameHeader: string | undefined | null, b
   }
 }
 
+/**
+ * An order (no `subscription`) or a subscription payment. The initial payment of a subscription
+ * converts nothing (its order did) but is where the subscription's attribution is remembered.
+ */
 function paymentAction(
   external_id: string,
   attributes: Record<string, unknown>,
   { reference, test }: { reference?: string; test: boolean },
-  renewal: boolean,
+  subscription?: string,
+  initial = false,
 ): LemonSqueezyAction {
   const currency = currencyCode(attributes.currency);
   const total = minorUnits(attributes.total);
@@ -162,15 +169,15 @@ function paymentAction(
   const base = Math.max(0, total - (minorUnits(attributes.tax) ?? 0));
   const customer = idText(attributes.customer_id);
   const withReference = reference ? { reference } : {};
-  if (base === 0) {
-    return customer && !renewal ? { action: 'remember', customer, ...withReference, test } : { action: 'ignore', reason: 'zero_amount' };
-  }
+  // A free product or a trial's order pays nothing and remembers nothing (docs/reference.md, "Subscriptions").
+  if (base === 0) return { action: 'ignore', reason: 'zero_amount' };
+  if (initial) return subscription ? { action: 'remember', subscription, ...withReference, test } : { action: 'ignore', reason: 'initial_payment_is_the_order' };
   return {
     action: 'convert',
     conversion: { external_id, amount: fromMinor(base, currency), currency, ...(customer ? { customer_id: customer } : {}) },
     ...withReference,
     ...(customer ? { customer } : {}),
-    renewal,
+    ...(subscription ? { subscription } : {}),
     test,
   };
 }

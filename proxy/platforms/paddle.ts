@@ -31,11 +31,11 @@
 //   Paddle's amounts are strings in the lowest denomination, converted by the currency's
 //   ISO 4217 exponent (fields.ts). Never below 0.
 // - A transaction with a `subscription_id` (a first payment, or a renewal with origin
-//   `subscription_recurring`) names its subscription: the route remembers the attribution
-//   for it and, when a later transaction has no tap_ref, recalls it.
-// - A zero-amount transaction (a trial's first transaction, a 100% discount) sends nothing:
-//   with a subscription, its attribution is remembered for the renewals (`remember`);
-//   otherwise ignored, as Stripe's zero invoices are.
+//   `subscription_recurring`) names its subscription: the handler remembers the attribution
+//   of its first attributed paid transaction for it and, when a later transaction has no
+//   tap_ref, recalls it.
+// - A zero-amount transaction (a trial's first transaction, a 100% discount) sends nothing
+//   and remembers nothing: ignored, as Stripe's zero invoices are.
 // - adjustment.created / adjustment.updated (developer.paddle.com, adjustment entity):
 //   `action: "refund"` counts once `status: "approved"` (a refund is created
 //   `pending_approval` and approved later, so it is usually the update that counts);
@@ -63,8 +63,6 @@ export const paddle = platform({
     switch (action.action) {
       case 'ignore':
         return { kind: 'ignore', reason: action.reason };
-      case 'remember':
-        return { kind: 'remember', subscription: action.subscription, reference: action.reference, test: false };
       case 'convert': {
         const { conversion, reference, subscription } = action;
         // A transaction of a subscription without its own tap_ref (Paddle copies it onto the renewals) is attributed by what the subscription left.
@@ -99,7 +97,6 @@ interface PaddleRefund {
 
 type PaddleAction =
   | { action: 'convert'; conversion: PlatformConversion; reference?: string; subscription?: string }
-  | { action: 'remember'; subscription: string; reference?: string }
   | { action: 'refund'; refund: PaddleRefund }
   | { action: 'ignore'; reason: string };
 
@@ -155,9 +152,8 @@ function transactionAction(transaction: Record<string, unknown>): PaddleAction {
   const subscription = text(transaction.subscription_id);
   const customer_id = idText(transaction.customer_id);
   const withReference = reference ? { reference } : {};
-  if (base === 0) {
-    return subscription ? { action: 'remember', subscription, ...withReference } : { action: 'ignore', reason: 'zero_amount' };
-  }
+  // Nothing paid, nothing remembered (docs/reference.md, "Subscriptions"): Paddle copies the tap_ref onto the renewals anyway.
+  if (base === 0) return { action: 'ignore', reason: 'zero_amount' };
   return {
     action: 'convert',
     conversion: { external_id: id, amount: fromMinor(base, currency), currency, ...(customer_id ? { customer_id } : {}) },

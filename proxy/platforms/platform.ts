@@ -32,7 +32,9 @@ export interface PlatformRefund {
   currency?: string;
   /** What the buyer paid in all (Stripe's charge amount), which the refunds' amounts are part of. */
   gross?: number;
-  /** The amounts are what was refunded so far (Lemon Squeezy): each refund is the part the ledger has not counted yet. */
+  /** The amounts are a part of what the buyer paid in all, which the conversion's record keeps (Shopify, without line items). */
+  ofRecordedGross?: boolean;
+  /** The amounts are what was refunded so far (Lemon Squeezy): the ledger counts each refund's own part (delivery/lifecycle.ts cumulativeRefund). */
   cumulative?: boolean;
 }
 
@@ -43,11 +45,11 @@ export type RefundReading = ({ action: 'refund'; test: boolean } & PlatformRefun
  * What a verified event asks for:
  * - `conversion`: a sale; attributed by its reference (and `identifiers` the
  *   platform read itself, such as Shopify's discount code); with a
- *   `subscription`, its attribution is also kept for the renewals;
+ *   `subscription`, its attribution is also kept for the renewals, unless one is;
  * - `renewal`: a subscription's payment; attributed by its reference, else by
- *   what the subscription's first payment left;
- * - `remember`: a subscription starts without a payment (a trial): only its
- *   attribution is kept;
+ *   what the subscription's first attributed paid payment left;
+ * - `remember`: a paid payment that converts nothing itself (Lemon Squeezy's
+ *   initial subscription payment, whose order converted): only its attribution is kept;
  * - `refund`: money went back to the buyer;
  * - `ignore`: nothing to do, and why (answered 200 ignored).
  * `test` marks a platform's test event (docs/reference.md, "Test mode").
@@ -61,8 +63,12 @@ export type PlatformReading =
       visitor?: { ip?: string; user_agent?: string };
       /** Ids a later refund finds this conversion by. */
       platformIds: string[];
-      /** The subscription (or customer) whose renewals this attribution covers. */
+      /** What the buyer paid in all (tax and shipping included), kept on the record for a refund without goods. */
+      gross?: number;
+      /** The subscription whose renewals this attribution covers (the first attributed paid payment writes it). */
       subscription?: string;
+      /** A renewal's customer, whose attribution v3 remembered (docs/reference.md, "Subscriptions"): read until it expires. */
+      customer?: string;
       test: boolean;
     }
   | { kind: 'remember'; subscription: string; reference?: string; test: boolean }

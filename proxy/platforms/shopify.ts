@@ -30,11 +30,15 @@
 //   (no currency has more).
 // - Refunds, topic `refunds/create` (docs/reference.md, "Refunds"):
 //   (shopify.dev, REST Admin API "Refund"; the `refunds/create` webhook carries it)
-//   - the refund's money is its `transactions` with `kind: "refund"` and `status: "success"`:
-//     what actually went back to the buyer. Refunded line items may move no money (restocked,
-//     or store credit) and a pending or failed transaction has moved nothing. Amounts are
-//     `amount_set.shop_money.amount` (the shop's currency, as the conversion's amount is) when
-//     present, else `amount`.
+//   - a refund counts only when money went back: `transactions` with `kind: "refund"` and
+//     `status: "success"`. Refunded line items may move no money (restocked, or store credit)
+//     and a pending or failed transaction has moved nothing. Amounts are the `*_set.shop_money`
+//     ones (the shop's currency, as the conversion's amount is) when present.
+//   - what it takes from the commission base is goods (docs/reference.md, "Refunds"): the
+//     `refund_line_items` subtotals, after discounts. Without line items, the money less the
+//     shipping refunded (`order_adjustments` of kind `shipping_refund` with their tax,
+//     `refund_shipping_lines`) is a share of the whole order, scaled to the base by the order's
+//     total the conversion's record kept (`gross`); shipping or tax alone takes nothing: ignored.
 //   - keyed by the refund's `id`; the conversion is the order (`order_id`), whose id is also
 //     the conversion's external_id. Ids can pass 2^53, where JSON.parse loses digits: the
 //     refund's id is read from its `admin_graphql_api_id`, the order's from the raw body.
@@ -79,6 +83,7 @@ export const shopify = platform({
       identifiers: coupon ? { coupon } : {},
       visitor: { ip: action.ip, user_agent: action.user_agent },
       platformIds: [conversion.external_id],
+      ...(action.gross === undefined ? {} : { gross: action.gross }),
       test: isPlainObject(body) && body.test === true,
     };
   },
@@ -93,7 +98,8 @@ interface ShopifyConversion {
 }
 
 type ShopifyAction =
-  | { action: 'convert'; conversion: ShopifyConversion; reference?: string; ip?: string; user_agent?: string }
+  /** `gross`: what the buyer paid in all, which a refund without goods is a share of. */
+  | { action: 'convert'; conversion: ShopifyConversion; reference?: string; ip?: string; user_agent?: string; gross?: number }
   | { action: 'ignore'; reason: string };
 
 const SHOPIFY_TOPICS = ['orders/paid', 'orders/create'] as const;
@@ -143,6 +149,7 @@ export function shopifyAction(topic: string | undefined | null, order: unknown):
       : undefined;
     const ip = text(order.browser_ip);
     const user_agent = isPlainObject(order.client_details) ? text(order.client_details.user_agent) : undefined;
+    const gross = decimal(order.current_total_price) ?? decimal(order.total_price);
 
     return {
       action: 'convert',
@@ -156,6 +163,7 @@ export function shopifyAction(topic: string | undefined | null, order: unknown):
       ...(reference ? { reference } : {}),
       ...(ip ? { ip } : {}),
       ...(user_agent ? { user_agent } : {}),
+      ...(gross === undefined ? {} : { gross }),
     };
   } catch {
     return { action: 'ignore', reason: 'malformed' };
@@ -208,22 +216,40 @@ export function shopifyRefund(refund: unknown, raw = ''): RefundReading {
   let currency: string | undefined;
   for (const transaction of transactions) {
     if (transaction.kind !== 'refund' || transaction.status !== 'success') continue;
-    const shop = isPlainObject(transaction.amount_set) && isPlainObject(transaction.amount_set.shop_money) ? transaction.amount_set.shop_money : undefined;
-    const amount = decimal(shop ? shop.amount : transaction.amount);
+    const amount = decimal(shopMoney(transaction.amount_set) ?? transaction.amount);
     if (amount === undefined || amount <= 0) continue;
     cents += Math.round(amount * 100);
-    currency ??= text(shop ? shop.currency_code : transaction.currency);
+    currency ??= text(shopCurrency(transaction.amount_set) ?? transaction.currency);
   }
   if (cents <= 0) return { action: 'ignore', reason: 'no_money_refunded' };
-  return {
-    action: 'refund',
-    platformIds: [orderId],
-    fallbackExternalId: orderId,
-    refunds: [{ refund_id: id, amount: cents / 100 }],
-    ...(currency ? { currency: currency.toUpperCase() } : {}),
-    test,
-  };
+  const reading = { action: 'refund' as const, platformIds: [orderId], fallbackExternalId: orderId, ...(currency ? { currency: currency.toUpperCase() } : {}), test };
+  // Goods refunded: their subtotal after discounts is what leaves the commission base.
+  const lines = Array.isArray(refund.refund_line_items) ? refund.refund_line_items.filter(isPlainObject) : [];
+  const goodsCents = lines.reduce((sum, line) => sum + Math.round(Math.max(0, decimal(shopMoney(line.subtotal_set) ?? line.subtotal) ?? 0) * 100), 0);
+  if (goodsCents > 0) return { ...reading, refunds: [{ refund_id: id, amount: goodsCents / 100 }] };
+  // No goods: shipping (and its tax) refunded alone takes nothing back; any other money is a share of the whole order.
+  const rest = cents - shippingCents(refund);
+  if (rest <= 0) return { action: 'ignore', reason: 'shipping_or_tax_only' };
+  return { ...reading, refunds: [{ refund_id: id, amount: rest / 100 }], ofRecordedGross: true };
 }
+
+/** Shipping refunded, its tax included: `order_adjustments` of kind `shipping_refund` (written negative), and `refund_shipping_lines`. */
+function shippingCents(refund: Record<string, unknown>): number {
+  const unsigned = (value: unknown) => Math.round(Math.abs(decimal(value) ?? 0) * 100);
+  let cents = 0;
+  for (const adjustment of Array.isArray(refund.order_adjustments) ? refund.order_adjustments.filter(isPlainObject) : []) {
+    if (adjustment.kind !== 'shipping_refund') continue;
+    cents += unsigned(shopMoney(adjustment.amount_set) ?? adjustment.amount) + unsigned(shopMoney(adjustment.tax_amount_set) ?? adjustment.tax_amount);
+  }
+  for (const line of Array.isArray(refund.refund_shipping_lines) ? refund.refund_shipping_lines.filter(isPlainObject) : []) {
+    cents += unsigned(shopMoney(line.subtotal_amount_set));
+  }
+  return cents;
+}
+
+/** `<field>_set.shop_money`: the shop's currency, as the conversion's amount is. */
+const shopMoney = (set: unknown) => (isPlainObject(set) && isPlainObject(set.shop_money) ? set.shop_money.amount : undefined);
+const shopCurrency = (set: unknown) => (isPlainObject(set) && isPlainObject(set.shop_money) ? set.shop_money.currency_code : undefined);
 
 function numericId(value: unknown): string | undefined {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);

@@ -21,7 +21,8 @@
 //   docs.stripe.com/checkout/fulfillment): in `mode: payment` only `payment_status: paid` is a
 //   conversion (`unpaid` waits for checkout.session.async_payment_succeeded, which carries the
 //   same session and is mapped the same way; `no_payment_required` is not a sale).
-//   external_id = session id; reference = `client_reference_id`, else `metadata.tap_ref`;
+//   external_id = session id; reference = `client_reference_id` when it is a Tapline reference,
+//   else `metadata.tap_ref` (a merchant's own id in client_reference_id is not one);
 //   customer_id = `customer` (id, or the id of an expanded object), else
 //   `customer_details.email`.
 // - Amount (our rule, docs/guides/stripe.md): the commission base is what the buyer paid for the goods:
@@ -35,18 +36,21 @@
 //   compatibility (500 = 5 ISK), so they are 2 here although UGX is in Stripe's zero-decimal
 //   list; HUF and TWD are zero-decimal only for payouts and two-decimal in charges, so 2.
 //   Currency codes are upper-cased (Stripe sends lower case; Tapfiliate takes ISO 4217).
-// - mode: subscription: the reference is remembered for the session's Stripe customer. When the
-//   session has an `invoice` and `payment_status: paid`, that first invoice is also converted,
-//   with external_id = the invoice id (so the `invoice.paid` for the same invoice meets it in
-//   the ledger as a duplicate) and the same amount rule on the session's totals.
+// - mode: subscription: when the session has an `invoice` and `payment_status: paid`, that
+//   first invoice is converted, with external_id = the invoice id (so the `invoice.paid` for the
+//   same invoice meets it in the ledger as a duplicate) and the same amount rule on the
+//   session's totals; the handler remembers the reference for the session's `subscription`
+//   (docs/reference.md, "Subscriptions"). A session without a paid invoice (a trial) is
+//   ignored: nothing was paid, so nothing is remembered.
 // - invoice.paid (docs.stripe.com/api/invoices/object; docs.stripe.com/billing/subscriptions/webhooks):
 //   a renewal: external_id = invoice id, customer_id = `customer`, amount = `amount_paid` − tax −
 //   shipping before tax. Tax is the sum of `total_taxes[].amount` (API 2025-03-31 and later), else
 //   `tax` (older versions), else the sum of `total_tax_amounts[].amount` (older still); shipping
 //   is `shipping_cost.amount_subtotal` when present. The reference is `tap_ref` in the
 //   subscription's metadata: `parent.subscription_details.metadata` (2025-03-31 and later) or
-//   `subscription_details.metadata` (older); without one the route looks up the remembered
-//   attribution. Never above `amount_paid`. An invoice that paid 0 (a trial, a 100% coupon), or
+//   `subscription_details.metadata` (older); without one the handler looks up what was
+//   remembered for the subscription (`…subscription_details.subscription`, or `subscription`),
+//   else what v3 remembered for the customer. Never above `amount_paid`. An invoice that paid 0 (a trial, a 100% coupon), or
 //   whose base is 0, is ignored: no commission (docs/reference.md, "Zero amounts").
 // - Refunds (docs/reference.md, "Refunds"; the guide says which events to enable):
 //   (docs.stripe.com/api/charges/object, docs.stripe.com/api/refunds/object)
@@ -68,6 +72,7 @@
 //   - `livemode: false` is a test event.
 // - Every other type: ignored.
 // - Never throws on a payload: anything unexpected is `ignore` with a reason.
+import { decodeReference } from '../../common/attribution';
 import { checkWebhookSignature } from '../lib/hmac';
 import { isPlainObject, parseJson } from '../lib/plain';
 import { idOf, integer, parseSignatureHeader, text } from './fields';
@@ -90,13 +95,11 @@ export const stripe = platform({
     switch (action.action) {
       case 'ignore':
         return { kind: 'ignore', reason: action.reason, ...(action.order && { order: action.order, test }) };
-      case 'remember':
-        return { kind: 'remember', subscription: action.stripe_customer, ...(action.reference && { reference: action.reference }), test };
       case 'convert':
-        return { kind: 'conversion', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.remember?.stripe_customer, test };
+        return { kind: 'conversion', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.subscription, test };
       case 'renewal':
-        // The subscription's own tap_ref when it holds one, else what its checkout left for the customer.
-        return { kind: 'renewal', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.stripe_customer, test };
+        // The subscription's own tap_ref when it holds one, else what its first attributed payment left (else v3's memory of the customer).
+        return { kind: 'renewal', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.subscription, customer: action.stripe_customer, test };
     }
   },
 });
@@ -126,9 +129,9 @@ interface StripeConversion {
 }
 
 type StripeAction =
-  | { action: 'convert'; conversion: StripeConversion; reference?: string; remember?: { stripe_customer: string } }
-  | { action: 'remember'; stripe_customer: string; reference?: string }
-  | { action: 'renewal'; stripe_customer: string; conversion: StripeConversion; reference?: string }
+  /** `subscription`: the Stripe subscription whose first paid checkout this is. */
+  | { action: 'convert'; conversion: StripeConversion; reference?: string; subscription?: string }
+  | { action: 'renewal'; stripe_customer: string; subscription?: string; conversion: StripeConversion; reference?: string }
   /** `order`: the order an ignored event concerns (an unpaid checkout), for its record. */
   | { action: 'ignore'; reason: string; order?: StripeConversion };
 
@@ -201,7 +204,9 @@ function sessionAction(session: Record<string, unknown>): StripeAction {
   const id = text(session.id);
   const currency = text(session.currency);
   if (!id || !currency) return { action: 'ignore', reason: 'malformed' };
-  const reference = text(session.client_reference_id) ?? (isPlainObject(session.metadata) ? text(session.metadata.tap_ref) : undefined);
+  // A merchant who keeps their own id in client_reference_id passes the reference as metadata.tap_ref (docs/guides/stripe.md).
+  const ownId = text(session.client_reference_id);
+  const reference = (decodeReference(ownId) ? ownId : undefined) ?? (isPlainObject(session.metadata) ? text(session.metadata.tap_ref) : undefined) ?? ownId;
   const customer = idOf(session.customer);
   const paid = session.payment_status === 'paid';
   const conversion = (external_id: string): StripeConversion | undefined => {
@@ -230,13 +235,12 @@ function sessionAction(session: Record<string, unknown>): StripeAction {
   if (session.mode === 'subscription') {
     if (!customer) return { action: 'ignore', reason: 'no_customer' };
     const invoice = idOf(session.invoice);
-    if (invoice && paid) {
-      const converted = conversion(invoice);
-      if (converted && converted.amount > 0) {
-        return { action: 'convert', conversion: converted, ...withReference, remember: { stripe_customer: customer } };
-      }
-    }
-    return { action: 'remember', stripe_customer: customer, ...withReference };
+    // A trial: nothing paid, so nothing is remembered either (docs/reference.md, "Subscriptions").
+    if (!invoice || !paid) return { action: 'ignore', reason: 'not_paid' };
+    const converted = conversion(invoice);
+    if (!converted) return { action: 'ignore', reason: 'malformed' };
+    const subscription = idOf(session.subscription);
+    return { action: 'convert', conversion: converted, ...withReference, ...(subscription ? { subscription } : {}) };
   }
   return { action: 'ignore', reason: 'unsupported_mode' };
 }
@@ -258,9 +262,11 @@ function invoiceAction(invoice: Record<string, unknown>): StripeAction {
       ? invoice.subscription_details
       : {};
   const reference = isPlainObject(details.metadata) ? text(details.metadata.tap_ref) : undefined;
+  const subscription = idOf(details.subscription) ?? idOf(invoice.subscription);
   return {
     action: 'renewal',
     stripe_customer: customer,
+    ...(subscription ? { subscription } : {}),
     conversion: { external_id: id, amount: fromMinorUnits(base, currency), currency: currency.toUpperCase(), customer_id: customer },
     ...(reference ? { reference } : {}),
   };

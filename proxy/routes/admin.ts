@@ -8,7 +8,7 @@ import { adminTokenOf } from '../config';
 import { BULK_RETRY_LIMIT, decodeCursor, RECORD_STATUSES, type CreateDelivery, type EventQuery } from '../delivery';
 import { invalidRequest, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http/context';
 import { answerDelivery, refuseUnlessLedger } from '../http/answers';
-import { enforceRateLimit } from '../http/trust';
+import { tokenBudget } from '../http/trust';
 import { truncateIp } from '../lib/log';
 import { isIp } from '../lib/network';
 import { withoutUndefined } from '../lib/plain';
@@ -75,7 +75,7 @@ function rangeOf(query: { from?: string; to?: string }): { from?: number; to?: n
 
 /**
  * 503 without the secret; 401 for a missing or wrong token, after counting it
- * against the client's rate limit so the token cannot be guessed at speed.
+ * against the failure budget (trust.ts tokenBudget), which the right token obeys too.
  */
 function adminAuth(): MiddlewareHandler<AppEnv> {
   return async function adminAuth(c, next) {
@@ -84,8 +84,9 @@ function adminAuth(): MiddlewareHandler<AppEnv> {
       throw jsonError(503, { ok: false, error: 'not_configured', message: 'set TAPLINE_ADMIN_TOKEN (wrangler secret put TAPLINE_ADMIN_TOKEN) to use the console' });
     }
     const presented = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    if (presented !== undefined && (await timingSafeEqual(presented, token))) return next();
-    await enforceRateLimit(c);
+    const valid = presented !== undefined && (await timingSafeEqual(presented, token));
+    await tokenBudget(c, valid);
+    if (valid) return next();
     throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Authorization must be Bearer TAPLINE_ADMIN_TOKEN' });
   };
 }
@@ -185,10 +186,12 @@ const notFound = () => jsonError(404, { ok: false, error: 'not_found', message: 
 
 /** An IPv4 address inside free text (an upstream message, say). */
 const IPV4_IN_TEXT = /\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b/g;
+/** What may be an IPv6 address inside free text: hex groups and at least two colons (isIp decides). */
+const IPV6_IN_TEXT = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:])/g;
 
 /**
  * The ledger holds no IP and no secret; this makes sure no answer does either,
- * whatever a record carries: every string that is an IP, or holds an IPv4, is
+ * whatever a record carries: every string that is an IP, or holds one, is
  * cut to its network part (lib/log.ts truncateIp), and every secret is replaced.
  */
 export function redact<T>(value: T, env: Partial<Env>): T {
@@ -196,7 +199,9 @@ export function redact<T>(value: T, env: Partial<Env>): T {
   const clean = (item: unknown): unknown => {
     if (typeof item === 'string') {
       if (isIp(item)) return truncateIp(item);
-      let text = item.replace(IPV4_IN_TEXT, (address, network: string) => (isIp(address) ? `${network}.x` : address));
+      // IPv6 first: its /48 plus ::x (contract section 10), also when it ends in a dotted IPv4.
+      let text = item.replace(IPV6_IN_TEXT, (address) => (isIp(address) ? truncateIp(address)! : address));
+      text = text.replace(IPV4_IN_TEXT, (address, network: string) => (isIp(address) ? `${network}.x` : address));
       for (const secret of secrets) text = text.split(secret).join('***');
       return text;
     }

@@ -24,8 +24,11 @@
 //   WEBHOOK_TEST_EVENTS=send.
 // - no reference (and, for a renewal, nothing remembered for its subscription):
 //   200 unattributed, nothing sent; the order is recorded as `unattributed`.
-// - a subscription that starts without a payment (a trial): its attribution is
-//   remembered for the renewals, 200 stored (200 unattributed without one).
+// - a subscription's attribution is remembered for its renewals by its first
+//   live, paid, attributed payment, never by a one-time, zero or test order, and
+//   never overwritten (docs/reference.md, "Subscriptions"). A payment that
+//   converts nothing itself (Lemon Squeezy's initial subscription payment, whose
+//   order converted) answers 200 stored (200 unattributed without a reference).
 // - a refund: its conversion's commissions are taken back (docs/reference.md,
 //   "Refunds"): 200 reversed, adjusted, duplicate or unattributed, 202 queued.
 // - delivery took it: 200 sent, 200 duplicate (a replay: no second postback),
@@ -49,7 +52,6 @@ import { conversionSchema, identifiersSchema, issuesOf, type Identifiers } from 
 import {
   answerDelivery,
   deliver,
-  duplicate,
   ignored,
   invalidSignature,
   isZeroAmount,
@@ -108,7 +110,7 @@ export function webhookRoute(platform: Platform, route: PlatformRoute, createDel
   };
 }
 
-/** A payment that only starts a subscription (a trial): its attribution is kept for the renewals, nothing is sent. */
+/** A paid payment that converts nothing itself (Lemon Squeezy's initial subscription payment): its attribution is kept for the renewals. */
 async function startSubscription(c: AppContext, source: EventSource, reading: Reading<'remember'>, test: boolean): Promise<Response> {
   const identifiers = identifiersFromReference(reading.reference);
   if (!hasIdentifier(identifiers)) return unattributed(c);
@@ -123,7 +125,9 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
   const fromReference = identifiersFromReference(reading.reference);
   // A renewal without its own reference is attributed by what its subscription's first payment left.
   const attribution =
-    reading.kind === 'renewal' && !hasIdentifier(fromReference) && reading.subscription ? await recallSubscription(c, source, reading.subscription) : fromReference;
+    reading.kind === 'renewal' && !hasIdentifier(fromReference) && (reading.subscription || reading.customer)
+      ? await recallSubscription(c, source, { subscription: reading.subscription, customer: reading.customer })
+      : fromReference;
   const parsed = conversionSchema.safeParse(withoutInvalidOptionals(c, reading.conversion));
   // The ledger keeps an order answered without a postback, with its reason (never in test mode).
   const note = (job: PostbackJob): Note | undefined => (test ? undefined : { createDelivery, event: { job, source, signed: true } });
@@ -140,9 +144,11 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
   if (!hasIdentifier(identifiers)) return unattributed(c, note(conversionJob(parsed.data, identifiers, {})));
   const job = conversionJob(parsed.data, identifiers, cleanVisitor(reading.visitor?.ip, reading.visitor?.user_agent));
   if (test) return testAnswer(c, jobPostbacks(c, job));
-  // Every attributed payment extends the memory (SUBSCRIPTION_MEMORY_DAYS from the last one).
-  if (reading.subscription) await rememberSubscription(c, source, reading.subscription, identifiers);
-  return answerDelivery(c, await deliver(c, createDelivery, { job, source, signed: true, platformIds: reading.platformIds }), 200);
+  // A live, paid, attributed payment of a subscription: the first one writes its memory, every later one extends it (docs/reference.md, "Subscriptions").
+  // Only a payment's own reference is remembered: a recalled one extended itself when read, and v3's per-customer one is never carried over.
+  if (reading.subscription && hasIdentifier(fromReference)) await rememberSubscription(c, source, reading.subscription, identifiers);
+  const submission = { job, source, signed: true, platformIds: reading.platformIds, ...(reading.gross === undefined ? {} : { gross: reading.gross }) };
+  return answerDelivery(c, await deliver(c, createDelivery, submission), 200);
 }
 
 /**
@@ -153,7 +159,7 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
 async function refund(c: AppContext, createDelivery: CreateDelivery, source: EventSource, refund: PlatformRefund, test: boolean): Promise<Response> {
   const delivery = createDelivery(c.env);
   let key: string | undefined;
-  let conversion: { amount?: number; refunded_amount?: number } | null = null;
+  let conversion: { amount?: number; gross?: number } | null = null;
   try {
     for (const id of refund.platformIds) {
       const found = await delivery.findConversion(id);
@@ -162,7 +168,7 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
         break;
       }
     }
-    if (key && (refund.gross !== undefined || refund.cumulative)) conversion = await delivery.get(key);
+    if (key && (refund.gross !== undefined || refund.ofRecordedGross)) conversion = await delivery.get(key);
   } catch (error) {
     throw temporarilyUnavailable(c, error);
   }
@@ -170,20 +176,15 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
   if (external_id) c.get('log').external_id = external_id;
   // A part of what the buyer paid (tax and shipping included) is that share of the commission base.
   const base = conversion?.amount;
-  const share = refund.gross !== undefined && base !== undefined && base < refund.gross ? base / refund.gross : 1;
-  // A running total (Lemon Squeezy): this refund is the part the ledger has not counted yet.
-  const counted = refund.cumulative ? (conversion?.refunded_amount ?? 0) : 0;
-  const amountOf = (amount: number | undefined) => {
-    if (amount === undefined) return undefined;
-    const uncounted = refund.cumulative ? Number((amount - counted).toFixed(3)) : amount;
-    return share === 1 ? uncounted : Math.round(uncounted * share * 100) / 100;
-  };
+  const gross = refund.gross ?? (refund.ofRecordedGross ? conversion?.gross : undefined);
+  const share = gross !== undefined && base !== undefined && base < gross ? base / gross : 1;
+  const amountOf = (amount: number | undefined) => (amount === undefined || share === 1 ? amount : Math.round(amount * share * 100) / 100);
   const jobs: RefundJob[] = refund.refunds.map(({ refund_id, amount }) => {
     const part = amountOf(amount);
-    return { refund: { refund_id, external_id: external_id ?? '', ...(part === undefined ? {} : { amount: part }), ...(refund.currency ? { currency: refund.currency } : {}) } };
+    // A running total (Lemon Squeezy) goes as it is: the ledger takes off every refund of the order it accepted.
+    const size = part === undefined ? {} : refund.cumulative ? { refunded_total: part } : { amount: part };
+    return { refund: { refund_id, external_id: external_id ?? '', ...size, ...(refund.currency ? { currency: refund.currency } : {}) } };
   });
-  // Nothing left to count: this running total was counted already (a replay).
-  if (refund.cumulative && jobs.some((job) => job.refund.amount !== undefined && job.refund.amount <= 0)) return duplicate(c, 'already_refunded');
   if (test) return testAnswer(c, refundPostbacks(c, jobs));
   if (!external_id) return unattributed(c);
   let answer: DeliveryResult | undefined;
@@ -196,17 +197,18 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
 
 /** Which of several refunds' results a platform is answered: one it must send again, then a refusal, then a wait. */
 function weight(result: DeliveryResult): number {
-  return result.status === 'unavailable' ? 3 : result.status === 'rejected' ? 2 : result.status === 'queued' ? 1 : 0;
+  return result.status === 'unavailable' ? 3 : result.status === 'rejected' || result.status === 'currency_mismatch' ? 2 : result.status === 'queued' ? 1 : 0;
 }
 
 // A subscription's remembered attribution (proxy/delivery/memory.ts), keyed by
-// platform so that ids of two platforms can never meet. Recalling it extends it.
+// platform so that ids of two platforms can never meet. The first one written
+// stays; recalling it extends it.
 async function rememberSubscription(c: AppContext, source: EventSource, subscription: string, identifiers: Identifiers): Promise<void> {
   if (!hasIdentifier(identifiers)) return;
   await remember(c.env, source, subscription, JSON.stringify(identifiers), subscriptionMemoryMsOf(c.env));
 }
 
-async function recallSubscription(c: AppContext, source: EventSource, subscription: string): Promise<Identifiers> {
-  const parsed = identifiersSchema.safeParse(parseJson(await recall(c.env, source, subscription, subscriptionMemoryMsOf(c.env))));
+async function recallSubscription(c: AppContext, source: EventSource, ids: { subscription?: string; customer?: string }): Promise<Identifiers> {
+  const parsed = identifiersSchema.safeParse(parseJson(await recall(c.env, source, ids, subscriptionMemoryMsOf(c.env))));
   return parsed.success ? parsed.data : {};
 }

@@ -52,13 +52,15 @@ describe('the admin token', () => {
     expect(limit.keys).toEqual(['198.51.100.4', '198.51.100.4']);
   });
 
-  it('refuses a wrong token with 429 once the limit is spent, while the right token still works', async () => {
+  it('refuses a wrong token with 429 once the limit is spent, and then the right token too from that network (docs/security.md, "Tokens")', async () => {
     const env = { TAPLINE_RATE_LIMIT: countingLimit(() => false).binding };
-    const wrong = await call('/_tap/admin/api/summary', { headers: bearer('guess') }, env);
+    const ip = `198.51.100.${Math.floor(Math.random() * 200) + 20}`;
+    const wrong = await call('/_tap/admin/api/summary', { headers: { ...bearer('guess'), 'cf-connecting-ip': ip } }, env);
     expect(wrong.status).toBe(429);
     expect(wrong.json()).toMatchObject({ ok: false, error: 'rate_limited' });
     expect(wrong.response.headers.get('cache-control')).toBe('no-store');
-    expect((await call('/_tap/admin/api/summary', { headers: bearer() }, env)).status).toBe(200);
+    expect((await call('/_tap/admin/api/summary', { headers: { ...bearer(), 'cf-connecting-ip': ip } }, env)).status).toBe(429);
+    expect((await call('/_tap/admin/api/summary', { headers: { ...bearer(), 'cf-connecting-ip': '203.0.113.9' } }, env)).status).toBe(200);
   });
 
   it('hits the real rate limit binding (60 a minute per IP) after enough wrong tokens', async () => {
@@ -240,6 +242,12 @@ describe('nothing secret in an answer', () => {
     expect(event.history[0].message).toBe('*** *** *** *** 10.1.2.x');
     // What is not an IP stays as it was.
     expect(event).toMatchObject({ external_id: 'ORD-LEAK', amount: 49, accepted_at: '2026-12-03T10:00:00.000Z' });
+  });
+
+  it('masks IPv6 addresses inside text to their /48 plus ::x, and leaves times alone', () => {
+    expect(redact({ message: 'Click from 2001:db8:abcd:12:3:4:5:6 refused at 10:00:01, again from 2001:DB8:abcd::7.' }, {})).toEqual({
+      message: 'Click from 2001:db8:abcd::x refused at 10:00:01, again from 2001:DB8:abcd::x.',
+    });
   });
 
   it('leaves ids that merely look like numbers alone', () => {

@@ -214,9 +214,9 @@ describe('records never move', () => {
   });
 
   it('a subscription remembered before a rotation still attributes its next renewal after it', async () => {
-    const customer = `cus_${run}_rot`;
-    await rememberSubscription({ ...env, TAPFILIATE_API_KEY: 'key-a' }, 'stripe', customer, '{"referral_code":"anna"}', 60_000);
-    expect(await recallSubscription({ ...env, TAPFILIATE_API_KEY: 'key-b' }, 'stripe', customer, 60_000)).toBe('{"referral_code":"anna"}');
+    const subscription = `sub_${run}_rot`;
+    await rememberSubscription({ ...env, TAPFILIATE_API_KEY: 'key-a' }, 'stripe', subscription, '{"referral_code":"anna"}', 60_000);
+    expect(await recallSubscription({ ...env, TAPFILIATE_API_KEY: 'key-b' }, 'stripe', { subscription }, 60_000)).toBe('{"referral_code":"anna"}');
   });
 
   it('the shard of a key is the same for any secret and spreads sequential ids over all 32', async () => {
@@ -228,14 +228,14 @@ describe('records never move', () => {
 
 describe('subscriptions are remembered from their last attributed payment', () => {
   it('reading the memory for a renewal extends it by SUBSCRIPTION_MEMORY_DAYS from now', async () => {
-    const customer = `cus_${run}_slide`;
+    const subscription = `sub_${run}_slide`;
     const ttl = 400 * 24 * 60 * 60 * 1000;
-    await rememberSubscription(env, 'stripe', customer, '{"referral_code":"anna"}', ttl);
-    const key = `sub:stripe:${customer}`;
+    await rememberSubscription(env, 'stripe', subscription, '{"referral_code":"anna"}', ttl);
+    const key = `sub:stripe:subscription:${subscription}`;
     const stub = await ledgerHolding(key);
     // Month 13: a day of memory left.
     await runInDurableObject(stub, (_instance, state) => void state.storage.sql.exec('UPDATE memory SET expires_at = ? WHERE key = ?', Date.now() + 86_400_000, key));
-    expect(await recallSubscription(env, 'stripe', customer, ttl)).toBe('{"referral_code":"anna"}');
+    expect(await recallSubscription(env, 'stripe', { subscription }, ttl)).toBe('{"referral_code":"anna"}');
     const expires = await runInDurableObject(stub, (_instance, state) => Number(state.storage.sql.exec<{ e: number }>('SELECT expires_at AS e FROM memory WHERE key = ?', key).one().e));
     expect(expires).toBeGreaterThan(Date.now() + ttl - 60_000);
   });
@@ -289,16 +289,16 @@ describe('upgrading from v2', () => {
     expect(await statusOf(conKey(pending))).toBe('sent');
   });
 
-  it("a subscription v2 remembered in its API-key-sharded object is found, and moved to the ledger's own", async () => {
+  it('a subscription v2 remembered in its API-key-sharded object is still read for the customer, and never extended', async () => {
     const customer = `cus_${run}_v2`;
     const key = `sub:${customer}`;
     const shard = new DataView(await hmacSign('test-key', key)).getUint32(0) % 32;
     const legacy = ledgers().get(ledgers().idFromName(`shard-${shard}`));
     await runInDurableObject(legacy, (_instance, state) => void state.storage.sql.exec('INSERT OR REPLACE INTO memory (key, value, expires_at) VALUES (?, ?, ?)', key, '{"referral_code":"old"}', Date.now() + 60_000));
     const withKey = { ...env, TAPFILIATE_API_KEY: 'test-key' };
-    expect(await recallSubscription(withKey, 'stripe', customer, 60_000)).toBe('{"referral_code":"old"}');
-    const moved = await ledgerHolding(`sub:stripe:${customer}`);
-    expect(await moved.recall(`sub:stripe:${customer}`)).toBe('{"referral_code":"old"}');
+    expect(await recallSubscription(withKey, 'stripe', { subscription: `sub_${run}_v2`, customer }, 60_000)).toBe('{"referral_code":"old"}');
+    const expires = await runInDurableObject(legacy, (_instance, state) => Number(state.storage.sql.exec<{ e: number }>('SELECT expires_at AS e FROM memory WHERE key = ?', key).one().e));
+    expect(expires).toBeLessThan(Date.now() + 61_000);
   });
 });
 

@@ -129,16 +129,21 @@ describe('the table, row by row', () => {
     expect(retryRequested(refundApplied(sent, { status: 'adjusted', refunded_amount: 1, commissions: [] }, 'ref:a', NOW), NOW)).toEqual({ refused: 'already_sent' });
   });
 
-  it('a refund meets its conversion: waits while it is being tried, reverses it unsent when pending or dead, else runs at Tapfiliate', () => {
+  it('a refund meets its conversion: waits while it is being tried, a full one reverses it unsent when pending or dead, a partial one holds, else runs at Tapfiliate', () => {
     const pending = conversion();
     const dead = tryFinished(tryStarted(conversion(), NOW), { result: 'rejected', step: 'conversion', status: 401, message: 'no' }, NOW);
     const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
-    expect(refundMeets(pending, true)).toBe('wait');
-    expect(refundMeets(pending, false)).toBe('reverse_unsent');
-    expect(refundMeets(dead, false)).toBe('reverse_unsent');
-    expect(refundMeets(reversedBeforeSending(pending, 'ref:x', NOW), false)).toBe('already_reversed');
-    expect(refundMeets(sent, false)).toBe('run');
-    expect(refundMeets(undefined, false)).toBe('run');
+    const full = { refund_id: 're_1', external_id: 'ORD1' };
+    const partial = { ...full, amount: 0.01 };
+    expect(refundMeets(pending, true, full)).toBe('wait');
+    expect(refundMeets(pending, false, full)).toBe('reverse_unsent');
+    expect(refundMeets(dead, false, full)).toBe('reverse_unsent');
+    expect(refundMeets(pending, false, partial)).toBe('hold');
+    expect(refundMeets(dead, false, partial)).toBe('hold');
+    expect(refundMeets(pending, false, { ...full, amount: 10 })).toBe('reverse_unsent');
+    expect(refundMeets(reversedBeforeSending(pending, 'ref:x', NOW), false, partial)).toBe('already_reversed');
+    expect(refundMeets(sent, false, partial)).toBe('run');
+    expect(refundMeets(undefined, false, full)).toBe('run');
   });
 
   it('a refund of a pending conversion reverses it: never sent', () => {

@@ -7,7 +7,7 @@ import { startPostbackServer } from '../postback/server.mjs';
  * `worker`, where the worker's own bindings point. Tests drive them through
  * /__control/ (test/postback/control.ts).
  */
-export const REFUND_POSTBACK_SERVERS = ['worker', 'run', 'route', 'stripe', 'shopify'] as const;
+export const REFUND_POSTBACK_SERVERS = ['worker', 'run', 'route', 'stripe', 'shopify', 'money'] as const;
 export type RefundPostbackServer = (typeof REFUND_POSTBACK_SERVERS)[number];
 
 declare module 'vitest' {

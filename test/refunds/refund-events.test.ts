@@ -112,15 +112,27 @@ describe('Shopify refunds/create', () => {
     ...overrides,
   });
 
-  it('the money of successful refund transactions, by the refund id, found by the order', () => {
+  it('refunded goods by their subtotal after discounts, by the refund id, found by the order, once money went back', () => {
     expect(shopifyRefund(refund())).toEqual({
       action: 'refund',
       platformIds: ['450789469'],
       fallbackExternalId: '450789469',
-      refunds: [{ refund_id: '929361465', amount: 41.94 }],
+      refunds: [{ refund_id: '929361465', amount: 199 }],
       currency: 'USD',
       test: false,
     });
+  });
+
+  it('without line items: the money of successful refund transactions, less shipping, as a share of the order’s total', () => {
+    const adjustments = [{ kind: 'shipping_refund', amount: '-10.00', tax_amount: '-1.94' }];
+    expect(shopifyRefund(refund({ refund_line_items: [], order_adjustments: adjustments }))).toMatchObject({ refunds: [{ amount: 30 }], ofRecordedGross: true });
+    expect(shopifyRefund(refund({ refund_line_items: [] }))).toMatchObject({ refunds: [{ amount: 41.94 }], ofRecordedGross: true });
+  });
+
+  it('shipping and its tax refunded alone take nothing back', () => {
+    const transactions = [{ kind: 'refund', status: 'success', amount: '11.94', currency: 'USD' }];
+    const adjustments = [{ kind: 'shipping_refund', amount: '-10.00', tax_amount: '-1.94' }];
+    expect(shopifyRefund(refund({ refund_line_items: [], transactions, order_adjustments: adjustments }))).toEqual({ action: 'ignore', reason: 'shipping_or_tax_only' });
   });
 
   it("prefers the shop's money when Shopify gives both, and adds transactions in cents", () => {
@@ -128,7 +140,7 @@ describe('Shopify refunds/create', () => {
       { kind: 'refund', status: 'success', amount: '50.00', currency: 'EUR', amount_set: { shop_money: { amount: '0.10', currency_code: 'USD' }, presentment_money: { amount: '50.00', currency_code: 'EUR' } } },
       { kind: 'refund', status: 'success', amount: '0.20', currency: 'USD' },
     ];
-    expect(shopifyRefund(refund({ transactions }))).toMatchObject({ refunds: [{ amount: 0.3 }], currency: 'USD' });
+    expect(shopifyRefund(refund({ transactions, refund_line_items: [] }))).toMatchObject({ refunds: [{ amount: 0.3 }], currency: 'USD' });
   });
 
   it('a refund that moved no money (restock only) is ignored', () => {

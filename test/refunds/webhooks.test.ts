@@ -212,12 +212,13 @@ describe('Shopify refunds/create', () => {
     const { id, result } = await order();
     expect(result.json).toEqual({ ok: true, status: 'sent' });
     expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 38.8 }]);
+    // No line items: 97.00 of the 398.00 paid is 94.56 of the 388.00 goods.
     const partial = refundBody(id, '97.00');
     expect((await postShopify('refunds/create', partial)).json).toEqual({ ok: true, status: 'adjusted' });
-    expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 29.1, approved: null }]);
+    expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 29.34, approved: null }]);
     expect((await postShopify('refunds/create', partial)).json).toEqual({ ok: true, status: 'duplicate' });
-    expect((await postShopify('refunds/create', refundBody(id, '291.00'))).json).toEqual({ ok: true, status: 'reversed' });
-    expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 29.1, approved: false }]);
+    expect((await postShopify('refunds/create', refundBody(id, '301.00'))).json).toEqual({ ok: true, status: 'reversed' });
+    expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 29.34, approved: false }]);
     expect((await upstream.rest()).filter((r) => r.method !== 'GET').map((r) => r.method)).toEqual(['PATCH', 'DELETE']);
   });
 

@@ -2,6 +2,7 @@
 // and ledger, a local Tapfiliate stand-in; webhooks shaped like Lemon Squeezy's examples.
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { encodeReference } from '../../common/attribution';
+import { ledgerHolding } from '../ledger-control';
 import { postbackControl } from '../postback/control';
 import { ANNA, webhookEnv } from './helpers';
 import { lemonSqueezyOrder, lemonSqueezyRenewal, platformSecrets, postLemonSqueezy } from './platform-helpers';
@@ -32,12 +33,18 @@ describe('POST /webhooks/lemonsqueezy: orders and subscription payments', () => 
     expect(await upstream.accepted('conversion')).toHaveLength(1);
   });
 
-  it('a renewal without custom data is attributed by the customer’s order; the initial payment is not sent twice', async () => {
-    const order = lemonSqueezyOrder((e) => (e.meta.custom_data = { tap_ref: encodeReference({ referral_code: 'bob' }) }));
+  it('a renewal without custom data is attributed by its subscription’s initial payment, which is not sent twice', async () => {
+    const bob = { tap_ref: encodeReference({ referral_code: 'bob' }) };
+    const order = lemonSqueezyOrder((e) => (e.meta.custom_data = bob));
     expect((await postLemonSqueezy(env(), order.body)).json).toEqual({ ok: true, status: 'sent' });
-    const initial = lemonSqueezyRenewal(order.customer, (e) => (e.data.attributes.billing_reason = 'initial'));
-    expect((await postLemonSqueezy(env(), initial.body)).json).toEqual({ ok: true, status: 'ignored' });
-    const renewal = lemonSqueezyRenewal(order.customer);
+    const subscription = Number(order.id);
+    const initial = lemonSqueezyRenewal(order.customer, (e) => {
+      e.meta.custom_data = bob;
+      e.data.attributes.billing_reason = 'initial';
+      e.data.attributes.subscription_id = subscription;
+    });
+    expect((await postLemonSqueezy(env(), initial.body)).json).toEqual({ ok: true, status: 'stored' });
+    const renewal = lemonSqueezyRenewal(order.customer, (e) => (e.data.attributes.subscription_id = subscription));
     expect((await postLemonSqueezy(env(), renewal.body)).json).toEqual({ ok: true, status: 'sent' });
     const conversions = await upstream.accepted('conversion');
     // total 3480 − tax 580 = $29.00
@@ -45,6 +52,19 @@ describe('POST /webhooks/lemonsqueezy: orders and subscription payments', () => 
       expect.objectContaining({ external_id: order.id, referral_code: 'bob' }),
       { external_id: `invoice-${renewal.id}`, amount: 29, currency: 'USD', customer_id: order.customer, referral_code: 'bob' },
     ]);
+  });
+
+  it('what v3 remembered for the customer still attributes a renewal until it expires, and is never extended', async () => {
+    const customer = String(Date.now() % 1e9);
+    const key = `sub:lemonsqueezy:${customer}`;
+    const stub = await ledgerHolding(key);
+    await stub.remember(key, JSON.stringify({ referral_code: 'bob' }), 60_000);
+    const renewal = lemonSqueezyRenewal(customer, (e) => (e.data.attributes.subscription_id = Number(customer) + 1));
+    expect((await postLemonSqueezy(env(), renewal.body)).json).toEqual({ ok: true, status: 'sent' });
+    expect((await upstream.accepted('conversion'))[0].fields).toMatchObject({ referral_code: 'bob' });
+    // Not carried into the subscription's own memory: the next renewal reads v3's again, and it still expires on time.
+    const own = `sub:lemonsqueezy:subscription:${Number(customer) + 1}`;
+    expect(await (await ledgerHolding(own)).recall(own)).toBeUndefined();
   });
 
   it('no custom data and nothing remembered: 200 unattributed, nothing sent', async () => {

@@ -54,15 +54,22 @@ describe('POST /webhooks/paddle: transactions', () => {
     ]);
   });
 
-  it('a trial’s zero transaction is stored, and the first paid renewal converts with its attribution', async () => {
+  it('a trial’s zero transaction remembers nothing; the first paid transaction of its subscription does, for the renewals', async () => {
     const trial = paddleTransaction((d) => {
       d.custom_data = { tap_ref: ANNA };
       Object.assign(d.details.totals, { subtotal: '0', discount: '0', tax: '0', total: '0', grand_total: '0' });
     });
-    expect((await postPaddle(env(), trial.body)).json).toEqual({ ok: true, status: 'stored' });
+    expect((await postPaddle(env(), trial.body)).json).toEqual({ ok: true, status: 'ignored' });
+    const bare = paddleTransaction((d) => (d.subscription_id = trial.data.subscription_id), { renewal: true });
+    expect((await postPaddle(env(), bare.body)).json).toEqual({ ok: true, status: 'unattributed' });
+    const first = paddleTransaction((d) => {
+      d.subscription_id = trial.data.subscription_id;
+      d.custom_data = { tap_ref: ANNA };
+    }, { renewal: true });
+    expect((await postPaddle(env(), first.body)).json).toEqual({ ok: true, status: 'sent' });
     const renewal = paddleTransaction((d) => (d.subscription_id = trial.data.subscription_id), { renewal: true });
     expect((await postPaddle(env(), renewal.body)).json).toEqual({ ok: true, status: 'sent' });
-    expect((await upstream.accepted('conversion')).map((r) => r.fields.external_id)).toEqual([renewal.data.id]);
+    expect((await upstream.accepted('conversion')).map((r) => r.fields.external_id)).toEqual([first.data.id, renewal.data.id]);
   });
 
   it('a customer id that breaks the id rules is left out, and the conversion still goes', async () => {

@@ -110,28 +110,26 @@ describe('Paddle adjustments', () => {
 });
 
 describe('Lemon Squeezy order_refunded', () => {
-  it('partial refunds: each is the part of the cumulative refund the ledger has not counted yet', async () => {
+  it('partial refunds: each carries its cumulative total in the base, which the ledger turns into its own part (lifecycle.ts cumulativeRefund)', async () => {
     // total 2880 with tax 480: refunded 1440 is half, 12.00 of the 24.00 base; then 2160 is three quarters, 18.00.
     const first = await postLemonSqueezy(lemonSqueezyRefund('777001', 1440), { conversions: { '777001': 'con:777001' }, refunded: { 'con:777001': 0 }, answer: { status: 'adjusted' } });
     expect(first.json).toEqual({ ok: true, status: 'adjusted' });
     const second = await postLemonSqueezy(lemonSqueezyRefund('777001', 2160), { conversions: { '777001': 'con:777001' }, refunded: { 'con:777001': 12 }, answer: { status: 'adjusted' } });
     expect([...first.submissions, ...second.submissions]).toEqual([
-      { job: { refund: { refund_id: '777001-refunded-1440', external_id: '777001', amount: 12, currency: 'USD' } }, source: 'lemonsqueezy', signed: true },
-      { job: { refund: { refund_id: '777001-refunded-2160', external_id: '777001', amount: 6, currency: 'USD' } }, source: 'lemonsqueezy', signed: true },
+      { job: { refund: { refund_id: '777001-refunded-1440', external_id: '777001', refunded_total: 12, currency: 'USD' } }, source: 'lemonsqueezy', signed: true },
+      { job: { refund: { refund_id: '777001-refunded-2160', external_id: '777001', refunded_total: 18, currency: 'USD' } }, source: 'lemonsqueezy', signed: true },
     ]);
   });
 
-  it('a full refund leaves the amount out; a partial one already counted is a duplicate and sends nothing', async () => {
+  it('a full refund leaves the amount out', async () => {
     const full = await postLemonSqueezy(lemonSqueezyRefund('777002', 2880, { full: true }), { conversions: { '777002': 'con:777002' }, refunded: { 'con:777002': 12 } });
     expect(full.submissions.map((s) => (s.job as { refund: object }).refund)).toEqual([{ refund_id: '777002-refunded-2880', external_id: '777002', currency: 'USD' }]);
-    const counted = await postLemonSqueezy(lemonSqueezyRefund('777003', 1440), { conversions: { '777003': 'con:777003' }, refunded: { 'con:777003': 12 } });
-    expect([counted.json, counted.submissions]).toEqual([{ ok: true, status: 'duplicate' }, []]);
   });
 
   it('a test-mode refund is answered in test mode, nothing submitted', async () => {
     const body = JSON.stringify({ ...JSON.parse(lemonSqueezyRefund('777004', 1440)), meta: { event_name: 'order_refunded', test_mode: true } });
     const result = await postLemonSqueezy(body);
-    expect(result.json).toMatchObject({ ok: true, status: 'test', postbacks: [{ kind: 'refund', body: { refund_id: '777004-refunded-1440', amount: 12 } }] });
+    expect(result.json).toMatchObject({ ok: true, status: 'test', postbacks: [{ kind: 'refund', body: { refund_id: '777004-refunded-1440', refunded_total: 12 } }] });
     expect(result.submissions).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@
 // customer (in the ledger Durable Object), and each invoice.paid is a recurring conversion.
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { encodeReference } from '../../common/attribution';
+import { ledgerHolding } from '../ledger-control';
 import { postbackControl } from '../postback/control';
 import { ANNA, invoicePaidText, postStripe, sessionSubscriptionText, stripeEvent, stripeSignature, unique, webhookEnv } from './helpers';
 
@@ -14,14 +15,14 @@ function subscriptionSession(customer: string, overrides: Record<string, unknown
   return { ...session, id: unique('cs_test_'), customer, invoice: unique('in_'), subscription: unique('sub_'), client_reference_id: ANNA, metadata: {}, ...overrides };
 }
 
-/** An invoice.paid (API 2025-03-31 shape) for `customer`, with no tap_ref in the subscription's metadata unless given. */
-function invoicePaid(customer: string, id = unique('in_'), metadata: Record<string, string> = {}) {
+/** An invoice.paid (API 2025-03-31 shape) of `subscription` for `customer`, with no tap_ref in the subscription's metadata unless given. */
+function invoicePaid(customer: string, id = unique('in_'), metadata: Record<string, string> = {}, subscription = unique('sub_')) {
   const invoice = JSON.parse(invoicePaidText).data.object as Record<string, any>;
   return stripeEvent('invoice.paid', {
     ...invoice,
     id,
     customer,
-    parent: { ...invoice.parent, subscription_details: { ...invoice.parent.subscription_details, metadata } },
+    parent: { ...invoice.parent, subscription_details: { ...invoice.parent.subscription_details, metadata, subscription } },
   });
 }
 
@@ -35,9 +36,10 @@ describe('POST /webhooks/stripe: subscriptions', () => {
     // The first invoice is paid at checkout: converted now, under the invoice id.
     expect(checkout.json).toEqual({ ok: true, status: 'sent' });
 
-    const first = await postStripe(env(), invoicePaid(customer, session.invoice as string));
-    const second = await postStripe(env(), invoicePaid(customer));
-    const lastBody = invoicePaid(customer);
+    const subscription = session.subscription as string;
+    const first = await postStripe(env(), invoicePaid(customer, session.invoice as string, {}, subscription));
+    const second = await postStripe(env(), invoicePaid(customer, unique('in_'), {}, subscription));
+    const lastBody = invoicePaid(customer, unique('in_'), {}, subscription);
     const third = await postStripe(env(), lastBody);
     expect([first.json, second.json, third.json]).toEqual([
       { ok: true, status: 'duplicate' }, // the session already sent this invoice
@@ -72,32 +74,44 @@ describe('POST /webhooks/stripe: subscriptions', () => {
     expect((await upstream.accepted('conversion')).map((r) => r.fields.external_id)).toEqual([session.invoice]);
   });
 
-  it('a subscription checkout without a paid invoice (a trial) answers stored; its later invoices convert with the remembered attribution', async () => {
+  it('a subscription checkout without a paid invoice (a trial) is ignored and remembers nothing; its first paid invoice with the subscription’s tap_ref does', async () => {
     const customer = unique('cus_');
     const trial = subscriptionSession(customer, { payment_status: 'no_payment_required', amount_total: 0, amount_subtotal: 0 });
     const checkout = await postStripe(env(), stripeEvent('checkout.session.completed', trial));
-    expect({ status: checkout.status, json: checkout.json }).toEqual({ status: 200, json: { ok: true, status: 'stored' } });
-    expect(await upstream.received()).toEqual([]);
-    const renewal = await postStripe(env(), invoicePaid(customer));
-    expect(renewal.json).toEqual({ ok: true, status: 'sent' });
-    expect((await upstream.accepted('conversion'))[0].fields).toMatchObject({ customer_id: customer, referral_code: 'anna' });
+    expect({ status: checkout.status, json: checkout.json }).toEqual({ status: 200, json: { ok: true, status: 'ignored' } });
+    const subscription = trial.subscription as string;
+    expect((await postStripe(env(), invoicePaid(customer, unique('in_'), {}, subscription))).json).toEqual({ ok: true, status: 'unattributed' });
+    expect((await postStripe(env(), invoicePaid(customer, unique('in_'), { tap_ref: ANNA }, subscription))).json).toEqual({ ok: true, status: 'sent' });
+    expect((await postStripe(env(), invoicePaid(customer, unique('in_'), {}, subscription))).json).toEqual({ ok: true, status: 'sent' });
+    expect((await upstream.accepted('conversion')).map((r) => r.fields.referral_code)).toEqual(['anna', 'anna']);
   });
 
   it('a subscription checkout without a reference remembers nothing: unattributed, and so are its renewals', async () => {
     const customer = unique('cus_');
     const checkout = await postStripe(env(), stripeEvent('checkout.session.completed', subscriptionSession(customer, { client_reference_id: null, payment_status: 'no_payment_required' })));
-    expect(checkout.json).toEqual({ ok: true, status: 'unattributed' });
-    const paidCheckout = await postStripe(env(), stripeEvent('checkout.session.completed', subscriptionSession(customer, { client_reference_id: null })));
-    expect(paidCheckout.json).toEqual({ ok: true, status: 'unattributed' });
-    expect((await postStripe(env(), invoicePaid(customer))).json).toEqual({ ok: true, status: 'unattributed' });
+    expect(checkout.json).toEqual({ ok: true, status: 'ignored' });
+    const paid = subscriptionSession(customer, { client_reference_id: null });
+    expect((await postStripe(env(), stripeEvent('checkout.session.completed', paid))).json).toEqual({ ok: true, status: 'unattributed' });
+    expect((await postStripe(env(), invoicePaid(customer, unique('in_'), {}, paid.subscription as string))).json).toEqual({ ok: true, status: 'unattributed' });
     expect(await upstream.received()).toEqual([]);
   });
 
-  it('the latest attributed checkout of a customer is remembered: a later checkout through another link takes the renewals', async () => {
+  it('a later checkout of the same customer through another link never takes the first subscription’s renewals', async () => {
     const customer = unique('cus_');
-    await postStripe(env(), stripeEvent('checkout.session.completed', subscriptionSession(customer, { payment_status: 'no_payment_required' })));
-    await postStripe(env(), stripeEvent('checkout.session.completed', subscriptionSession(customer, { payment_status: 'no_payment_required', client_reference_id: BOB })));
-    await postStripe(env(), invoicePaid(customer));
+    const first = subscriptionSession(customer);
+    await postStripe(env(), stripeEvent('checkout.session.completed', first));
+    await postStripe(env(), stripeEvent('checkout.session.completed', subscriptionSession(customer, { client_reference_id: BOB })));
+    await upstream.reset();
+    await postStripe(env(), invoicePaid(customer, unique('in_'), {}, first.subscription as string));
+    expect((await upstream.accepted('conversion'))[0].fields).toMatchObject({ referral_code: 'anna' });
+  });
+
+  it('a customer remembered by v3 (per customer) still attributes a renewal until it expires', async () => {
+    const customer = unique('cus_');
+    const key = `sub:stripe:${customer}`;
+    const stub = await ledgerHolding(key);
+    await stub.remember(key, JSON.stringify({ referral_code: 'bob' }), 60_000);
+    expect((await postStripe(env(), invoicePaid(customer))).json).toEqual({ ok: true, status: 'sent' });
     expect((await upstream.accepted('conversion'))[0].fields).toMatchObject({ referral_code: 'bob' });
   });
 
@@ -116,8 +130,10 @@ describe('POST /webhooks/stripe: subscriptions', () => {
 
   it('subscription metadata whose tap_ref is not a reference falls back to the remembered attribution', async () => {
     const customer = unique('cus_');
-    await postStripe(env(), stripeEvent('checkout.session.completed', subscriptionSession(customer, { payment_status: 'no_payment_required' })));
-    const { json } = await postStripe(env(), invoicePaid(customer, unique('in_'), { tap_ref: 'garbage' }));
+    const session = subscriptionSession(customer);
+    await postStripe(env(), stripeEvent('checkout.session.completed', session));
+    await upstream.reset();
+    const { json } = await postStripe(env(), invoicePaid(customer, unique('in_'), { tap_ref: 'garbage' }, session.subscription as string));
     expect(json).toEqual({ ok: true, status: 'sent' });
     expect((await upstream.accepted('conversion'))[0].fields).toMatchObject({ referral_code: 'anna' });
   });

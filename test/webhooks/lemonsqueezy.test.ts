@@ -92,31 +92,32 @@ describe('lemonSqueezyAction', () => {
       conversion: { external_id: '2481013', amount: 24, currency: 'USD', customer_id: '3870521' },
       reference: 't1YW5uYT4-Pj4',
       customer: '3870521',
-      renewal: false,
       test: false,
     });
   });
 
-  it('an unpaid order and a zero order convert nothing (the zero one is remembered)', () => {
+  it('an unpaid order and a zero order convert nothing, and remember nothing', () => {
     const pending = orderCreated();
     pending.data.attributes.status = 'pending';
     // The order comes along, so the ledger can record why it was not credited (docs/operations.md, "Console").
     expect(lemonSqueezyAction('order_created', pending)).toEqual({ action: 'ignore', reason: 'not_paid', order: { external_id: pending.data.id, amount: 24, currency: 'USD', customer_id: expect.any(String) }, test: false });
     const free = orderCreated();
     Object.assign(free.data.attributes, { total: 0, tax: 0 });
-    expect(lemonSqueezyAction('order_created', free)).toEqual({ action: 'remember', customer: '3870521', reference: 't1YW5uYT4-Pj4', test: false });
+    expect(lemonSqueezyAction('order_created', free)).toEqual({ action: 'ignore', reason: 'zero_amount' });
   });
 
-  it('subscription_payment_success: a renewal under its invoice id; the initial payment is the order’s', () => {
+  it('subscription_payment_success: a renewal under its invoice id, of its subscription; the initial payment converts nothing but is remembered', () => {
     expect(lemonSqueezyAction('subscription_payment_success', renewal())).toEqual({
       action: 'convert',
       conversion: { external_id: 'invoice-905112', amount: 29, currency: 'USD', customer_id: '3870521' },
       customer: '3870521',
-      renewal: true,
+      subscription: '611822',
       test: false,
     });
     const initial = renewal();
     initial.data.attributes.billing_reason = 'initial';
+    expect(lemonSqueezyAction('subscription_payment_success', initial)).toEqual({ action: 'remember', subscription: '611822', test: false });
+    delete initial.data.attributes.subscription_id;
     expect(lemonSqueezyAction('subscription_payment_success', initial)).toEqual({ action: 'ignore', reason: 'initial_payment_is_the_order' });
   });
 

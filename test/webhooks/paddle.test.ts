@@ -174,10 +174,10 @@ describe('paddleAction', () => {
     expect((paddleAction(event) as any).conversion).toMatchObject({ amount, currency });
   });
 
-  it('a zero transaction with a subscription (a trial) is remembered, without one ignored', () => {
+  it('a zero transaction (a trial) is ignored, with a subscription or without: nothing paid, nothing remembered', () => {
     const event = completed();
     Object.assign((event.data.details as any).totals, { grand_total: '0', tax: '0' });
-    expect(paddleAction(event)).toEqual({ action: 'remember', subscription: 'sub_01hv8wpz3q4fd1v8gmebxmj0wv', reference: 't1YW5uYT4-Pj4' });
+    expect(paddleAction(event)).toEqual({ action: 'ignore', reason: 'zero_amount' });
     event.data.subscription_id = null;
     expect(paddleAction(event)).toEqual({ action: 'ignore', reason: 'zero_amount' });
   });

@@ -65,6 +65,7 @@ describe('shopifyAction', () => {
       reference: 't1YW5uYT4-Pj4',
       ip: '203.0.113.24',
       user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15',
+      gross: 398,
     });
     expect(String(order().id)).not.toBe('820982911946154508');
   });

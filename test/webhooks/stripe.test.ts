@@ -168,29 +168,38 @@ describe('stripeAction', () => {
     expect(stripeAction(succeeded)).toMatchObject({ action: 'convert', conversion: { amount: 40 } });
   });
 
-  it('a subscription session with a paid first invoice converts that invoice and remembers the customer', () => {
+  it('a subscription session with a paid first invoice converts that invoice and names its subscription', () => {
     expect(stripeAction(event('stripe-checkout-session-subscription.json'))).toEqual({
       action: 'convert',
       conversion: { external_id: 'in_1QmFirstInvoice000001', amount: 29, currency: 'EUR', customer_id: 'cus_RSubscriber00001' },
       reference: 't1c2FtPj4-Pg',
-      remember: { stripe_customer: 'cus_RSubscriber00001' },
+      subscription: 'sub_1QmSubscription00001',
     });
   });
 
-  it('a subscription session without a paid invoice (a trial) only remembers', () => {
+  it('a subscription session without a paid invoice (a trial) is ignored: nothing paid, nothing remembered', () => {
     const trial = withObject('stripe-checkout-session-subscription.json', (s) => {
       s.payment_status = 'no_payment_required';
       s.amount_total = 0;
     });
-    expect(stripeAction(trial)).toEqual({ action: 'remember', stripe_customer: 'cus_RSubscriber00001', reference: 't1c2FtPj4-Pg' });
+    expect(stripeAction(trial)).toEqual({ action: 'ignore', reason: 'not_paid' });
     const noInvoice = withObject('stripe-checkout-session-subscription.json', (s) => (s.invoice = null));
-    expect(stripeAction(noInvoice)).toMatchObject({ action: 'remember' });
+    expect(stripeAction(noInvoice)).toEqual({ action: 'ignore', reason: 'not_paid' });
+  });
+
+  it('a client_reference_id that is not a Tapline reference (the merchant’s own id) gives way to metadata.tap_ref', () => {
+    const own = withObject('stripe-checkout-session-payment.json', (s) => {
+      s.client_reference_id = 'my-own-id';
+      s.metadata = { tap_ref: 't1c2FtPj4-Pg' };
+    });
+    expect(stripeAction(own)).toMatchObject({ action: 'convert', reference: 't1c2FtPj4-Pg' });
   });
 
   it('invoice.paid (API 2025-03-31+): a renewal without tax, referenced by parent.subscription_details.metadata', () => {
     expect(stripeAction(event('stripe-invoice-paid.json'))).toEqual({
       action: 'renewal',
       stripe_customer: 'cus_RSubscriber00001',
+      subscription: 'sub_1QmSubscription00001',
       conversion: { external_id: 'in_1QmRenewalInvoice00002', amount: 29, currency: 'EUR', customer_id: 'cus_RSubscriber00001' },
       reference: 't1c2FtPj4-Pg',
     });
@@ -200,6 +209,7 @@ describe('stripeAction', () => {
     expect(stripeAction(event('stripe-invoice-paid-legacy.json'))).toEqual({
       action: 'renewal',
       stripe_customer: 'cus_RLegacyCustomer1',
+      subscription: 'sub_1LegacySubscription1',
       conversion: { external_id: 'in_1LegacyRenewal0000003', amount: 10909, currency: 'JPY', customer_id: 'cus_RLegacyCustomer1' },
       reference: 't1bGVnYWN5Pj4-Pg',
     });

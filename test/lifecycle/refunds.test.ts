@@ -1,0 +1,105 @@
+// What a refund does to its conversion, as the pure transitions of proxy/delivery/lifecycle.ts
+// (the refund rows of its table): only a full refund stops an unsent conversion, a partial one
+// holds until it is sent, a refund in another currency is refused, refunds that came first are kept and applied on arrival, and a running total
+// becomes this refund's own part by what the ledger accepted.
+import { describe, expect, it } from 'vitest';
+import {
+  accepted,
+  cumulativeRefund,
+  isFullRefund,
+  currencyRefused,
+  isHeldRefund,
+  isKeptRefund,
+  keptRefundsOnArrival,
+  refundMeets,
+  releasesRefunds,
+  tryFinished,
+  tryStarted,
+  type LedgerRecord,
+  type RefundJob,
+} from '../../proxy/delivery/lifecycle';
+
+const NOW = 1_800_000_000_000;
+const conversion = (amount = 1000, currency = 'EUR') =>
+  accepted({ job: { conversion: { external_id: 'ORD1', amount, currency, referral_code: 'anna' } }, source: 'server', signed: false }, NOW);
+const refundJob = (fields: Partial<RefundJob['refund']> = {}): RefundJob => ({ refund: { refund_id: 're_1', external_id: 'ORD1', ...fields } });
+const refund = (fields: Partial<RefundJob['refund']> = {}) => accepted({ job: refundJob(fields), source: 'server', signed: false }, NOW);
+/** A refund that ran before its conversion existed anywhere: answered unattributed, kept. */
+const kept = (fields: Partial<RefundJob['refund']> = {}) => tryFinished(tryStarted(refund(fields), NOW), { result: 'unattributed' }, NOW);
+
+describe('a refund of an unsent conversion (pending or dead)', () => {
+  it('a full one (no amount) reverses it: never sent', () => {
+    expect(refundMeets(conversion(), false, refundJob().refund)).toBe('reverse_unsent');
+  });
+
+  it('one for all that is left of the order counts as full', () => {
+    expect(isFullRefund({ refund_id: 'r', external_id: 'ORD1', amount: 1000 }, conversion())).toBe(true);
+    expect(refundMeets(conversion(), false, refundJob({ amount: 1000 }).refund)).toBe('reverse_unsent');
+  });
+
+  it('a partial one (0.01 of 1,000) holds: pending with no try due, until the conversion is sent', () => {
+    expect(refundMeets(conversion(), false, refundJob({ amount: 0.01 }).refund)).toBe('hold');
+    const held = tryFinished(tryStarted(refund({ amount: 0.01 }), NOW), { result: 'hold' }, NOW);
+    expect(held).toMatchObject({ status: 'pending', next_try_at: null });
+    expect(isHeldRefund(held)).toBe(true);
+  });
+
+  it('the conversion’s end of try releases its held refunds when it is sent or stopped, not while it waits or is dead', () => {
+    const sent = tryFinished(tryStarted(conversion(), NOW), { result: 'sent', duplicate: false }, NOW);
+    const dead = tryFinished(tryStarted(conversion(), NOW), { result: 'rejected', step: 'conversion', status: 401, message: 'no' }, NOW);
+    expect([releasesRefunds(sent), releasesRefunds(conversion()), releasesRefunds(dead)]).toEqual([true, false, false]);
+  });
+});
+
+describe('currencies', () => {
+  it('a refund in another currency than its conversion’s is refused; one without a currency, or of an unknown conversion, is not', () => {
+    expect(currencyRefused(conversion(100, 'EUR'), refundJob({ currency: 'JPY' }).refund)).toBe('EUR');
+    expect(currencyRefused(conversion(100, 'EUR'), refundJob({ currency: 'EUR' }).refund)).toBeUndefined();
+    expect(currencyRefused(conversion(100, 'EUR'), refundJob().refund)).toBeUndefined();
+    expect(currencyRefused(undefined, refundJob({ currency: 'JPY' }).refund)).toBeUndefined();
+  });
+});
+
+describe('refunds that came before their conversion', () => {
+  it('an unattributed refund is kept', () => {
+    expect(isKeptRefund(kept())).toBe(true);
+    expect(isKeptRefund(refund())).toBe(false);
+  });
+
+  it('a kept full refund: the conversion arrives reversed, never sent, and the refund with it', () => {
+    const { conversion: after, refunds } = keptRefundsOnArrival(conversion(100), [kept()], NOW);
+    expect(after).toMatchObject({ status: 'reversed', next_try_at: null });
+    expect(refunds).toEqual([expect.objectContaining({ key: 'ref:re_1', status: 'reversed' })]);
+  });
+
+  it('kept partial refunds: the conversion is sent as usual, and they wait for it', () => {
+    const { conversion: after, refunds } = keptRefundsOnArrival(conversion(100), [kept({ amount: 30, currency: 'EUR' })], NOW);
+    expect(after.status).toBe('pending');
+    expect(refunds.every(isHeldRefund)).toBe(true);
+  });
+
+  it('a kept refund in another currency is left alone', () => {
+    const { conversion: after, refunds } = keptRefundsOnArrival(conversion(100, 'EUR'), [kept({ currency: 'JPY' })], NOW);
+    expect(after.status).toBe('pending');
+    expect(refunds).toEqual([]);
+  });
+});
+
+describe('a running total (Stripe amount_refunded, Lemon Squeezy refunded_amount)', () => {
+  const acceptedRefund = (amount?: number): LedgerRecord => refund(amount === undefined ? {} : { amount });
+
+  it('is its total less every refund accepted, applied or still pending', () => {
+    expect(cumulativeRefund(refundJob({ refunded_total: 50 }), [acceptedRefund(30)])).toEqual(refundJob({ amount: 20 }));
+    expect(cumulativeRefund(refundJob({ refunded_total: 0.3 }), [acceptedRefund(0.1), acceptedRefund(0.1)])).toEqual(refundJob({ amount: 0.1 }));
+  });
+
+  it('nothing left, or a full refund accepted already: null (a duplicate)', () => {
+    expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [acceptedRefund(30)])).toBeNull();
+    expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [acceptedRefund()])).toBeNull();
+  });
+
+  it('a refund without a total is as it came', () => {
+    const job = refundJob({ amount: 5 });
+    expect(cumulativeRefund(job, [acceptedRefund(30)])).toBe(job);
+  });
+});

@@ -12,7 +12,10 @@
 // - verify followed the home page's redirect to another site and sent it
 //   TAPLINE_ADMIN_TOKEN;
 // - a forged webhook (up to 1 MB) was parsed after its 400, by the request
-//   log looking for the order's id, and its made-up ids went into the log.
+//   log looking for the order's id, and its made-up ids went into the log;
+// - rotating TAPLINE_FORWARDER_SECRET refused every event in between (401,
+//   final for a browser);
+// - a test answer showed a credential put in an upstream URL setting.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../proxy/app';
@@ -213,7 +216,20 @@ describe('a forwarder secret being rotated', () => {
   });
 });
 
-describe('left for a later wave', () => {
-  // A test event's answer names the upstream URLs as set; one with a token in its query or user part would be shown to anyone.
-  it.todo('a test answer never shows credentials an operator put in POSTBACK_*_URL or TAPFILIATE_*_URL');
+describe('a test answer names the upstream URLs', () => {
+  // An operator may put a credential in a URL setting (a proxy's user and password, a query token):
+  // a test event's answer, which anyone may ask for, showed it.
+  it('without a user, a password or a query', async () => {
+    const base = attackEnv();
+    const conversion = new URL(base.POSTBACK_CONVERSION_URL!);
+    conversion.username = 'proxyuser';
+    conversion.password = 'proxy-password-123';
+    conversion.search = '?token=query-token-456';
+    const env = attackEnv({ POSTBACK_CONVERSION_URL: conversion.href });
+    const answer = await send('/_tap/convert', { external_id: uniqueId('URL'), amount: 10, referral_code: 'anna', test: true }, { env });
+    expect(answer.json).toMatchObject({ ok: true, status: 'test' });
+    const shown = JSON.stringify(answer.json);
+    for (const secret of ['proxyuser', 'proxy-password-123', 'query-token-456']) expect(shown).not.toContain(secret);
+    expect(shown).toContain(`${conversion.host}${conversion.pathname}`);
+  });
 });

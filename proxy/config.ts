@@ -50,8 +50,16 @@ export const signingSecretOf = (env: Partial<Env>) => setting(env.TAPLINE_SIGNIN
 export const serverTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_SERVER_TOKEN);
 /** The operator API's bearer token (docs/operations.md, "Console"); unset, the API answers 503. */
 export const adminTokenOf = (env: Partial<Env>) => setting(env.TAPLINE_ADMIN_TOKEN);
-/** What the merchant's own web server sends as Tapline-Forwarder (docs/guides/own-server.md); unset, forwarded headers are never trusted. */
-export const forwarderSecretOf = (env: Partial<Env>) => setting(env.TAPLINE_FORWARDER_SECRET);
+/**
+ * What the merchant's own web server may send as Tapline-Forwarder (docs/guides/own-server.md);
+ * unset, forwarded headers are never trusted. Two secrets, comma-separated, while one is being
+ * rotated: the worker takes both until the web server sends the new one ("Rotating the secret").
+ */
+export const forwarderSecretsOf = (env: Partial<Env>) =>
+  (setting(env.TAPLINE_FORWARDER_SECRET) ?? '')
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter(Boolean);
 /** The shortest forwarder secret accepted, and the guide's placeholder, which a copied configuration still holds. */
 const MIN_FORWARDER_SECRET = 16;
 const FORWARDER_PLACEHOLDER = 'your-forwarder-secret';
@@ -184,8 +192,7 @@ export function secretHint(name: string): string {
 function findProblems(env: Partial<Env>): string[] {
   const problems: string[] = [];
   if (!apiKeyOf(env)) problems.push(secretHint('TAPFILIATE_API_KEY'));
-  const forwarder = forwarderSecretOf(env);
-  if (forwarder !== undefined && isWeakForwarderSecret(forwarder)) {
+  if (forwarderSecretsOf(env).some(isWeakForwarderSecret)) {
     problems.push(`TAPLINE_FORWARDER_SECRET must be a secret of your own of at least ${MIN_FORWARDER_SECRET} characters, e.g. the output of \`openssl rand -hex 32\`, set on the worker and in your web server`);
   }
   const urls = upstreamUrlsOf(env);

@@ -119,12 +119,25 @@ export function testAnswer(c: AppContext, postbacks: Extract<TapResult, { status
 /** The postbacks of a test-mode job, as they would have gone. */
 export function jobPostbacks(c: AppContext, job: PostbackJob) {
   const urls = upstreamUrlsOf(c.env);
-  return stepsOf(job).map((kind) => ({ kind, url: urls[kind], body: job[kind] }));
+  return stepsOf(job).map((kind) => ({ kind, url: shownUrl(urls[kind]), body: job[kind] }));
+}
+
+/**
+ * An upstream URL as a test answer may show it to anyone: without a user, a password or a
+ * query, where an operator might have put a credential (the key itself goes in a header).
+ */
+function shownUrl(url: string | undefined): string {
+  if (!URL.canParse(url ?? '')) return '';
+  const parsed = new URL(url!);
+  parsed.username = '';
+  parsed.password = '';
+  parsed.search = '';
+  return parsed.href;
 }
 
 /** What test-mode refunds would do. A platform refund whose conversion is unknown has no external_id to show. */
 export function refundPostbacks(c: AppContext, jobs: RefundJob[]) {
-  const url = upstreamUrlsOf(c.env).rest;
+  const url = shownUrl(upstreamUrlsOf(c.env).rest);
   const body = ({ external_id, ...rest }: RefundJob['refund']) => (external_id ? { external_id, ...rest } : rest);
   return jobs.map((job) => ({ kind: 'refund', url, body: body(job.refund) }));
 }

@@ -5,7 +5,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { timingSafeEqual } from 'hono/utils/buffer';
-import { allowedOriginsOf, forwarderSecretOf, isWeakForwarderSecret, serverTokenOf } from '../config';
+import { allowedOriginsOf, forwarderSecretsOf, isWeakForwarderSecret, serverTokenOf } from '../config';
 import { clientNetwork, isIp } from '../lib/network';
 import { spendTokenBudget, tokenBudgetSpent } from '../delivery';
 import { logLine } from '../lib/log';
@@ -145,14 +145,17 @@ export function rateLimit(): MiddlewareHandler<AppEnv> {
  * after counting against the sender's own network (CF-Connecting-IP: what it
  * claims as X-Real-IP is not believed), so the secret cannot be guessed at speed.
  * A secret /health calls unsafe (short, or the guide's placeholder) is treated as unset.
+ * While a secret is rotated, the setting holds the new and the old one, comma-separated.
  */
 export function forwarder(): MiddlewareHandler<AppEnv> {
   return async function forwarder(c, next) {
-    const secret = forwarderSecretOf(c.env);
-    const presented = c.req.header('tapline-forwarder');
     // The guide's placeholder is public: followed, it would let anyone choose X-Real-IP (a fresh budget per guess at a token).
-    if (secret === undefined || isWeakForwarderSecret(secret) || presented === undefined) return next();
-    if (!(await timingSafeEqual(presented.trim(), secret))) {
+    const secrets = forwarderSecretsOf(c.env).filter((secret) => !isWeakForwarderSecret(secret));
+    const presented = c.req.header('tapline-forwarder')?.trim();
+    if (secrets.length === 0 || presented === undefined) return next();
+    // Every secret is compared (at most two, during a rotation), so the time taken says nothing about which matched.
+    const matches = await Promise.all(secrets.map((secret) => timingSafeEqual(presented, secret)));
+    if (!matches.includes(true)) {
       await tokenBudget(c, false);
       throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Tapline-Forwarder must be TAPLINE_FORWARDER_SECRET' });
     }

@@ -2,7 +2,7 @@
 // follows this table: the webhook routes (app.ts), /health's `webhooks`, the
 // operator API's sources, which secrets are scrubbed and redacted, and whether
 // webhooks own the orders. Adding a platform: ARCHITECTURE.md, "A fifth platform".
-import { adminTokenOf, apiKeyOf, forwarderSecretOf, serverTokenOf, settingOf, signingSecretOf } from '../config';
+import { adminTokenOf, apiKeyOf, forwarderSecretsOf, serverTokenOf, settingOf, signingSecretOf } from '../config';
 import { lemonSqueezy } from './lemonsqueezy';
 import { paddle } from './paddle';
 import { shopify } from './shopify';
@@ -42,7 +42,7 @@ export function trustOf(env: Partial<Env>): 'signed' | 'webhooks' | 'open' {
 
 /** Every secret the worker holds, set ones only: the one list that log lines are scrubbed of and operator answers redacted of. */
 export function secretsOf(env: Partial<Env>): string[] {
-  return [apiKeyOf(env), adminTokenOf(env), signingSecretOf(env), serverTokenOf(env), forwarderSecretOf(env), ...webhookSecretsOf(env).map(({ secret }) => secret)].filter(
+  return [apiKeyOf(env), adminTokenOf(env), signingSecretOf(env), serverTokenOf(env), ...forwarderSecretsOf(env), ...webhookSecretsOf(env).map(({ secret }) => secret)].filter(
     (secret): secret is string => secret !== undefined,
   );
 }

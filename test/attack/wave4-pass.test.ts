@@ -12,7 +12,10 @@
 // - verify followed the home page's redirect to another site and sent it
 //   TAPLINE_ADMIN_TOKEN;
 // - a forged webhook (up to 1 MB) was parsed after its 400, by the request
-//   log looking for the order's id, and its made-up ids went into the log.
+//   log looking for the order's id, and its made-up ids went into the log;
+// - rotating TAPLINE_FORWARDER_SECRET refused every event in between (401,
+//   final for a browser);
+// - a test answer showed a credential put in an upstream URL setting.
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../proxy/app';
@@ -178,10 +181,55 @@ describe('the shop\'s host as a browser may write it', () => {
   });
 });
 
-describe('left for the lead (trust.ts is being changed for the failure budget)', () => {
-  // Rotating TAPLINE_FORWARDER_SECRET: between `wrangler secret put` and the web server's reload every
-  // shopper's event is 401 unauthorized, which the snippet takes as final (snippet/events/track.ts): lost.
-  it.todo('a forwarder secret being rotated: the previous one is still followed for a while, or a wrong one is answered so the snippet keeps the event');
-  // A test event's answer names the upstream URLs as set; one with a token in its query or user part would be shown to anyone.
-  it.todo('a test answer never shows credentials an operator put in POSTBACK_*_URL or TAPFILIATE_*_URL');
+describe('a forwarder secret being rotated', () => {
+  // Between `wrangler secret put` and the web server's reload, a worker that took one secret
+  // only answered every shopper's event 401, which the snippet takes as final: lost orders.
+  const OLD = FORWARDER_SECRET;
+  const NEW = 'attack-wave4-forwarder-secret-new-9c2a';
+  const env = attackEnv({ TAPLINE_FORWARDER_SECRET: `${NEW}, ${OLD}` });
+
+  it('takes the new and the old secret while the setting holds both, and the shopper is followed through either', async () => {
+    for (const secret of [OLD, NEW]) {
+      const shopper = freshIp();
+      const answer = await send('/_tap/convert', { external_id: uniqueId('ROT'), referral_code: 'anna' }, { env, at: WORKER, headers: throughNginx('www.shop.example', { 'tapline-forwarder': secret, 'x-real-ip': shopper }) });
+      expect(answer.json, secret).toEqual({ ok: true, status: 'sent' });
+    }
+    const check = await health(env, { at: WORKER, headers: { 'tapline-forwarder': NEW, 'x-real-ip': freshIp(), 'x-forwarded-host': 'www.shop.example', 'x-forwarded-proto': 'https' } });
+    expect(check.json).toMatchObject({ configured: true, forwarder: true });
+    expect(JSON.stringify(check.json)).not.toContain(NEW);
+  });
+
+  it('refuses any other secret, and once the old one is taken out of the setting, the old one too', async () => {
+    const wrong = await send('/_tap/convert', { external_id: uniqueId('ROT') }, { env, at: WORKER, headers: throughNginx('www.shop.example', { 'tapline-forwarder': `${NEW}, ${OLD}` }) });
+    expect(wrong.status).toBe(401);
+    const after = attackEnv({ TAPLINE_FORWARDER_SECRET: NEW });
+    const old = await send('/_tap/convert', { external_id: uniqueId('ROT') }, { env: after, at: WORKER, headers: throughNginx('www.shop.example') });
+    expect(old.status).toBe(401);
+  });
+
+  it('a weak secret in the pair fails the health check, and only the strong one is followed', async () => {
+    const weak = attackEnv({ TAPLINE_FORWARDER_SECRET: `${NEW},your-forwarder-secret` });
+    const check = await health(weak, { at: WORKER });
+    expect(check.json).toMatchObject({ configured: false });
+    const placeholder = await send('/_tap/convert', { external_id: uniqueId('ROT') }, { env: weak, at: WORKER, headers: throughNginx('www.shop.example', { 'tapline-forwarder': 'your-forwarder-secret' }) });
+    expect(placeholder.status, 'the placeholder is public: never followed').not.toBe(200);
+  });
+});
+
+describe('a test answer names the upstream URLs', () => {
+  // An operator may put a credential in a URL setting (a proxy's user and password, a query token):
+  // a test event's answer, which anyone may ask for, showed it.
+  it('without a user, a password or a query', async () => {
+    const base = attackEnv();
+    const conversion = new URL(base.POSTBACK_CONVERSION_URL!);
+    conversion.username = 'proxyuser';
+    conversion.password = 'proxy-password-123';
+    conversion.search = '?token=query-token-456';
+    const env = attackEnv({ POSTBACK_CONVERSION_URL: conversion.href });
+    const answer = await send('/_tap/convert', { external_id: uniqueId('URL'), amount: 10, referral_code: 'anna', test: true }, { env });
+    expect(answer.json).toMatchObject({ ok: true, status: 'test' });
+    const shown = JSON.stringify(answer.json);
+    for (const secret of ['proxyuser', 'proxy-password-123', 'query-token-456']) expect(shown).not.toContain(secret);
+    expect(shown).toContain(`${conversion.host}${conversion.pathname}`);
+  });
 });

@@ -11,7 +11,7 @@ import type { BulkRetryCounts } from './ledger';
 import { keyOf, RECORD_STATUSES, shardKeyOf, type Answered, type DeliveryResult, type EventSource, type RecordKind, type RecordStatus, type RetryResult, type Submission } from './lifecycle';
 import { wideNetworkOf } from './memory';
 import { allLedgers, ledgerOf } from './shards';
-import type { StatusCounts } from './store';
+import type { ListQuery, StatusCounts } from './store';
 import type { LedgerEvent } from './view';
 
 export type { Answered, DeliveryResult, EventSource, RecordKind, RecordStatus, RefundJob, RetryResult, Submission } from './lifecycle';
@@ -21,21 +21,13 @@ export type { StatusCounts } from './store';
 export type { LedgerEvent } from './view';
 export { CLICK_CODES_PER_NETWORK } from './memory';
 
-export interface EventQuery {
-  status?: RecordStatus;
-  kind?: RecordKind;
-  source?: EventSource;
-  /** An id exactly, or with `prefix` the ids that start with it. */
-  q?: string;
-  prefix?: boolean;
-  /** Accepted at or after, at or before (ms). */
-  from?: number;
-  to?: number;
+/** What the operator API asks for: the ledger's own query (store.ts), a page at a time by cursor. */
+export type EventQuery = Omit<ListQuery, 'limit' | 'before'> & {
   /** 1–100. */
   limit?: number;
   /** From a previous page's next_cursor. */
   cursor?: string;
-}
+};
 
 export interface Delivery {
   submit(submission: Submission): Promise<DeliveryResult>;

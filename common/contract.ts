@@ -1,5 +1,5 @@
-// What the snippet and the proxy must agree on, in one place (shared/contract.md
-// sections 2, 4 and 5a). Constants are inlined into tap.js by esbuild and types
+// What the snippet and the proxy must agree on, in one place (docs/reference.md:
+// "The `tap` API", "The cookie", "Routes and answers"). Constants are inlined into tap.js by esbuild and types
 // erase, so sharing them costs the snippet no byte.
 
 /**

@@ -44,7 +44,8 @@ Worker and output:
   --base-path PATH     the worker's BASE_PATH (default /_tap)
   --json               the API's answer as JSON, for scripts
   -h, --help           this text
-The token is TAPLINE_ADMIN_TOKEN from the environment, else from .dev.vars.
+The token is TAPLINE_ADMIN_TOKEN from the environment, else (for this machine only) from .dev.vars.
+A worker elsewhere must be https://: the token never crosses a network in clear text.
 
 Exit codes:
   0  found or done
@@ -233,13 +234,26 @@ export async function main(argv, env, io = {}) {
   const { action, values, show } = command;
   if (values.help) return out(USAGE), EXIT.done;
 
-  const devVars = readDevVars(io.devVars ?? fileURLToPath(new URL('../.dev.vars', import.meta.url)));
+  const url = (values.url ?? `http://localhost:${env.PORT || 8787}`).replace(/\/+$/, '');
+  let target;
+  try {
+    target = new URL(url);
+  } catch {
+    err(`--url ${url} is not a URL\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  // The token opens the operator API: never in clear text over a network, and .dev.vars's (npm start's) only to this machine.
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(target.hostname);
+  if (target.protocol !== 'https:' && !local) {
+    err(`--url ${url}: the token would cross the network unencrypted; use https://\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const devVars = local ? readDevVars(io.devVars ?? fileURLToPath(new URL('../.dev.vars', import.meta.url))) : {};
   const token = (env.TAPLINE_ADMIN_TOKEN ?? devVars.TAPLINE_ADMIN_TOKEN ?? '').trim();
   if (!token) {
     err('no token: set TAPLINE_ADMIN_TOKEN in the environment (the worker’s secret of the same name), or run npm start once to write .dev.vars');
     return EXIT.unreachable;
   }
-  const url = (values.url ?? `http://localhost:${env.PORT || 8787}`).replace(/\/+$/, '');
   const basePath = (values['base-path'] ?? '/_tap').replace(/^\/+|\/+$/g, '');
   const base = `${url}/${basePath ? `${basePath}/` : ''}admin/api/`;
 

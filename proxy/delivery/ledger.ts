@@ -273,9 +273,10 @@ export class PostbackLedger extends DurableObject<Env> {
     if (record.status === 'dead') logLine('postback_dead', { level: 'error', key, ...idsOf(record), attempts: record.attempts, last: record.history.at(-1) });
     else if (record.status === 'pending') logLine('postback_retry_scheduled', { key, ...idsOf(record), attempt: record.attempts, next_try_at: record.next_try_at });
     if (record.next_try_at !== null) await this.scheduleAlarm(record.next_try_at);
-    // Refunds that held for this conversion run now that it is sent (or stopped).
-    if (releasesRefunds(record)) {
-      for (const refund of this.store.refundsOf(idsOf(record).external_id!).filter(isHeldRefund)) await this.attempt(refund.key);
+    // Refunds that held for this conversion run now that it is sent, or stopped (by this try, or by a full refund's).
+    const order = record.kind === 'refund' ? this.store.read(shardKeyOf(record.job)) : record;
+    if (order && releasesRefunds(order)) {
+      for (const refund of this.store.refundsOf(idsOf(order).external_id!).filter(isHeldRefund)) await this.attempt(refund.key);
     }
     return record;
   }
@@ -299,6 +300,18 @@ export class PostbackLedger extends DurableObject<Env> {
       case 'run':
         break;
     }
+    // One refund of an order at a time: each plans from the commission the one before it left
+    // (a second one meanwhile finds the order busy and waits, as it does for the conversion's own try).
+    this.inFlight.add(conversionKey);
+    try {
+      return await this.runRefundOf(record, conversion);
+    } finally {
+      this.inFlight.delete(conversionKey);
+    }
+  }
+
+  private async runRefundOf(record: LedgerRecord, conversion: LedgerRecord | undefined): Promise<TryOutcome> {
+    const refund = (record.job as RefundJob).refund;
     const outcome = await runRefund({
       job: refund,
       conversion: conversion === undefined ? null : {

@@ -16,6 +16,9 @@
 //                                                            try runs, the refund waits; sent: run at Tapfiliate
 //   pending   a partial refund tries        unchanged        the refund holds: pending, no try due (refundHolds)
 //   sent      (the end of its try)          —                its held refunds are tried now (isHeldRefund)
+//   reversed  by a full refund's try        —                its held refunds are tried now: reversed with it
+//   any       a refund tries while another  unchanged        the refund waits: each plans from what the one
+//             refund of the order runs                       before it left
 //   (none)    accepted, a kept full refund  reversed         never sent (keptRefundsOnArrival)
 //   (none)    accepted, kept partial ones   pending          they hold until it is sent
 //   refund    try: order unknown anywhere   ignored          kept: answered unattributed (isKeptRefund)
@@ -294,7 +297,9 @@ export function refundMeets(
   busy: boolean,
   refund: RefundJob['refund'],
 ): 'wait' | 'reverse_unsent' | 'hold' | 'already_reversed' | 'run' {
-  if (conversion && (conversion.status === 'pending' || conversion.status === 'dead')) return busy ? 'wait' : isFullRefund(refund, conversion) ? 'reverse_unsent' : 'hold';
+  // Busy: the conversion's own try, or another refund of the order, is running; this one plans from what it leaves.
+  if (busy) return 'wait';
+  if (conversion && (conversion.status === 'pending' || conversion.status === 'dead')) return isFullRefund(refund, conversion) ? 'reverse_unsent' : 'hold';
   if (conversion?.status === 'reversed') return 'already_reversed';
   return 'run';
 }

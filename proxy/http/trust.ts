@@ -25,18 +25,24 @@ export const isServerEvent = (c: AppContext) => c.get('server') === true;
  */
 export function serverAuth(): MiddlewareHandler<AppEnv> {
   return async function serverAuth(c, next) {
-    const header = c.req.header('authorization');
-    if (header === undefined) return next();
-    const token = serverTokenOf(c.env);
-    const presented = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
-    const valid = Boolean(token && presented && (await timingSafeEqual(presented, token!)));
-    await tokenBudget(c, valid);
-    if (valid) {
+    if (c.req.header('authorization') === undefined) return next();
+    if (await bearerIs(c, serverTokenOf(c.env))) {
       c.set('server', true);
       return next();
     }
     throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Authorization must be Bearer TAPLINE_SERVER_TOKEN' });
   };
+}
+
+/**
+ * Whether the request's `Authorization: Bearer …` is `token` (compared in constant time),
+ * after counting the answer against the failure budget (tokenBudget), which a right one obeys too.
+ */
+export async function bearerIs(c: AppContext, token: string | undefined): Promise<boolean> {
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
+  const valid = Boolean(token && presented && (await timingSafeEqual(presented, token)));
+  await tokenBudget(c, valid);
+  return valid;
 }
 
 /**

@@ -12,7 +12,7 @@
 //   either side of now), so a stale header costs no HMAC; then ONE HMAC is computed and
 //   compared to every candidate in constant time, all of them, so the time taken does not
 //   say which matched (proxy/lib/hmac.ts checkWebhookSignature, as for Stripe). Paddle's SDK allows only 5 seconds and reads only the last h1; ours is
-//   the contract's 5 minutes, two-sided, and any of up to 8 h1 (the tests check that a
+//   5 minutes, two-sided, as for Stripe (docs/guides/paddle.md), and any of up to 8 h1 (the tests check that a
 //   one-h1 header fares the same with both).
 // - Sandbox: a sandbox account is a separate Paddle account with its own notification
 //   destinations and secrets, and nothing in a notification says which it came from. So the

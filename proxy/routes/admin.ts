@@ -2,19 +2,17 @@
 // answers"; docs/operations.md, "Console"): what happened to an order, what is stuck, and sending it again.
 // Behind TAPLINE_ADMIN_TOKEN; every answer is no-store and carries no CORS header.
 import { Hono, type MiddlewareHandler } from 'hono';
-import { timingSafeEqual } from 'hono/utils/buffer';
 import * as z from 'zod/mini';
 import { adminTokenOf } from '../config';
 import { BULK_RETRY_LIMIT, decodeCursor, RECORD_STATUSES, type CreateDelivery, type EventQuery } from '../delivery';
 import { invalidRequest, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http/context';
 import { answerDelivery, refuseUnlessLedger } from '../http/answers';
-import { tokenBudget } from '../http/trust';
+import { bearerIs } from '../http/trust';
 import { truncateIp } from '../lib/log';
 import { isIp } from '../lib/network';
 import { withoutUndefined } from '../lib/plain';
 import { PLATFORMS, secretsOf } from '../platforms';
 
-const STATUSES = RECORD_STATUSES;
 const KINDS = ['conversion', 'customer', 'refund'] as const;
 const SOURCES = ['browser', 'server', ...PLATFORMS.map((platform) => platform.name)] as const;
 
@@ -28,7 +26,7 @@ const timeSchema = z.optional(z.string().check(z.regex(ISO_TIME, 'must be an ISO
 const MIN_PREFIX = 3;
 
 const listQuerySchema = z.object({
-  status: z.optional(z.enum(STATUSES)),
+  status: z.optional(z.enum(RECORD_STATUSES)),
   kind: z.optional(z.enum(KINDS)),
   source: z.optional(z.enum(SOURCES)),
   from: timeSchema,
@@ -83,10 +81,7 @@ function adminAuth(): MiddlewareHandler<AppEnv> {
     if (!token) {
       throw jsonError(503, { ok: false, error: 'not_configured', message: 'set TAPLINE_ADMIN_TOKEN (wrangler secret put TAPLINE_ADMIN_TOKEN) to use the console' });
     }
-    const presented = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    const valid = presented !== undefined && (await timingSafeEqual(presented, token));
-    await tokenBudget(c, valid);
-    if (valid) return next();
+    if (await bearerIs(c, token)) return next();
     throw jsonError(401, { ok: false, error: 'unauthorized', message: 'Authorization must be Bearer TAPLINE_ADMIN_TOKEN' });
   };
 }
@@ -199,7 +194,7 @@ export function redact<T>(value: T, env: Partial<Env>): T {
   const clean = (item: unknown): unknown => {
     if (typeof item === 'string') {
       if (isIp(item)) return truncateIp(item);
-      // IPv6 first: its /48 plus ::x (contract section 10), also when it ends in a dotted IPv4.
+      // IPv6 first: its /48 plus ::x (docs/security.md, as the operator API shows every IP), also when it ends in a dotted IPv4.
       let text = item.replace(IPV6_IN_TEXT, (address) => (isIp(address) ? truncateIp(address)! : address));
       text = text.replace(IPV4_IN_TEXT, (address, network: string) => (isIp(address) ? `${network}.x` : address));
       for (const secret of secrets) text = text.split(secret).join('***');

@@ -11,6 +11,7 @@ import { clickFor } from '../delivery';
 import { clickSchema, IDENTIFIER_FIELDS, type Click } from '../events/schema';
 import { refuseUnlessConfigured, stored, testAnswer } from '../http/answers';
 import { arrivalOf, invalidRequest, jsonObject, parseWith, visitorOf, type AppContext, type AppEnv } from '../http/context';
+import { logLine } from '../lib/log';
 import { clientNetwork } from '../lib/network';
 import { withoutUndefined } from '../lib/plain';
 import type { ClickBody } from '../tapfiliate';
@@ -44,7 +45,15 @@ export function clickRoute(): Handler<AppEnv> {
       writeCookie(c, click, domain, undefined);
       return testAnswer(c, [{ kind: 'click', url, body }]);
     }
-    if (wanted) clickId = await clickFor(c.env, clientNetwork(visitor.ip), body);
+    if (wanted) {
+      try {
+        clickId = await clickFor(c.env, clientNetwork(visitor.ip), body);
+      } catch (error) {
+        // The ledger object that makes clicks could not be reached: the landing's cookie is still
+        // set, without a click_id (attribution by the referral code alone), never a 5xx.
+        logLine('click_unavailable', { level: 'warn', error: error instanceof Error ? error.message : 'unknown' });
+      }
+    }
     writeCookie(c, click, domain, clickId);
     return stored(c, clickId ? { click_id: clickId } : {});
   };

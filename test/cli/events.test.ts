@@ -203,6 +203,18 @@ describe('the worker and its token (exit 3)', () => {
     expect(requests[0].authorization).toBe(`Bearer ${TOKEN}`);
   });
 
+  it('never sends the token in clear text to another machine, and sends .dev.vars’s only to this one', async () => {
+    const plain = await events(['--url', 'http://shop.example', '--summary']);
+    expect(plain.code).toBe(EXIT.usage);
+    expect(plain.err).toContain('use https://');
+    const dir = mkdtempSync(join(tmpdir(), 'tapline-cli-'));
+    writeFileSync(join(dir, '.dev.vars'), `TAPLINE_ADMIN_TOKEN=${TOKEN}\n`);
+    const remote = await events(['--url', 'https://shop.example', '--summary'], {}, join(dir, '.dev.vars'));
+    expect(remote.code).toBe(EXIT.unreachable);
+    expect(remote.err).toContain('no token');
+    expect(requests).toHaveLength(0);
+  });
+
   it('a wrong token exits 3 and says so', async () => {
     const { code, err } = await events(['--url', url, '--summary'], { TAPLINE_ADMIN_TOKEN: 'wrong' });
     expect(code).toBe(EXIT.unreachable);

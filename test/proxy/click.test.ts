@@ -92,4 +92,17 @@ describe('POST /_tap/click', () => {
     expect(json()).toMatchObject({ ok: false, error: 'invalid_request', issues: [expect.objectContaining({ path })] });
     expect(await upstream.clicks()).toEqual([]);
   });
+
+  it('still sets the cookie, without a click_id, when the ledger object that makes clicks cannot be reached (never a 5xx)', async () => {
+    const unreachable = { idFromName: () => ({}), get: () => ({ click: () => Promise.reject(new Error('ledger unreachable')) }) };
+    const { response, json, lines } = await click(landing(), { POSTBACK_LEDGER: unreachable });
+    expect(response.status).toBe(200);
+    expect(json()).toEqual({ ok: true, status: 'stored' });
+    const cookie = response.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^tap_data=/);
+    expect(decodeURIComponent(cookie)).toContain('"referral_code":"anna"');
+    expect(decodeURIComponent(cookie)).not.toContain('click_id');
+    expect(lines.some((line) => line.includes('"click_unavailable"'))).toBe(true);
+    expect(await upstream.acceptedClicks()).toEqual([]);
+  });
 });

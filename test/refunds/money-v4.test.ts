@@ -159,3 +159,30 @@ describe('hole 7: Shopify refunds by goods', () => {
     expect(await commissions(id)).toEqual([{ amount: 19.4, approved: null }]);
   });
 });
+
+describe('a review of the refund paths', () => {
+  it('two refunds of one sent order running at once: each plans from what the other left (30 then 20 of 100: half the commission left)', async () => {
+    const id = unique('TWO');
+    expect((await convert(id, 100)).json).toEqual({ ok: true, status: 'sent' });
+    // Both refunds wait for their first REST answer, so the alarm tries them side by side.
+    await upstream.setFaults({ rest: { next: ['503', '503'] } });
+    expect((await refund(id, { amount: 30, currency: 'EUR' })).json).toEqual({ ok: true, status: 'queued' });
+    expect((await refund(id, { amount: 20, currency: 'EUR' })).json).toEqual({ ok: true, status: 'queued' });
+    await upstream.setFaults({ rest: { slowMs: 300, next: ['slow', 'slow', 'slow', 'slow'] } });
+    await drainAll();
+    expect(await commissions(id)).toEqual([{ amount: 5, approved: null }]);
+    expect(await recordOf(`con:${id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 50 });
+  });
+
+  it('a partial refund held for an unsent conversion ends when a full refund stops that conversion, never pending for ever', async () => {
+    const id = unique('HELD');
+    await upstream.setFaults({ next: ['503'] });
+    expect((await convert(id, 100)).json).toEqual({ ok: true, status: 'queued' });
+    const partialId = unique('re');
+    expect((await server('/refund', { external_id: id, refund_id: partialId, amount: 30, currency: 'EUR' })).json).toMatchObject({ ok: true, status: 'queued' });
+    expect((await refund(id)).json).toEqual({ ok: true, status: 'reversed' });
+    expect(await recordOf(`ref:${partialId}`, `con:${id}`)).toMatchObject({ status: 'reversed' });
+    await drainAll();
+    expect(await conversionsSent(id)).toEqual([]);
+  });
+});

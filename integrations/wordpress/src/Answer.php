@@ -26,11 +26,14 @@ final class Answer {
 	}
 
 	/**
-	 * No answer, a 5xx, a 408 or a 429 may succeed later; every other answer is
-	 * final, as the snippet's own outbox does (docs/reference.md, "The tap API").
+	 * No answer, a 5xx, a 408 or a 429 may succeed later, as in the snippet's own
+	 * outbox (docs/reference.md, "The tap API"), and so may a 401 or a 403 here;
+	 * every other answer (a 400: the order itself is wrong) is final.
 	 */
 	public function retryable(): bool {
-		return 0 === $this->status || $this->status >= 500 || 408 === $this->status || 429 === $this->status;
+		// A 401 or 403 says the plugin's settings are wrong (a rotated server token, a firewall),
+		// not the order: tried again, so the order goes once the merchant has fixed them.
+		return 0 === $this->status || $this->status >= 500 || in_array( $this->status, array( 401, 403, 408, 429 ), true );
 	}
 
 	/** `sent`, `queued`, `duplicate`, `unattributed`, `reversed`, `adjusted`, `test`, or null. */

@@ -183,7 +183,7 @@ final class OrdersTest extends TestCase {
 		$this->assertSame( 0, WC_Standin::run_actions() );
 	}
 
-	public function test_a_429_and_a_timeout_are_retried_and_a_401_is_not(): void {
+	public function test_a_429_a_timeout_and_a_wrong_token_are_retried(): void {
 		$order = WC_Standin::classic_checkout( array() );
 		$this->worker_answers( array( array( 'status' => 429, 'body' => array( 'ok' => false, 'error' => 'rate_limited' ) ) ) );
 		$order->payment_complete();
@@ -194,10 +194,14 @@ final class OrdersTest extends TestCase {
 		$this->assertStringContainsString( 'not delivered (no answer', $this->notes( $order ) );
 		$this->assertStringContainsString( '(attempt 2 of 6)', $this->notes( $order ) );
 
+		// A rotated server token: the order waits for the merchant to paste the new one, it is not dropped.
 		$this->settings( array( 'server_token' => 'wrong-token' ) );
 		WC_Standin::run_actions();
-		$this->assertStringContainsString( 'Tapline: conversion 401 unauthorized.', $this->notes( $order ) );
-		$this->assertSame( 0, WC_Standin::run_actions(), 'a refusal is final' );
+		$this->assertStringContainsString( 'not delivered (401 unauthorized', $this->notes( $order ) );
+		$this->assertSame( '', wc_get_order( $order->get_id() )->get_meta( Outbox::SENT ) );
+		$this->settings( array() );
+		$this->assertSame( 1, WC_Standin::run_actions() );
+		$this->assertSame( 'unattributed', wc_get_order( $order->get_id() )->get_meta( Outbox::SENT ) );
 	}
 
 	public function test_retries_are_bounded_and_the_order_action_sends_it_again(): void {

@@ -62,7 +62,7 @@ export const paddle = platform({
     const action = paddleAction(event);
     switch (action.action) {
       case 'ignore':
-        return { kind: 'ignore', reason: action.reason };
+        return { kind: 'ignore', reason: action.reason, ...(action.order && { order: action.order }) };
       case 'convert': {
         const { conversion, reference, subscription } = action;
         // A transaction of a subscription without its own tap_ref (Paddle copies it onto the renewals) is attributed by what the subscription left.
@@ -98,7 +98,8 @@ interface PaddleRefund {
 type PaddleAction =
   | { action: 'convert'; conversion: PlatformConversion; reference?: string; subscription?: string }
   | { action: 'refund'; refund: PaddleRefund }
-  | { action: 'ignore'; reason: string };
+  /** `order`: the transaction an ignored event concerns (a zero amount), for its record. */
+  | { action: 'ignore'; reason: string; order?: PlatformConversion };
 
 const PADDLE_TOLERANCE_SECONDS = 300;
 export { MAX_SIGNATURE_CANDIDATES };
@@ -153,7 +154,7 @@ function transactionAction(transaction: Record<string, unknown>): PaddleAction {
   const customer_id = idText(transaction.customer_id);
   const withReference = reference ? { reference } : {};
   // Nothing paid, nothing remembered (docs/reference.md, "Subscriptions"): Paddle copies the tap_ref onto the renewals anyway.
-  if (base === 0) return { action: 'ignore', reason: 'zero_amount' };
+  if (base === 0) return { action: 'ignore', reason: 'zero_amount', order: { external_id: id, amount: 0, currency, ...(customer_id ? { customer_id } : {}) } };
   return {
     action: 'convert',
     conversion: { external_id: id, amount: fromMinor(base, currency), currency, ...(customer_id ? { customer_id } : {}) },

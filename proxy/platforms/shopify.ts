@@ -73,7 +73,7 @@ export const shopify = platform({
       return { kind: 'refund', refund, test };
     }
     const action = shopifyAction(topic, body);
-    if (action.action === 'ignore') return { kind: 'ignore', reason: action.reason };
+    if (action.action === 'ignore') return { kind: 'ignore', reason: action.reason, ...(action.order && { order: action.order, test: isPlainObject(body) && body.test === true }) };
     const { coupon, ...conversion } = action.conversion;
     return {
       kind: 'conversion',
@@ -100,7 +100,8 @@ interface ShopifyConversion {
 type ShopifyAction =
   /** `gross`: what the buyer paid in all, which a refund without goods is a share of. */
   | { action: 'convert'; conversion: ShopifyConversion; reference?: string; ip?: string; user_agent?: string; gross?: number }
-  | { action: 'ignore'; reason: string };
+  /** `order`: the order an ignored event concerns (a cancelled one), for its record. */
+  | { action: 'ignore'; reason: string; order?: ShopifyConversion };
 
 const SHOPIFY_TOPICS = ['orders/paid', 'orders/create'] as const;
 
@@ -131,10 +132,13 @@ export function shopifyAction(topic: string | undefined | null, order: unknown):
   try {
     if (!SHOPIFY_TOPICS.includes(topic as (typeof SHOPIFY_TOPICS)[number])) return { action: 'ignore', reason: 'unhandled_topic' };
     if (!isPlainObject(order)) return { action: 'ignore', reason: 'malformed' };
-    if (order.cancelled_at) return { action: 'ignore', reason: 'cancelled' };
     const external_id = shopifyId(order, 'Order');
     const currency = text(order.currency);
     const amount = commissionBase(order);
+    if (order.cancelled_at) {
+      const known = external_id && currency && amount !== undefined;
+      return { action: 'ignore', reason: 'cancelled', ...(known && { order: { external_id, amount, currency: currency.toUpperCase() } }) };
+    }
     if (!external_id || !currency || amount === undefined) return { action: 'ignore', reason: 'malformed' };
 
     const customer = isPlainObject(order.customer) ? order.customer : undefined;

@@ -8,6 +8,8 @@ import { createDelivery, type LedgerEvent } from '../../proxy/delivery';
 import { postbackControl } from '../postback/control';
 import { post, tapDataCookie } from '../proxy/helpers';
 import lemonOrderText from '../webhooks/fixtures/lemonsqueezy-order-created.json?raw';
+import paddleTransactionText from '../webhooks/fixtures/paddle-transaction-completed.json?raw';
+import shopifyOrderText from '../webhooks/fixtures/shopify-orders-paid.json?raw';
 import sessionPaymentText from '../webhooks/fixtures/stripe-checkout-session-payment.json?raw';
 import { stripeSignature } from '../webhooks-workerd/helpers';
 import { ADMIN_TOKEN, API_KEY, bearer, call } from './helpers';
@@ -17,6 +19,8 @@ const SHOPPER_IP = '203.0.113.77';
 const SERVER_TOKEN = 'server-token-answered-3f1d';
 const STRIPE_SECRET = 'whsec_answered_test_7a6b5c';
 const LEMON_SECRET = 'lemon-answered-test-9e8d';
+const SHOPIFY_SECRET = 'shopify-answered-test-4c3b';
+const PADDLE_SECRET = 'pdl_ntfset_answered_test_2a1f';
 const env: Partial<Env> = { TAPLINE_SERVER_TOKEN: SERVER_TOKEN };
 const options = { createDelivery };
 
@@ -72,6 +76,33 @@ async function lemonOrder(id: string, attributes: Record<string, unknown>) {
   return { status: result.status, body: result.json() as Record<string, any> };
 }
 
+/** HMAC-SHA256 of `data` with `secret`, as bytes. */
+async function hmac(secret: string, data: string): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data)));
+}
+
+/** A Shopify orders/paid, signed as Shopify signs it (base64 HMAC of the body). */
+async function shopifyOrder(fields: Record<string, unknown>) {
+  const body = JSON.stringify({ ...JSON.parse(shopifyOrderText), ...fields });
+  const signature = btoa(String.fromCharCode(...(await hmac(SHOPIFY_SECRET, body))));
+  const init = { method: 'POST', headers: { 'content-type': 'application/json', 'x-shopify-topic': 'orders/paid', 'x-shopify-hmac-sha256': signature }, body };
+  const result = await call('/_tap/webhooks/shopify', init, { ...env, SHOPIFY_WEBHOOK_SECRET: SHOPIFY_SECRET }, options);
+  return { status: result.status, body: result.json() as Record<string, any> };
+}
+
+/** A Paddle transaction.completed, signed as Paddle signs it (`ts=…;h1=` hex HMAC of `ts:body`). */
+async function paddleTransaction(change: (event: any) => void) {
+  const event = JSON.parse(paddleTransactionText);
+  change(event);
+  const body = JSON.stringify(event);
+  const ts = Math.floor(Date.now() / 1000);
+  const h1 = [...(await hmac(PADDLE_SECRET, `${ts}:${body}`))].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  const init = { method: 'POST', headers: { 'content-type': 'application/json', 'paddle-signature': `ts=${ts};h1=${h1}` }, body };
+  const result = await call('/_tap/webhooks/paddle', init, { ...env, PADDLE_WEBHOOK_SECRET: PADDLE_SECRET }, options);
+  return { status: result.status, body: result.json() as Record<string, any> };
+}
+
 const acceptedFor = async (external_id: string) => (await upstream.accepted('conversion')).filter((r) => r.fields.external_id === external_id);
 const keysOf = (events: LedgerEvent[]) => events.map((event) => event.key);
 
@@ -113,6 +144,23 @@ describe('every answered event is a record, with its reason', () => {
     expect(await eventOf(`con:${id}`)).toMatchObject({ status: 'ignored', reason: 'not_paid', source: 'lemonsqueezy', amount: 24, currency: 'USD' });
     expect((await lemonOrder(id, { status: 'paid' })).body.status).toBe('sent');
     expect(await eventOf(`con:${id}`)).toMatchObject({ status: 'sent', history: [{ outcome: 'ignored', reason: 'not_paid' }, { outcome: 'sent' }] });
+  });
+
+  it('a cancelled Shopify order: ignored, cancelled, with the order', async () => {
+    const id = Number(`9${Date.now()}`);
+    expect((await shopifyOrder({ id, admin_graphql_api_id: `gid://shopify/Order/${id}`, cancelled_at: '2026-12-07T10:00:00Z', test: false })).body.status).toBe('ignored');
+    expect(await eventOf(`con:${id}`)).toMatchObject({ status: 'ignored', reason: 'cancelled', source: 'shopify', external_id: String(id) });
+    expect(await upstream.received()).toEqual([]);
+  });
+
+  it('a zero Paddle transaction (a trial): ignored, zero_amount, with the transaction', async () => {
+    const id = `txn_answered_${run.toLowerCase()}`;
+    const answer = await paddleTransaction((event) => {
+      event.data.id = id;
+      Object.assign(event.data.details.totals, { subtotal: '0', discount: '0', tax: '0', total: '0', grand_total: '0' });
+    });
+    expect(answer.body.status).toBe('ignored');
+    expect(await eventOf(`con:${id}`)).toMatchObject({ status: 'ignored', reason: 'zero_amount', source: 'paddle', external_id: id, amount: 0 });
   });
 
   it('a test event records nothing, attributed or not', async () => {

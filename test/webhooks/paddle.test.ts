@@ -177,9 +177,11 @@ describe('paddleAction', () => {
   it('a zero transaction (a trial) is ignored, with a subscription or without: nothing paid, nothing remembered', () => {
     const event = completed();
     Object.assign((event.data.details as any).totals, { grand_total: '0', tax: '0' });
-    expect(paddleAction(event)).toEqual({ action: 'ignore', reason: 'zero_amount' });
+    // The transaction is carried, so the ledger records why it was not credited (docs/operations.md, "Console").
+    const ignored = { action: 'ignore', reason: 'zero_amount', order: expect.objectContaining({ external_id: event.data.id, amount: 0 }) };
+    expect(paddleAction(event)).toEqual(ignored);
     event.data.subscription_id = null;
-    expect(paddleAction(event)).toEqual({ action: 'ignore', reason: 'zero_amount' });
+    expect(paddleAction(event)).toEqual(ignored);
   });
 
   it('approved refunds: partial by the adjustment subtotal, full for the rest of the order', () => {

@@ -74,7 +74,13 @@ describe('shopifyAction', () => {
     expect(shopifyAction('orders/create', order())).toMatchObject({ action: 'convert', conversion: { external_id: '820982911946154508' } });
     expect(shopifyAction('orders/updated', order())).toEqual({ action: 'ignore', reason: 'unhandled_topic' });
     expect(shopifyAction(undefined, order())).toEqual({ action: 'ignore', reason: 'unhandled_topic' });
-    expect(shopifyAction('orders/paid', { ...order(), cancelled_at: '2026-11-25T11:00:00-05:00' })).toEqual({ action: 'ignore', reason: 'cancelled' });
+    // A cancelled order carries its order, so the ledger records why it was not credited (docs/operations.md, "Console").
+    expect(shopifyAction('orders/paid', { ...order(), cancelled_at: '2026-11-25T11:00:00-05:00' })).toEqual({
+      action: 'ignore',
+      reason: 'cancelled',
+      order: { external_id: expect.any(String), amount: expect.any(Number), currency: expect.stringMatching(/^[A-Z]{3}$/) },
+    });
+    expect(shopifyAction('orders/paid', { cancelled_at: '2026-11-25T11:00:00-05:00' })).toEqual({ action: 'ignore', reason: 'cancelled' });
   });
 
   it('without a customer the email is the customer_id; without a gid a safe numeric id is used', () => {

@@ -19,6 +19,10 @@ function workerdProject(name: string, include: string[], postbackServer: (inject
         main: './proxy/index.ts',
         wrangler: { configPath: './wrangler.toml' },
         miniflare: {
+          // workerd evicts an object idle for about ten seconds, and a new instance takes the
+          // worker's own env again: a test pointing the ledgers at its stand-in
+          // (test/ledger-control.ts) would then post to another one after any pause.
+          durableObjects: { POSTBACK_LEDGER: { className: 'PostbackLedger', useSQLite: true, unsafePreventEviction: true } },
           bindings: {
             TAPFILIATE_API_KEY: 'test-key',
             POSTBACK_CONVERSION_URL: `${postbackServer(inject)}/1.7/pb/con/c/`,

@@ -105,6 +105,10 @@ function rateLimited(c: AppContext) {
  * the limit refuses one, the network is marked spent in a ledger object until
  * the window ends, and every token from it, the right one included, is
  * answered 429 until then: a guess that happens to be right is told nothing.
+ * The mark is read for a wrong token too, before the limit is asked: the limit
+ * counts in windows of the clock, the mark for a minute from the refusal, and
+ * early in the next window a wrong token answered by the limit alone would be
+ * a 401 beside the right one's 429.
  * The right token is never counted, so a busy backend is not slowed; it costs
  * one read of the mark. Without the limit binding there is no budget (and
  * /health says so).
@@ -112,10 +116,8 @@ function rateLimited(c: AppContext) {
 export async function tokenBudget(c: AppContext, valid: boolean): Promise<void> {
   if (!c.env.TAPLINE_RATE_LIMIT) return;
   const network = clientKey(c);
-  if (valid) {
-    if (await budgetStore(() => tokenBudgetSpent(c.env, network), false)) throw rateLimited(c);
-    return;
-  }
+  if (await budgetStore(() => tokenBudgetSpent(c.env, network), false)) throw rateLimited(c);
+  if (valid) return;
   try {
     await enforceRateLimit(c);
   } catch (error) {

@@ -28,6 +28,8 @@ export function eventRoute(kind: 'conversion' | 'customer', createDelivery: Crea
     if ('external_id' in event) log.external_id = event.external_id;
     else log.customer_id = event.customer_id;
     const source = isServerEvent(c) ? 'server' : 'browser';
+    // Checked before any answer, a zero amount's `ignored` included: bad input is a 400 however the event would end.
+    const extras = isServerEvent(c) ? parseWith(serverEventExtrasSchema, body) : undefined;
     // What the ledger keeps of an event answered without a postback (never the visitor): a test records nothing.
     const note = (identifiers: Identifiers): Note | undefined =>
       event.test ? undefined : { createDelivery, event: { job: 'external_id' in event ? conversionJob(event, identifiers, {}) : customerJob(event, identifiers, {}), source, signed } };
@@ -39,7 +41,6 @@ export function eventRoute(kind: 'conversion' | 'customer', createDelivery: Crea
     }
 
     // Attribution: the cookie (or a server event's copy of it, or a reference), then the body's identifiers.
-    const extras = isServerEvent(c) ? parseWith(serverEventExtrasSchema, body) : undefined;
     const stored = extras
       ? extras.tap_data
         ? identifiersFromCookieValue(extras.tap_data)

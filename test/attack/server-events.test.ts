@@ -97,6 +97,17 @@ describe('a valid server event', () => {
     expect(await receivedFor(external_id)).toEqual([]);
   });
 
+  // A zero amount is answered `ignored` and recorded, so its extras are checked first like any other's.
+  it.each([
+    ['ip', { ip: 'not-an-ip' }],
+    ['tap_data', { tap_data: '\ud800' }],
+    ['reference', { reference: 'ref\udc00' }],
+  ])('refuses a zero-amount order with a bad %s: 400 naming it, not 200 ignored', async (field, extras) => {
+    const answer = await send('/_tap/convert', { external_id: uniqueId('ZERO'), amount: 0, ...extras }, { env: withServerToken(), headers: server() });
+    expect(answer.status).toBe(400);
+    expect(answer.json).toMatchObject({ error: 'invalid_request', issues: [expect.objectContaining({ path: field })] });
+  });
+
   it('leaves out a blank or null ip and user_agent instead of refusing the order (an order made in the shop admin)', async () => {
     for (const [ip, user_agent] of [['', ''], ['  ', ' '], [null, null]]) {
       const external_id = uniqueId();

@@ -15,7 +15,8 @@ delete_option( 'tapline_settings' );
 global $wpdb;
 // The cached snippet files (src/Proxy.php) are transients named tapline_js_*.
 $wpdb->query( "DELETE FROM {$wpdb->options} WHERE option_name LIKE '\\_transient\\_tapline\\_%' OR option_name LIKE '\\_transient\\_timeout\\_tapline\\_%'" );
-wp_clear_scheduled_hook( 'tapline_retry' );
+// Each queued retry names its order in its arguments: every one goes, whatever its arguments.
+wp_unschedule_hook( 'tapline_retry' );
 if ( function_exists( 'as_unschedule_all_actions' ) ) {
 	as_unschedule_all_actions( 'tapline_retry' );
 }

@@ -10,6 +10,9 @@ namespace Tapline;
 
 final class Tag {
 
+	/** Order statuses whose order-received page is no sale. */
+	private const NO_SALE = array( 'failed', 'cancelled', 'refunded' );
+
 	private const STUB = 'window.tap=window.tap||function(){(tap.q=tap.q||[]).push(arguments)}';
 
 	public function __construct( private Settings $settings ) {}
@@ -43,11 +46,16 @@ final class Tag {
 	 * The browser path, for a shop with a signing secret and no server token:
 	 * the order, signed, on the order-received page. With a server token the
 	 * order goes from the server (Orders\Paid) and this prints nothing.
+	 *
+	 * WooCommerce shows this page for a declined payment too: a failed,
+	 * cancelled or refunded order is no sale. A pending one (the shopper back
+	 * from PayPal before its notice) and an on-hold one (bank transfer, cheque)
+	 * are counted, as the guide says: the browser cannot wait for the money.
 	 */
 	public function print_signed_conversion( $order_id ): void {
 		$secret = (string) $this->settings->get( 'signing_secret' );
 		$order  = function_exists( 'wc_get_order' ) ? wc_get_order( $order_id ) : null;
-		if ( '' === $secret || '' !== (string) $this->settings->get( 'server_token' ) || ! $order ) {
+		if ( '' === $secret || '' !== (string) $this->settings->get( 'server_token' ) || ! $order || $order->has_status( self::NO_SALE ) ) {
 			return;
 		}
 		$fields = Orders\ConversionBody::order_fields( $order );

@@ -254,4 +254,16 @@ final class AdminAndFrontTest extends TestCase {
 		$this->assertFalse( get_option( 'tapline_settings' ) );
 		$this->assertFalse( get_transient( 'tapline_js_test' ) );
 	}
+
+	public function test_uninstall_cancels_every_queued_retry(): void {
+		// Retries carry their order in their arguments: WP-Cron's and Action Scheduler's alike.
+		wp_schedule_single_event( time() + 60, 'tapline_retry', array( 'conversion', 7, 0, 2 ) );
+		as_schedule_single_action( time() + 60, 'tapline_retry', array( 'refund', 7, 8, 3 ), 'tapline' );
+		if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
+			define( 'WP_UNINSTALL_PLUGIN', 'tapline/tapline.php' );
+		}
+		include WP_PLUGIN_DIR . '/tapline/uninstall.php';
+		$this->assertFalse( wp_next_scheduled( 'tapline_retry', array( 'conversion', 7, 0, 2 ) ) );
+		$this->assertFalse( as_next_scheduled_action( 'tapline_retry' ) );
+	}
 }

@@ -225,7 +225,8 @@ final class OrdersTest extends TestCase {
 	public function test_without_action_scheduler_a_retry_is_a_wp_cron_event(): void {
 		( new Scheduler( false ) )->later( 60, Outbox::RETRY_HOOK, array( 'conversion', 7, 0, 2 ) );
 		$this->assertNotFalse( wp_next_scheduled( Outbox::RETRY_HOOK, array( 'conversion', 7, 0, 2 ) ) );
-		wp_clear_scheduled_hook( Outbox::RETRY_HOOK, array( 'conversion', 7, 0, 2 ) );
+		( new Scheduler( false ) )->cancel( Outbox::RETRY_HOOK, array( 'conversion', 7, 0, 2 ) );
+		$this->assertFalse( wp_next_scheduled( Outbox::RETRY_HOOK, array( 'conversion', 7, 0, 2 ) ) );
 	}
 
 	public function test_a_hostile_answer_stays_text_in_the_order_note(): void {
@@ -263,6 +264,127 @@ final class OrdersTest extends TestCase {
 		ob_start();
 		do_action( 'woocommerce_thankyou', $order->get_id() );
 		$this->assertSame( '', ob_get_clean(), 'with a server token the order goes from the server only' );
+	}
+
+	public function test_with_only_a_signing_secret_a_failed_or_cancelled_order_signs_no_conversion(): void {
+		update_option( 'tapline_settings', array( 'signing_secret' => 'tapline-example-secret' ) );
+		// WooCommerce's thank-you template runs woocommerce_thankyou for a declined card too.
+		foreach ( array( 'failed', 'cancelled', 'refunded' ) as $status ) {
+			$order = WC_Standin::classic_checkout( array( 'status' => $status, 'payment_method' => 'stripe' ) );
+			$this->assertSame( '', WC_Standin::thankyou_page( $order->get_id() ), "a $status order is no sale" );
+		}
+		// Counted: an order still pending when the shopper is back from PayPal (its IPN comes later), and an
+		// on-hold one (bank transfer, cheque) that the merchant marks paid when the money arrives.
+		foreach ( array( 'pending' => 'paypal', 'on-hold' => 'bacs', 'processing' => 'stripe' ) as $status => $gateway ) {
+			$order = WC_Standin::classic_checkout( array( 'status' => $status, 'payment_method' => $gateway ) );
+			$this->assertStringStartsWith( "<script>tap('convert', ", WC_Standin::thankyou_page( $order->get_id() ), $status );
+		}
+	}
+
+	public function test_an_order_whose_recorded_ip_is_not_an_address_is_sent_without_it(): void {
+		// Behind a proxy that writes X-Real-IP: unknown, WooCommerce records "unknown" as the customer's IP.
+		$_SERVER['HTTP_X_REAL_IP'] = 'unknown';
+		$this->shopper_from_anna();
+		$order   = WC_Standin::classic_checkout( array() );
+		$_COOKIE = array();
+		$this->assertSame( 'unknown', $order->get_customer_ip_address() );
+		$order->payment_complete();
+		$this->end_request();
+		$postbacks = $this->postbacks( $order->get_order_number() );
+		$this->assertCount( 1, $postbacks, $this->notes( $order ) );
+		$this->assertSame( 'anna', $postbacks[0]['fields']['referral_code'] );
+		$this->assertArrayNotHasKey( 'ip', $postbacks[0]['fields'] );
+		$this->assertSame( 'sent', wc_get_order( $order->get_id() )->get_meta( Outbox::SENT ) );
+
+		// An order kept before this check, with a proxy's list in its record: sent too, without it.
+		$older = WC_Standin::classic_checkout( array() );
+		$older->update_meta_data( '_tapline_attribution', array( 'tap_data' => '{"referral_code":"anna"}', 'ip' => '203.0.113.9, 10.0.0.1', 'user_agent' => 'Mozilla/5.0' ) );
+		$older->save();
+		$older->payment_complete();
+		$this->end_request();
+		$this->assertCount( 1, $this->postbacks( $older->get_order_number() ), $this->notes( $older ) );
+	}
+
+	public function test_a_refund_of_shipping_fees_or_tax_alone_leaves_the_commission(): void {
+		$this->shopper_from_anna();
+		$order = WC_Standin::classic_checkout( array( 'items' => array( array( 'subtotal' => 100.0 ) ), 'shipping' => 10.0, 'tax' => 19.0 ) );
+		$order->payment_complete();
+		$this->end_request();
+		$this->assertEquals( 10, $this->tapfiliate_conversion( $order->get_order_number() )['commissions'][0]['amount'] );
+
+		$refunds = array(
+			wc_create_refund( array( 'order_id' => $order->get_id(), 'amount' => 10.0, 'line_items' => array( array( 'type' => 'shipping', 'total' => 10.0 ) ) ) ),
+			wc_create_refund( array( 'order_id' => $order->get_id(), 'amount' => 2.0, 'line_items' => array( array( 'type' => 'fee', 'total' => 2.0 ) ) ) ),
+			// The tax of a product line alone: WooCommerce keeps the product line, with a total of 0.
+			wc_create_refund( array( 'order_id' => $order->get_id(), 'amount' => 5.0, 'line_items' => array( array( 'total' => 0.0, 'tax' => 5.0 ) ) ) ),
+		);
+		$this->end_request();
+		$this->assertCount( 0, array_filter( $this->front_seen(), static fn ( $r ) => '/_tap/refund' === $r['path'] ) );
+		$this->assertEquals( 10, $this->tapfiliate_conversion( $order->get_order_number() )['commissions'][0]['amount'] );
+		foreach ( $refunds as $refund ) {
+			$this->assertSame( 'skipped', wc_get_order( $refund->get_id() )->get_meta( Outbox::REFUND_SENT ) );
+			$this->assertStringContainsString( sprintf( 'Tapline: refund #%d returns no goods (only shipping, fees or tax): the commission stays.', $refund->get_id() ), $this->notes( $order ) );
+		}
+
+		// A refund that lists nothing (an amount typed in) is still its share of the goods.
+		$typed = wc_create_refund( array( 'order_id' => $order->get_id(), 'amount' => 12.9 ) );
+		$this->end_request();
+		$this->assertStringContainsString( sprintf( 'Tapline: refund #%d 200 adjusted.', $typed->get_id() ), $this->notes( $order ) );
+		$this->assertEquals( 9, $this->tapfiliate_conversion( $order->get_order_number() )['commissions'][0]['amount'], '12.9 of a 129 order is 10 of its 100 goods' );
+	}
+
+	public function test_a_paid_order_has_its_first_retry_queued_before_the_request_ends(): void {
+		$this->shopper_from_anna();
+		$order = WC_Standin::classic_checkout( array() );
+		$order->payment_complete();
+		$retry = array( 'conversion', $order->get_id(), 0, 2 );
+		$this->assertNotFalse( as_next_scheduled_action( Outbox::RETRY_HOOK, $retry, Scheduler::GROUP ), 'kept in the database at once, not only in memory' );
+		$this->assertCount( 1, WC_Standin::$actions, 'one, though payment_complete fires two hooks' );
+
+		// PHP is killed before shutdown: nothing in memory survives, the queued retry sends it.
+		( new \ReflectionProperty( Outbox::class, 'pending' ) )->setValue( $this->outbox(), array() );
+		$this->assertSame( 1, WC_Standin::run_actions() );
+		$this->assertCount( 1, $this->postbacks( $order->get_order_number() ) );
+		$this->assertSame( 'sent', wc_get_order( $order->get_id() )->get_meta( Outbox::SENT ) );
+
+		// A request that ends normally sends it and takes its retry back; a refund likewise.
+		$next = WC_Standin::classic_checkout( array() );
+		$next->payment_complete();
+		$this->end_request();
+		$this->assertSame( array(), WC_Standin::$actions );
+		$refund = wc_create_refund( array( 'order_id' => $next->get_id(), 'amount' => 20.0, 'line_items' => array( array( 'total' => 20.0 ) ) ) );
+		$this->assertNotFalse( as_next_scheduled_action( Outbox::RETRY_HOOK, array( 'refund', $next->get_id(), $refund->get_id(), 2 ), Scheduler::GROUP ) );
+		$this->end_request();
+		$this->assertSame( array(), WC_Standin::$actions );
+	}
+
+	public function test_a_retry_that_runs_after_woocommerce_is_deactivated_does_nothing(): void {
+		// Action Scheduler can outlive WooCommerce (other plugins bundle it): a queued retry then runs without wc_get_order.
+		// A PHP process of its own, with WordPress loaded without the WooCommerce stand-in.
+		$script = tempnam( sys_get_temp_dir(), 'tapline-no-wc-' );
+		file_put_contents(
+			$script,
+			<<<'PHP'
+			<?php
+			$GLOBALS['wp_filter'] = array( 'option_active_plugins' => array( 10 => array( array( 'function' => static fn ( $plugins ) => array_values( array_filter( (array) $plugins, static fn ( $plugin ) => str_starts_with( $plugin, 'tapline/' ) ) ), 'accepted_args' => 1 ) ) ) );
+			$site                   = parse_url( getenv( 'TAPLINE_WP_SITE' ) );
+			$_SERVER['HTTP_HOST']   = $site['host'] . ':' . $site['port'];
+			$_SERVER['REQUEST_URI'] = '/';
+			define( 'WP_DISABLE_FATAL_ERROR_HANDLER', true ); // PHP's own message, not WordPress's error page
+			require getenv( 'TAPLINE_WP_ROOT' ) . '/wp-load.php';
+			if ( function_exists( 'wc_get_order' ) || ! class_exists( 'Tapline\Orders\Outbox' ) ) {
+				exit( "not the situation under test\n" );
+			}
+			ini_set( 'display_errors', '1' );
+			do_action( 'tapline_retry', 'conversion', 101, 0, 2 );
+			do_action( 'tapline_retry', 'refund', 101, 102, 2 );
+			echo "ran\n";
+			PHP
+		);
+		exec( 'php ' . escapeshellarg( $script ) . ' 2>&1', $output, $status );
+		unlink( $script );
+		$this->assertSame( array( 0, 'ran' ), array( $status, trim( implode( "
+", $output ) ) ) );
 	}
 
 	public function test_hpos_compatibility_is_declared_for_the_plugin_file(): void {

@@ -19,6 +19,8 @@ abstract class TestCase extends \PHPUnit\Framework\TestCase {
 		$this->http( 'POST', getenv( 'TAPLINE_TEST_FRONT' ) . '/__front/reset' );
 		$this->http( 'POST', getenv( 'TAPLINE_TEST_STANDIN' ) . '/__control/faults', '{}' );
 		$_COOKIE = array();
+		// A test may play a shop behind a proxy that sets these (WC_Geolocation reads them).
+		unset( $_SERVER['HTTP_X_REAL_IP'], $_SERVER['HTTP_X_FORWARDED_FOR'] );
 	}
 
 	/** The plugin's settings: the worker behind the front, the server token, and `$more`. */

@@ -67,6 +67,21 @@ final class WC_Standin {
 		return wc_get_order( $order->get_id() );
 	}
 
+	/**
+	 * The order-received page, as WooCommerce's checkout/thankyou.php template renders it: for a failed
+	 * order it shows "declined" and a Pay button instead of the order's details, but it runs
+	 * `woocommerce_thankyou_{payment method}` and `woocommerce_thankyou` for every order, failed ones too.
+	 * Returns what the hooks printed.
+	 */
+	public static function thankyou_page( int $order_id ): string {
+		$order = wc_get_order( $order_id );
+		ob_start();
+		do_action( 'woocommerce_before_thankyou', $order->get_id() );
+		do_action( 'woocommerce_thankyou_' . $order->get_payment_method(), $order->get_id() );
+		do_action( 'woocommerce_thankyou', $order->get_id() );
+		return ob_get_clean();
+	}
+
 	/** An order created in the admin (created_via "admin": code-reference/classes/WC-Abstract-Order.html#method_get_created_via). */
 	public static function admin_order( array $args ): WC_Order {
 		$order = self::new_order( $args + array( 'created_via' => 'admin' ) );
@@ -74,7 +89,12 @@ final class WC_Standin {
 		return wc_get_order( $order->get_id() );
 	}
 
-	/** @param array{items?: array<array{subtotal: float, total?: float}>, discount?: float, tax?: float, shipping?: float, currency?: string, customer_id?: int, coupons?: string[], created_via?: string, status?: string} $args */
+	/**
+	 * The customer's IP is what WC_Checkout::create_order (and the Store API's order controller) record:
+	 * WC_Geolocation::get_ip_address() of the checkout request.
+	 *
+	 * @param array{items?: array<array{subtotal: float, total?: float}>, discount?: float, tax?: float, shipping?: float, currency?: string, customer_id?: int, coupons?: string[], created_via?: string, status?: string, payment_method?: string, ip?: string} $args
+	 */
 	public static function new_order( array $args, string $class = WC_Order::class ): WC_Order {
 		$order = new $class();
 		$items = $args['items'] ?? array( array( 'subtotal' => 100.0 ) );
@@ -92,9 +112,10 @@ final class WC_Standin {
 				'shipping_total'      => (float) ( $args['shipping'] ?? 0 ),
 				'total_tax'           => (float) ( $args['tax'] ?? 0 ),
 				'total'               => $sub - $disc + (float) ( $args['shipping'] ?? 0 ) + (float) ( $args['tax'] ?? 0 ),
-				'customer_ip_address' => $args['ip'] ?? ( $_SERVER['REMOTE_ADDR'] ?? '' ),
+				'customer_ip_address' => $args['ip'] ?? WC_Geolocation::get_ip_address(),
 				'customer_user_agent' => $args['user_agent'] ?? ( $_SERVER['HTTP_USER_AGENT'] ?? '' ),
 				'parent_id'           => $args['parent_id'] ?? 0,
+				'payment_method'      => $args['payment_method'] ?? 'bacs',
 			)
 		);
 		return $order;
@@ -160,8 +181,21 @@ class WC_Order {
 	public function get_coupon_codes() { return $this->props['coupon_codes'] ?? array(); }
 	/** WC_Abstract_Order::get_parent_id */
 	public function get_parent_id() { return (int) ( $this->props['parent_id'] ?? 0 ); }
-	/** WC_Abstract_Order::get_items: line items (here, objects with get_total and get_subtotal). */
-	public function get_items( $types = 'line_item' ) { return array_map( static fn ( $item ) => new WC_Order_Item_Product( $item ), $this->items ); }
+	/** WC_Abstract_Order::get_payment_method: the gateway's id ("bacs", "paypal", …). */
+	public function get_payment_method() { return $this->props['payment_method'] ?? ''; }
+	/**
+	 * WC_Abstract_Order::get_items( $types = 'line_item' ): the items of the given type or types
+	 * ('line_item', 'shipping', 'fee', 'tax', 'coupon'); products only by default.
+	 */
+	public function get_items( $types = 'line_item' ) {
+		$types = (array) $types;
+		$items = array_filter( $this->items, static fn ( $item ) => in_array( $item['type'] ?? 'line_item', $types, true ) );
+		return array_map( static fn ( $item ) => WC_Order_Item_Product::of_type( $item ), $items );
+	}
+	/** WC_Abstract_Order::has_status: whether the status is the one given, or one of those given (filtered by `woocommerce_order_has_status`). */
+	public function has_status( $status ) {
+		return apply_filters( 'woocommerce_order_has_status', ( is_array( $status ) && in_array( $this->get_status(), $status, true ) ) || $this->get_status() === $status, $this, $status );
+	}
 	/** WC_Abstract_Order::set_status */
 	public function set_status( $status ) { $this->props['status'] = $status; }
 	/** WC_Data::set_props */
@@ -266,12 +300,46 @@ class WC_Order_Refund extends WC_Order {
 }
 
 /** A line item's totals (WC_Order_Item_Product: code-reference/classes/WC-Order-Item-Product.html). */
-final class WC_Order_Item_Product {
-	public function __construct( private array $item ) {}
+class WC_Order_Item_Product {
+	public function __construct( protected array $item ) {}
+	/** The item object for a stored row, by its type (WC_Order_Factory::get_order_item). */
+	public static function of_type( array $item ) {
+		return match ( $item['type'] ?? 'line_item' ) {
+			'shipping' => new WC_Order_Item_Shipping( $item ),
+			'fee'      => new WC_Order_Item_Fee( $item ),
+			default    => new WC_Order_Item_Product( $item ),
+		};
+	}
+	/** WC_Order_Item::get_type */
+	public function get_type() { return $this->item['type'] ?? 'line_item'; }
 	/** WC_Order_Item_Product::get_total: after discounts, without tax. */
 	public function get_total() { return $this->item['total'] ?? $this->item['subtotal'] ?? 0.0; }
 	/** WC_Order_Item_Product::get_subtotal: before discounts, without tax. */
 	public function get_subtotal() { return $this->item['subtotal'] ?? 0.0; }
+}
+
+/** A shipping line (WC_Order_Item_Shipping: code-reference/classes/WC-Order-Item-Shipping.html): get_total is its cost without tax. */
+final class WC_Order_Item_Shipping extends WC_Order_Item_Product {}
+
+/** A fee line (WC_Order_Item_Fee: code-reference/classes/WC-Order-Item-Fee.html): get_total is the fee without tax. */
+final class WC_Order_Item_Fee extends WC_Order_Item_Product {}
+
+/**
+ * WC_Geolocation::get_ip_address (includes/class-wc-geolocation.php): the X-Real-IP header as it
+ * came (sanitized text, not checked to be an address), else the first X-Forwarded-For entry if it
+ * is an address ('' if not), else REMOTE_ADDR.
+ */
+final class WC_Geolocation {
+	public static function get_ip_address() {
+		if ( isset( $_SERVER['HTTP_X_REAL_IP'] ) ) {
+			return sanitize_text_field( wp_unslash( $_SERVER['HTTP_X_REAL_IP'] ) );
+		}
+		if ( isset( $_SERVER['HTTP_X_FORWARDED_FOR'] ) ) {
+			$first = trim( explode( ',', sanitize_text_field( wp_unslash( $_SERVER['HTTP_X_FORWARDED_FOR'] ) ) )[0] );
+			return (string) rest_is_ip_address( $first );
+		}
+		return isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : '';
+	}
 }
 
 /** wc_get_order: the order (or refund, or subscription) by id, freshly loaded; false when none (code-reference/files/woocommerce-includes-wc-order-functions.html). */
@@ -285,16 +353,20 @@ function wc_get_order( $the_order = false ) {
 }
 
 /**
- * wc_create_refund (wc-order-functions.php): creates the refund with negative line items, then fires
+ * wc_create_refund (wc-order-functions.php): creates the refund with a negative copy of each order item it
+ * names (a product, shipping or fee line, of the same item class; one whose quantity, total and tax are all
+ * empty is skipped, so a tax-only refund of a product is a product line with total 0), then fires
  * `woocommerce_order_refunded` (order id, refund id); a refund of the whole rest marks the order refunded.
+ * Here a line names its type instead of an order item id.
  *
- * @param array{order_id: int, amount: float, line_items?: array<array{total: float}>} $args
+ * @param array{order_id: int, amount: float, line_items?: array<array{total: float, type?: string, tax?: float}>} $args
  */
 function wc_create_refund( $args = array() ) {
 	$order  = wc_get_order( $args['order_id'] );
 	$refund = new WC_Order_Refund();
 	$refund->set_props( array( 'parent_id' => $order->get_id(), 'amount' => (float) $args['amount'], 'currency' => $order->get_currency(), 'status' => 'completed' ) );
-	$refund->set_items_for_test( array_map( static fn ( $line ) => array( 'total' => -abs( (float) $line['total'] ), 'subtotal' => -abs( (float) $line['total'] ) ), $args['line_items'] ?? array() ) );
+	$lines = array_filter( $args['line_items'] ?? array(), static fn ( $line ) => ! empty( $line['total'] ) || ! empty( $line['tax'] ) );
+	$refund->set_items_for_test( array_map( static fn ( $line ) => array( 'type' => $line['type'] ?? 'line_item', 'total' => -abs( (float) $line['total'] ), 'subtotal' => -abs( (float) $line['total'] ) ), array_values( $lines ) ) );
 	$refund->save();
 	do_action( 'woocommerce_create_refund', $refund, $args );
 	do_action( 'woocommerce_refund_created', $refund->get_id(), $args );
@@ -333,6 +405,17 @@ function as_next_scheduled_action( $hook, $args = null, $group = '' ) {
 		}
 	}
 	return false;
+}
+
+/** as_unschedule_action( $hook, $args = array(), $group = '' ): cancels the next pending action with that hook and args (in that group, if given); its id, or null. */
+function as_unschedule_action( $hook, $args = array(), $group = '' ) {
+	foreach ( WC_Standin::$actions as $id => $action ) {
+		if ( $action['hook'] === $hook && ( ! is_array( $args ) || $action['args'] === $args ) && ( '' === $group || $action['group'] === $group ) ) {
+			unset( WC_Standin::$actions[ $id ] );
+			return $id;
+		}
+	}
+	return null;
 }
 
 /** as_unschedule_all_actions( $hook, $args = array(), $group = '' ) */

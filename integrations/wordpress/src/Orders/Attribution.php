@@ -30,9 +30,12 @@ final class Attribution {
 			return;
 		}
 		$cookie = isset( $_COOKIE['tap_data'] ) && is_string( $_COOKIE['tap_data'] ) ? wp_unslash( $_COOKIE['tap_data'] ) : ''; // phpcs:ignore WordPress.Security.ValidatedSanitizedInput -- sent to the worker as it is; the worker validates it.
+		// WooCommerce's record of the shopper's IP (X-Real-IP, X-Forwarded-For or REMOTE_ADDR), or the connection's when it
+		// has none yet. One that is not an address (a proxy's "unknown") is not replaced by REMOTE_ADDR, the proxy's own.
+		$ip     = (string) ( $order->get_customer_ip_address() ?: ( $_SERVER['REMOTE_ADDR'] ?? '' ) ); // phpcs:ignore
 		$record = array(
 			'tap_data'   => strlen( $cookie ) <= self::MAX_COOKIE ? $cookie : '',
-			'ip'         => (string) ( $order->get_customer_ip_address() ?: ( $_SERVER['REMOTE_ADDR'] ?? '' ) ), // phpcs:ignore
+			'ip'         => (string) rest_is_ip_address( trim( $ip ) ),
 			'user_agent' => substr( (string) ( $order->get_customer_user_agent() ?: ( $_SERVER['HTTP_USER_AGENT'] ?? '' ) ), 0, 512 ), // phpcs:ignore
 		);
 		$order->update_meta_data( self::META, $record );

@@ -36,11 +36,16 @@ final class ConversionBody {
 		return $fields;
 	}
 
-	/** The server event: the order's fields and the attribution kept at checkout. */
+	/**
+	 * The server event: the order's fields and the attribution kept at checkout.
+	 * An `ip` that is not an address (WooCommerce records a proxy's X-Real-IP
+	 * header as it came: "unknown", "a, b") is left out, as for an admin order:
+	 * the worker would refuse the whole event for it (docs/guides/wordpress-woocommerce.md).
+	 */
 	public static function conversion( $order ): array {
 		$body = self::order_fields( $order );
 		foreach ( Attribution::for_order( $order ) as $name => $value ) {
-			if ( in_array( $name, array( 'tap_data', 'ip', 'user_agent' ), true ) && is_string( $value ) && '' !== $value ) {
+			if ( in_array( $name, array( 'tap_data', 'ip', 'user_agent' ), true ) && is_string( $value ) && '' !== $value && ( 'ip' !== $name || rest_is_ip_address( $value ) ) ) {
 				$body[ $name ] = $value;
 			}
 		}
@@ -60,19 +65,45 @@ final class ConversionBody {
 			'refund_id'   => 'wc-refund-' . $refund->get_id(),
 			'currency'    => $order->get_currency(),
 		);
-		if ( (float) $order->get_remaining_refund_amount() > 0 ) {
-			$goods = 0.0;
-			foreach ( $refund->get_items() as $item ) {
-				$goods += -(float) $item->get_total();
-			}
-			if ( $goods <= 0 ) {
-				// An amount-only refund lists no products: its goods share, as the worker does for Stripe and Shopify.
-				$total = (float) $order->get_total();
-				$goods = $total > 0 ? (float) $refund->get_amount() * self::goods( $order ) / $total : 0.0;
-			}
-			$body['amount'] = round( $goods, 2 );
+		if ( ! self::completes_refund( $order ) ) {
+			// Never null here: Refunds sends only a refund that takes_commission().
+			$body['amount'] = self::refunded_goods( $order, $refund ) ?? 0.0;
 		}
 		return $body;
+	}
+
+	/**
+	 * Whether a refund changes the commission: it takes goods back, or it
+	 * completes the order's refund. One that returns only shipping, fees or
+	 * tax leaves it alone, as the worker does for Shopify (docs/reference.md, "Refunds").
+	 */
+	public static function takes_commission( $order, $refund ): bool {
+		return self::completes_refund( $order ) || null !== self::refunded_goods( $order, $refund );
+	}
+
+	private static function completes_refund( $order ): bool {
+		return (float) $order->get_remaining_refund_amount() <= 0;
+	}
+
+	/**
+	 * The goods a refund took back: its product lines after discounts; for a
+	 * refund that lists no lines (an amount typed in), its share of the goods,
+	 * as the worker does for Stripe and Shopify. Null for one whose lines are
+	 * shipping, fees, or a product's tax alone (a product line with a total of 0).
+	 */
+	private static function refunded_goods( $order, $refund ): ?float {
+		$goods = 0.0;
+		foreach ( $refund->get_items( 'line_item' ) as $item ) {
+			$goods += -(float) $item->get_total();
+		}
+		if ( $goods > 0 ) {
+			return round( $goods, 2 );
+		}
+		if ( $refund->get_items( array( 'line_item', 'shipping', 'fee' ) ) ) {
+			return null;
+		}
+		$total = (float) $order->get_total();
+		return round( $total > 0 ? (float) $refund->get_amount() * self::goods( $order ) / $total : 0.0, 2 );
 	}
 
 	private static function goods( $order ): float {

@@ -6,6 +6,10 @@
  * failure (no answer, 5xx, 408, 429) is tried again later, a bounded number
  * of times; every outcome is an order note the merchant can read.
  *
+ * The first retry is queued as soon as an event is collected, and taken back
+ * once it is sent: a request killed before shutdown (a timeout, a crash)
+ * loses nothing, and the retry finds an event already sent and does nothing.
+ *
  * @package Tapline
  */
 
@@ -41,15 +45,19 @@ final class Outbox {
 	}
 
 	public function add_conversion( int $order_id ): void {
-		if ( $this->client->configured() ) {
-			$this->pending[ 'conversion:' . $order_id ] = array( 'conversion', $order_id, 0 );
-		}
+		$this->add( 'conversion:' . $order_id, array( 'conversion', $order_id, 0 ) );
 	}
 
 	public function add_refund( int $order_id, int $refund_id ): void {
-		if ( $this->client->configured() ) {
-			$this->pending[ 'refund:' . $refund_id ] = array( 'refund', $order_id, $refund_id );
+		$this->add( 'refund:' . $refund_id, array( 'refund', $order_id, $refund_id ) );
+	}
+
+	private function add( string $key, array $event ): void {
+		if ( ! $this->client->configured() || isset( $this->pending[ $key ] ) ) {
+			return;
 		}
+		$this->pending[ $key ] = $event;
+		$this->scheduler->later( self::BACKOFF[0], self::RETRY_HOOK, array( ...$event, 2 ) );
 	}
 
 	/** At shutdown: everything this request collected, after the shopper has the page. */
@@ -69,7 +77,8 @@ final class Outbox {
 
 	/** One try of one event; also the retry hook's callback. */
 	public function attempt( $kind, $order_id, $refund_id = 0, $attempt = 1 ): void {
-		$order = wc_get_order( (int) $order_id );
+		// Action Scheduler may outlive WooCommerce (other plugins bundle it) and run a retry queued before it was deactivated.
+		$order = function_exists( 'wc_get_order' ) ? wc_get_order( (int) $order_id ) : false;
 		if ( ! $order ) {
 			return;
 		}
@@ -103,6 +112,8 @@ final class Outbox {
 		if ( ! $answer->retryable() ) {
 			$record->update_meta_data( 'refund' === $kind ? self::REFUND_SENT : self::SENT, $answer->status() ?? 'rejected' );
 			$record->save();
+			// The retry queued when the event was collected (or by a failed try) is no longer needed.
+			$this->scheduler->cancel( self::RETRY_HOOK, array( $kind, $order_id, $refund_id, $attempt + 1 ) );
 			/* translators: 1: what was sent, 2: the worker's answer, e.g. "200 sent" */
 			$order->add_order_note( sprintf( __( 'Tapline: %1$s %2$s.', 'tapline' ), $what, $answer->summary() ) );
 			$order->save();

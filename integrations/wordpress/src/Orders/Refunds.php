@@ -18,9 +18,17 @@ final class Refunds {
 	}
 
 	public function refunded( $order_id, $refund_id ): void {
-		$order = wc_get_order( $order_id );
+		$order  = wc_get_order( $order_id );
+		$refund = wc_get_order( $refund_id );
 		// An order that was never counted (an admin order, by the setting) has nothing to take back.
-		if ( ! $order || 'skipped' === $order->get_meta( Outbox::SENT ) ) {
+		if ( ! $order || ! $refund || 'skipped' === $order->get_meta( Outbox::SENT ) ) {
+			return;
+		}
+		if ( ! ConversionBody::takes_commission( $order, $refund ) ) {
+			$refund->update_meta_data( Outbox::REFUND_SENT, 'skipped' );
+			$refund->save();
+			/* translators: %d: the refund's id */
+			$order->add_order_note( sprintf( __( 'Tapline: refund #%d returns no goods (only shipping, fees or tax): the commission stays.', 'tapline' ), $refund->get_id() ) );
 			return;
 		}
 		$this->outbox->add_refund( (int) $order_id, (int) $refund_id );

@@ -22,11 +22,11 @@
 //   (none)    accepted, a kept full refund  reversed         never sent (keptRefundsOnArrival)
 //   (none)    accepted, kept partial ones   pending          they hold until it is sent
 //   refund    try: order unknown anywhere   unattributed     kept (isKeptRefund), reason conversion_not_found
-//   refund    try: order unknown, but its   as refundMeets   it came first, and is applied as if it came after
-//             conversion arrived meanwhile                   (refundFoundNothing)
+//   refund    try: order unknown, but its   reversed, or     as a kept refund on arrival: a full one stops it,
+//             conversion arrived meanwhile  held             a partial one holds until it is sent (refundFoundNothing)
 //   refund    try: REFUNDS=ignore           ignored          reason refunds_ignored; nothing sent
-//   unattr./  a refund of its order         —                no conversion to the refund (refundedConversion)
-//   ignored
+//   answer-   a refund of its order         unchanged        no conversion to the refund: neither its currency
+//   only                                                     nor its amount counts (refundedConversion)
 //   refund    accepted, another currency    —                refused (currencyRefused): 400, or ignored for a webhook
 //   refund    accepted, a running total     pending          its amount: the total less what was accepted (cumulativeRefund)
 //   dead      operator retry                pending          a new series of tries, the first now

@@ -326,7 +326,16 @@ async function showEvent(key: string): Promise<void> {
     button.onclick = () => retry(event.key, button);
     parts.push(button);
   }
-  if (event.reason) parts.push(el('p', 'Nothing was sent for this event: the worker answered it without a postback, for the reason above. A later event for the same id that names an affiliate is still sent.', 'nothing'));
+  if (event.reason) {
+    // A refund with a reason was tried: kept for its conversion, or recorded under REFUNDS=ignore.
+    const said =
+      event.kind !== 'refund'
+        ? 'Nothing was sent for this event: the worker answered it without a postback, for the reason above. A later event for the same id that names an affiliate is still sent.'
+        : event.reason === 'conversion_not_found'
+          ? 'Kept: if its order’s conversion arrives while the ledger keeps records, this refund applies to it.'
+          : undefined;
+    if (said) parts.push(el('p', said, 'nothing'));
+  }
   parts.push(el('h3', 'History'), history.childElementCount ? history : el('p', 'No tries yet.'));
   if (event.job && Object.keys(event.job).length) parts.push(el('h3', 'Job: the postbacks as sent (without the key)'), ...jobView(event.job));
   $('event').replaceChildren(...parts);

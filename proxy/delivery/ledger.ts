@@ -40,6 +40,8 @@ import {
   isAnswerOnly,
   keyOf,
   refundApplied,
+  refundedConversion,
+  refundFoundNothing,
   refundMeets,
   replacedBy,
   retryRequested,
@@ -113,7 +115,7 @@ export class PostbackLedger extends DurableObject<Env> {
     const job = submission.job;
     if ('refund' in job) {
       // Checked against its conversion here, where both live (docs/reference.md, "Refunds").
-      const currency = currencyRefused(this.store.read(shardKeyOf(job)), job.refund);
+      const currency = currencyRefused(this.conversionOf(job), job.refund);
       if (currency) return { status: 'currency_mismatch', currency };
       const counted = cumulativeRefund(job, this.store.refundsOf(job.refund.external_id));
       if (!counted) {
@@ -274,39 +276,56 @@ export class PostbackLedger extends DurableObject<Env> {
     else if (record.status === 'pending') logLine('postback_retry_scheduled', { key, ...idsOf(record), attempt: record.attempts, next_try_at: record.next_try_at });
     if (record.next_try_at !== null) await this.scheduleAlarm(record.next_try_at);
     // Refunds that held for this conversion run now that it is sent, or stopped (by this try, or by a full refund's).
-    const order = record.kind === 'refund' ? this.store.read(shardKeyOf(record.job)) : record;
+    const order = record.kind === 'refund' ? this.conversionOf(record.job) : record;
     if (order && releasesRefunds(order)) {
       for (const refund of this.store.refundsOf(idsOf(order).external_id!).filter(isHeldRefund)) await this.attempt(refund.key);
     }
     return record;
   }
 
+  /** The conversion a refund of this job meets (lifecycle.ts refundedConversion: a record that only logs an answer is none). */
+  private conversionOf(job: LedgerRecord['job']): LedgerRecord | undefined {
+    return refundedConversion(this.store.read(shardKeyOf(job)));
+  }
+
   /** A refund lives beside its conversion; lifecycle.ts refundMeets decides what its try does. */
   private async tryRefund(record: LedgerRecord): Promise<TryOutcome> {
     const refund = (record.job as RefundJob).refund;
     const conversionKey = shardKeyOf(record.job);
-    const conversion = this.store.read(conversionKey);
-    switch (refundMeets(conversion, this.inFlight.has(conversionKey), refund)) {
+    const conversion = this.conversionOf(record.job);
+    const verdict = refundMeets(conversion, this.inFlight.has(conversionKey), refund);
+    if (verdict !== 'run') return this.refundDecided(record, verdict, conversion);
+    // One refund of an order at a time: each plans from the commission the one before it left
+    // (a second one meanwhile finds the order busy and waits, as it does for the conversion's own try).
+    this.inFlight.add(conversionKey);
+    let outcome: TryOutcome;
+    try {
+      outcome = await this.runRefundOf(record, conversion);
+    } finally {
+      this.inFlight.delete(conversionKey);
+    }
+    if (outcome.result !== 'unattributed') return outcome;
+    // Its conversion may have arrived while the lookup held the order: it applies now, as a kept refund would.
+    const arrived = this.conversionOf(record.job);
+    const again = refundFoundNothing(conversion, arrived, this.inFlight.has(conversionKey), refund);
+    return again === 'keep' ? outcome : this.refundDecided(record, again, arrived);
+  }
+
+  /** What a refund's try does when lifecycle.ts decides it without Tapfiliate (refundMeets, refundFoundNothing). */
+  private refundDecided(record: LedgerRecord, verdict: 'wait' | 'retry' | 'hold' | 'reverse_unsent' | 'already_reversed', conversion: LedgerRecord | undefined): TryOutcome {
+    switch (verdict) {
       case 'wait':
         return { result: 'retry', step: 'refund', reason: 'conversion_in_flight' };
+      case 'retry':
+        return { result: 'retry', step: 'refund', reason: 'conversion_arrived' };
       case 'hold':
         return { result: 'hold' };
       case 'reverse_unsent':
         this.write(reversedBeforeSending(conversion!, record.key, Date.now()));
-        logLine('conversion_reversed_unsent', { key: conversionKey, refund_id: refund.refund_id });
+        logLine('conversion_reversed_unsent', { key: conversion!.key, refund_id: (record.job as RefundJob).refund.refund_id });
         return { result: 'reversed', message: 'the conversion had not been sent; it never will be' };
       case 'already_reversed':
         return { result: 'reversed', message: 'the conversion was already reversed' };
-      case 'run':
-        break;
-    }
-    // One refund of an order at a time: each plans from the commission the one before it left
-    // (a second one meanwhile finds the order busy and waits, as it does for the conversion's own try).
-    this.inFlight.add(conversionKey);
-    try {
-      return await this.runRefundOf(record, conversion);
-    } finally {
-      this.inFlight.delete(conversionKey);
     }
   }
 

@@ -21,7 +21,12 @@
 //             refund of the order runs                       before it left
 //   (none)    accepted, a kept full refund  reversed         never sent (keptRefundsOnArrival)
 //   (none)    accepted, kept partial ones   pending          they hold until it is sent
-//   refund    try: order unknown anywhere   ignored          kept: answered unattributed (isKeptRefund)
+//   refund    try: order unknown anywhere   unattributed     kept (isKeptRefund), reason conversion_not_found
+//   refund    try: order unknown, but its   reversed, or     as a kept refund on arrival: a full one stops it,
+//             conversion arrived meanwhile  held             a partial one holds until it is sent (refundFoundNothing)
+//   refund    try: REFUNDS=ignore           ignored          reason refunds_ignored; nothing sent
+//   answer-   a refund of its order         unchanged        no conversion to the refund: neither its currency
+//   only                                                     nor its amount counts (refundedConversion)
 //   refund    accepted, another currency    —                refused (currencyRefused): 400, or ignored for a webhook
 //   refund    accepted, a running total     pending          its amount: the total less what was accepted (cumulativeRefund)
 //   dead      operator retry                pending          a new series of tries, the first now
@@ -200,9 +205,23 @@ export function answered(event: Answered, now: number): LedgerRecord {
   return withHistory({ ...record, status, reason, next_try_at: null }, { at: now, outcome: status, reason });
 }
 
-/** Whether a record only says how an event was answered (answered() made it), so a later event of its key replaces it. */
+/**
+ * Whether a record only says how an event was answered (answered() made it: never
+ * tried), so a later event of its key replaces it. A refund kept or ignored after
+ * its try has a reason too, and is not one: a replay of it is a duplicate.
+ */
 export function isAnswerOnly(record: LedgerRecord): boolean {
-  return record.reason !== undefined && (record.status === 'unattributed' || record.status === 'ignored');
+  return record.attempts === 0 && record.reason !== undefined && (record.status === 'unattributed' || record.status === 'ignored');
+}
+
+/**
+ * The conversion a refund meets, of what its key holds: a record that only says
+ * how an event was answered is none. Anyone may post an unattributed browser
+ * conversion for a guessable order id, so its amount and currency decide nothing
+ * about a refund (docs/reference.md, "Refunds").
+ */
+export function refundedConversion(record: LedgerRecord | undefined): LedgerRecord | undefined {
+  return record && !isAnswerOnly(record) ? record : undefined;
 }
 
 /**
@@ -259,14 +278,28 @@ export function tryFinished(record: LedgerRecord, outcome: TryOutcome, now: numb
     }
     case 'hold':
       return refundHolds(record, now);
-    default:
-      return withHistory({ ...base, status: outcome.result, next_try_at: null }, {
+    default: {
+      // A refund answered without a change at Tapfiliate says why, as an answered event does (docs/operations.md, "Console").
+      const reason = outcome.result === 'unattributed' || outcome.result === 'ignored' ? REFUND_REASONS[outcome.result] : undefined;
+      return withHistory({ ...withoutReason(base), ...(reason && { reason }), status: outcome.result, next_try_at: null }, {
         at: now,
         outcome: outcome.result,
         step: 'refund',
         message: outcome.message,
+        reason,
       });
+    }
   }
+}
+
+/** Why a refund's try ended `unattributed` (neither the ledger nor Tapfiliate holds its order: kept) or `ignored` (REFUNDS=ignore). */
+const REFUND_REASONS = { unattributed: 'conversion_not_found', ignored: 'refunds_ignored' } as const;
+
+/** A record whose status moves on from `unattributed` or `ignored` no longer shows why it was. */
+function withoutReason(record: LedgerRecord): LedgerRecord {
+  if (record.reason === undefined) return record;
+  const { reason: _reason, ...rest } = record;
+  return rest;
 }
 
 type RetryVerdict = { record: LedgerRecord } | { refused: 'already_sent' } | { refused: 'not_retryable'; status: 'reversed' | 'unattributed' | 'ignored' };
@@ -304,6 +337,28 @@ export function refundMeets(
   return 'run';
 }
 
+/**
+ * A refund whose lookup found its order nowhere, given the conversion its try
+ * began with (`met`) and the one the ledger holds now. The lookup holds the order
+ * busy, so a conversion that arrived meanwhile was accepted and not tried, and
+ * found no kept refund (this one was still running): the refund is then decided
+ * as if its conversion had come first (refundMeets), as a kept refund is when its
+ * conversion arrives (keptRefundsOnArrival); a `run` or `wait` becomes a `retry`,
+ * whose next try meets the conversion. Otherwise, or when it came in another
+ * currency, it is `keep`: answered unattributed, and kept. A conversion the try
+ * began with was looked up: Tapfiliate's answer stands.
+ */
+export function refundFoundNothing(
+  met: LedgerRecord | undefined,
+  arrived: LedgerRecord | undefined,
+  busy: boolean,
+  refund: RefundJob['refund'],
+): 'keep' | 'reverse_unsent' | 'hold' | 'already_reversed' | 'retry' {
+  if (met || !arrived || currencyRefused(arrived, refund)) return 'keep';
+  const verdict = refundMeets(arrived, busy, refund);
+  return verdict === 'run' || verdict === 'wait' ? 'retry' : verdict;
+}
+
 /** The amount of a conversion's job, when it has one. */
 export function conversionAmount(conversion: LedgerRecord): number | undefined {
   return 'refund' in conversion.job ? undefined : conversion.job.conversion?.amount;
@@ -334,7 +389,7 @@ export function currencyRefused(conversion: LedgerRecord | undefined, refund: Re
 /** A refund holding for its conversion to be sent: pending, with no try due (the conversion's end of try starts it). */
 export function refundHolds(refund: LedgerRecord, now: number): LedgerRecord {
   return withHistory(
-    { ...refund, status: 'pending', next_try_at: null, updated_at: now },
+    { ...withoutReason(refund), status: 'pending', next_try_at: null, updated_at: now },
     { at: now, outcome: 'retry', step: 'refund', message: 'holds until its conversion is sent' },
   );
 }
@@ -359,7 +414,7 @@ export function keptRefundsOnArrival(conversion: LedgerRecord, kept: LedgerRecor
   const full = matching.find((record) => isFullRefund((record.job as RefundJob).refund, conversion));
   if (full) {
     const refund = withHistory(
-      { ...full, status: 'reversed', next_try_at: null, updated_at: now },
+      { ...withoutReason(full), status: 'reversed', next_try_at: null, updated_at: now },
       { at: now, outcome: 'reversed', step: 'refund', message: `applied to ${conversion.key} when it arrived: never sent` },
     );
     return { conversion: reversedBeforeSending(conversion, full.key, now), refunds: [refund] };

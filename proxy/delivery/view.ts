@@ -5,7 +5,7 @@ import { IDENTIFIER_FIELDS } from '../events/schema';
 import { truncateIp } from '../lib/log';
 import { withoutUndefined } from '../lib/plain';
 import type { PostbackJob } from '../tapfiliate';
-import type { Attempt, EventSource, LedgerRecord, RecordKind, RecordStatus, RefundJob } from './lifecycle';
+import { isAnswerOnly, type Attempt, type EventSource, type LedgerRecord, type RecordKind, type RecordStatus, type RefundJob } from './lifecycle';
 
 interface LedgerEventAttempt {
   at: string;
@@ -80,7 +80,8 @@ export function eventView(record: LedgerRecord, withHistory: boolean): LedgerEve
     ...(record.status === 'pending' && record.next_try_at !== null && { next_try_at: iso(record.next_try_at) }),
     ...(last && { last: attemptView(last) }),
     ...(record.kind === 'conversion' && record.refunded_amount > 0 && { refunded_amount: record.refunded_amount }),
-    ...(withHistory && record.reason === undefined && { job: jobView(record) }),
+    // An answer-only record's job was never going to be sent; a refund kept or ignored after its try shows its own.
+    ...(withHistory && !isAnswerOnly(record) && { job: jobView(record) }),
     ...(record.gross !== undefined && { gross: record.gross }),
     ...(withHistory && { history: record.history.map(attemptView) }),
   };

@@ -5,13 +5,17 @@
 import { describe, expect, it } from 'vitest';
 import {
   accepted,
+  answered,
   cumulativeRefund,
+  isAnswerOnly,
   isFullRefund,
   currencyRefused,
   isHeldRefund,
   isKeptRefund,
   keptRefundsOnArrival,
+  refundFoundNothing,
   refundMeets,
+  refundedConversion,
   releasesRefunds,
   tryFinished,
   tryStarted,
@@ -82,6 +86,60 @@ describe('refunds that came before their conversion', () => {
     const { conversion: after, refunds } = keptRefundsOnArrival(conversion(100, 'EUR'), [kept({ currency: 'JPY' })], NOW);
     expect(after.status).toBe('pending');
     expect(refunds).toEqual([]);
+  });
+});
+
+describe('a refund whose lookup found nothing, while its conversion arrived (the lookup held the order busy)', () => {
+  it('no conversion: kept', () => {
+    expect(refundFoundNothing(undefined, undefined, false, refundJob().refund)).toBe('keep');
+  });
+
+  it('a conversion the try began with was looked up: Tapfiliate’s empty answer stands', () => {
+    const sent = tryFinished(tryStarted(conversion(100), NOW), { result: 'sent', duplicate: false }, NOW);
+    expect(refundFoundNothing(sent, sent, false, refundJob().refund)).toBe('keep');
+  });
+
+  it('a full one stops the conversion that arrived; a partial one holds for it', () => {
+    expect(refundFoundNothing(undefined, conversion(100), false, refundJob().refund)).toBe('reverse_unsent');
+    expect(refundFoundNothing(undefined, conversion(100), false, refundJob({ amount: 30, currency: 'EUR' }).refund)).toBe('hold');
+  });
+
+  it('one in another currency than the conversion that arrived is kept, as a kept refund is left alone', () => {
+    expect(refundFoundNothing(undefined, conversion(100, 'EUR'), false, refundJob({ amount: 30, currency: 'JPY' }).refund)).toBe('keep');
+  });
+
+  it('a conversion reversed meanwhile (by a kept full refund) is already reversed; one sent or busy is tried again', () => {
+    const reversed = keptRefundsOnArrival(conversion(100), [kept()], NOW).conversion;
+    expect(refundFoundNothing(undefined, reversed, false, refundJob({ refund_id: 're_2' }).refund)).toBe('already_reversed');
+    const sent = tryFinished(tryStarted(conversion(100), NOW), { result: 'sent', duplicate: false }, NOW);
+    expect(refundFoundNothing(undefined, sent, false, refundJob().refund)).toBe('retry');
+    expect(refundFoundNothing(undefined, conversion(100), true, refundJob().refund)).toBe('retry');
+  });
+});
+
+describe('what a refund meets of its order', () => {
+  const planted = (currency = 'JPY') =>
+    answered({ job: { conversion: { external_id: 'ORD1', amount: 10, currency } }, source: 'browser', signed: false, status: 'unattributed', reason: 'no_attribution' }, NOW);
+
+  it('a record that only logs an answer is no conversion: its currency refuses nothing, its amount decides nothing', () => {
+    expect(isAnswerOnly(planted())).toBe(true);
+    expect(refundedConversion(planted())).toBeUndefined();
+    expect(currencyRefused(refundedConversion(planted()), refundJob({ amount: 30, currency: 'EUR' }).refund)).toBeUndefined();
+    expect(refundedConversion(conversion())).toEqual(conversion());
+  });
+
+  it('a refund kept or ignored says why, and stays a refund (a replay of its id is a duplicate, not a replacement)', () => {
+    expect(kept()).toMatchObject({ status: 'unattributed', reason: 'conversion_not_found' });
+    expect(kept().history.at(-1)).toMatchObject({ outcome: 'unattributed', reason: 'conversion_not_found' });
+    expect(isAnswerOnly(kept())).toBe(false);
+    const ignored = tryFinished(tryStarted(refund(), NOW), { result: 'ignored' }, NOW);
+    expect(ignored).toMatchObject({ status: 'ignored', reason: 'refunds_ignored' });
+    expect(isAnswerOnly(ignored)).toBe(false);
+  });
+
+  it('a kept refund applied to its conversion no longer shows the reason it was kept for', () => {
+    expect(keptRefundsOnArrival(conversion(100), [kept()], NOW).refunds[0]).not.toHaveProperty('reason');
+    expect(keptRefundsOnArrival(conversion(100), [kept({ amount: 30, currency: 'EUR' })], NOW).refunds[0]).not.toHaveProperty('reason');
   });
 });
 

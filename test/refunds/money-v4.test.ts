@@ -186,3 +186,100 @@ describe('a review of the refund paths', () => {
     expect(await conversionsSent(id)).toEqual([]);
   });
 });
+
+describe('a second review of kept refunds', () => {
+  const ADMIN = 'money-v4-admin-token';
+  /** The record as the operator API shows it (GET /_tap/admin/api/events/:key). */
+  const eventOf = async (key: string, extra: Partial<Env> = {}) =>
+    (await request(env({ TAPLINE_ADMIN_TOKEN: ADMIN, ...extra }), `/admin/api/events/${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json.event as Record<string, unknown>;
+  /** Until the stand-in has been asked to look this order up: the refund's lookup is under way. */
+  async function lookupStarted(external_id: string) {
+    for (let i = 0; i < 200; i++) {
+      if ((await upstream.rest()).some((r) => r.method === 'GET' && r.path.includes(encodeURIComponent(external_id)))) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`no lookup of ${external_id} reached the stand-in`);
+  }
+  /**
+   * A browser conversion in open trust (no webhook owns the orders), without the affiliate's cookie:
+   * anyone can post one for a guessable order id, and it is recorded only as an answer (unattributed).
+   */
+  const browserConvert = (body: Record<string, unknown>) =>
+    request(env({ STRIPE_WEBHOOK_SECRET: '', SHOPIFY_WEBHOOK_SECRET: '', PADDLE_WEBHOOK_SECRET: '', PADDLE_SANDBOX_WEBHOOK_SECRET: '', LEMONSQUEEZY_WEBHOOK_SECRET: '' }), '/convert', {
+      method: 'POST',
+      headers: { origin: 'https://shop.example', 'content-type': 'text/plain;charset=UTF-8' },
+      body: JSON.stringify(body),
+    });
+  /** A refund whose lookup at Tapfiliate is slow, and its conversion arriving while it looks. */
+  async function conversionDuringLookup(id: string, fields: Record<string, unknown> = {}) {
+    await upstream.setFaults({ rest: { slowMs: 1500, next: ['slow'] } });
+    const refunding = refund(id, fields);
+    await lookupStarted(id);
+    // The order is busy with the refund's lookup, so the conversion is accepted and waits.
+    expect((await convert(id, 100)).json).toEqual({ ok: true, status: 'queued' });
+    return (await refunding).json;
+  }
+
+  it('a full refund whose conversion arrives while it looks the order up: the conversion is never sent, and is reversed', async () => {
+    const id = unique('DURING-FULL');
+    // The refund's try, back from an empty lookup, finds the conversion: stopped, never sent.
+    expect(await conversionDuringLookup(id)).toEqual({ ok: true, status: 'reversed' });
+    await drainAll();
+    expect(await conversionsSent(id)).toEqual([]);
+    expect(await recordOf(`con:${id}`)).toMatchObject({ status: 'reversed' });
+  });
+
+  it('a partial refund whose conversion arrives while it looks the order up: sent, and the commission ends as if the refund had come after', async () => {
+    const id = unique('DURING-PART');
+    // It holds until the conversion is sent.
+    expect(await conversionDuringLookup(id, { amount: 30, currency: 'EUR' })).toEqual({ ok: true, status: 'queued' });
+    await drainAll();
+    expect(await conversionsSent(id)).toHaveLength(1);
+    expect(await commissions(id)).toEqual([{ amount: 7, approved: null }]);
+    expect(await recordOf(`con:${id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 30 });
+  });
+
+  it('a kept refund shows its reason (conversion_not_found), and its job', async () => {
+    const id = unique('KEPT-REASON');
+    const refund_id = unique('re');
+    expect((await server('/refund', { external_id: id, refund_id, amount: 30, currency: 'EUR' })).json).toEqual({ ok: true, status: 'unattributed' });
+    expect(await eventOf(`ref:${refund_id}`)).toMatchObject({ status: 'unattributed', reason: 'conversion_not_found', job: { refund: { refund_id, amount: 30 } } });
+    // A replay of the same refund id is still a duplicate: a kept refund is not a mere answer.
+    expect((await server('/refund', { external_id: id, refund_id, amount: 30, currency: 'EUR' })).json).toEqual({ ok: true, status: 'duplicate' });
+  });
+
+  it('a refund under REFUNDS=ignore shows its reason (refunds_ignored)', async () => {
+    await undo();
+    undo = await pointLedgersAt({ POSTBACK_CONVERSION_URL: upstream.conversionUrl, TAPFILIATE_REST_URL: upstream.restUrl, TAPFILIATE_API_KEY: KEY, REFUNDS: 'ignore' });
+    const ignoring = (body: unknown) =>
+      request(env({ REFUNDS: 'ignore' }), '/refund', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+    const id = unique('IGNORE-REASON');
+    const refund_id = unique('re');
+    expect((await ignoring({ external_id: id, refund_id })).json).toEqual({ ok: true, status: 'ignored' });
+    expect(await eventOf(`ref:${refund_id}`, { REFUNDS: 'ignore' })).toMatchObject({ status: 'ignored', reason: 'refunds_ignored' });
+  });
+
+  it('an unattributed browser conversion planted in another currency does not refuse the merchant’s refund: it is kept, and applies when the real conversion arrives', async () => {
+    const id = unique('PLANTED');
+    const planted = await browserConvert({ external_id: id, amount: 10, currency: 'JPY' });
+    expect(planted.json).toEqual({ ok: true, status: 'unattributed' });
+    const early = await refund(id, { amount: 30, currency: 'EUR' });
+    expect(early.status).toBe(200);
+    expect(early.json).toEqual({ ok: true, status: 'unattributed' });
+    expect((await convert(id, 100)).json).toEqual({ ok: true, status: 'sent' });
+    await drainAll();
+    expect(await conversionsSent(id)).toHaveLength(1);
+    expect(await commissions(id)).toEqual([{ amount: 7, approved: null }]);
+    expect(await recordOf(`con:${id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 30 });
+  });
+
+  it('an unattributed browser conversion planted with a small amount does not turn a partial refund into a full one', async () => {
+    const id = unique('PLANTED-AMOUNT');
+    // Tapfiliate holds the order (sent before Tapline), the ledger only a stranger's answer-only record of it.
+    await upstream.seedConversion({ external_id: id, amount: 100 });
+    const planted = await browserConvert({ external_id: id, amount: 1, currency: 'EUR' });
+    expect(planted.json).toEqual({ ok: true, status: 'unattributed' });
+    expect((await refund(id, { amount: 30, currency: 'EUR' })).json).toEqual({ ok: true, status: 'adjusted' });
+    expect(await commissions(id)).toEqual([{ amount: 7, approved: null }]);
+  });
+});

@@ -4,7 +4,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import * as z from 'zod/mini';
 import { adminTokenOf } from '../config';
-import { BULK_RETRY_LIMIT, decodeCursor, RECORD_STATUSES, type CreateDelivery, type EventQuery } from '../delivery';
+import { BULK_RETRY_LIMIT, decodeCursor, decodeRetryCursor, RECORD_STATUSES, type CreateDelivery, type EventQuery } from '../delivery';
 import { invalidRequest, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http/context';
 import { answerDelivery, refuseUnlessLedger } from '../http/answers';
 import { bearerIs } from '../http/trust';
@@ -24,6 +24,8 @@ const ISO_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?
 const timeSchema = z.optional(z.string().check(z.regex(ISO_TIME, 'must be an ISO 8601 date or time, e.g. 2026-12-07 or 2026-12-07T10:00:00Z')));
 /** Prefix search: `ORD-10*`, with this many characters at least before the `*`, so no search asks for everything. */
 const MIN_PREFIX = 3;
+
+const cursorSchema = z.optional(z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024), z.regex(/^[\w.:~=+/-]*$/, 'is not a cursor this API gave')));
 
 const listQuerySchema = z.object({
   status: z.optional(z.enum(RECORD_STATUSES)),
@@ -45,10 +47,11 @@ const listQuerySchema = z.object({
       z.pipe(z.transform(Number), z.number().check(z.gte(1, 'must be at least 1'), z.lte(100, 'must be at most 100'))),
     ),
   ),
-  cursor: z.optional(z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024), z.regex(/^[\w.:~=+/-]*$/, 'is not a cursor this API gave'))),
+  cursor: cursorSchema,
 });
 
-const bulkRetrySchema = z.strictObject({ status: z.literal('dead', 'must be "dead": only dead records are retried in bulk'), from: timeSchema, to: timeSchema });
+/** `cursor`: the previous call's next_cursor, so a bulk retry goes on past the records it has tried (docs/reference.md). */
+const bulkRetrySchema = z.strictObject({ status: z.literal('dead', 'must be "dead": only dead records are retried in bulk'), from: timeSchema, to: timeSchema, cursor: cursorSchema });
 
 /**
  * The acceptance range in ms: a bare `from` date is its first millisecond, a
@@ -129,10 +132,15 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
     return c.json(redact({ ok: true, event }, c.env));
   });
 
-  // Every dead record of a range at once, after an outage or a replaced key: at most BULK_RETRY_LIMIT per call.
+  // Every dead record of a range at once, after an outage or a replaced key: at most BULK_RETRY_LIMIT per call, each once per bulk retry.
   api.post('/retry', async (c) => {
-    const { from, to } = parseWith(bulkRetrySchema, jsonObject(await c.req.text()));
-    const counts = await deliveryOf(c, createDelivery).retryDead(withoutUndefined(rangeOf({ from, to })), BULK_RETRY_LIMIT);
+    const { from, to, cursor } = parseWith(bulkRetrySchema, jsonObject(await c.req.text()));
+    try {
+      decodeRetryCursor(cursor);
+    } catch {
+      throw invalidRequest([{ path: 'cursor', message: 'is not a next_cursor a bulk retry gave' }]);
+    }
+    const counts = await deliveryOf(c, createDelivery).retryDead(withoutUndefined({ ...rangeOf({ from, to }), cursor }), BULK_RETRY_LIMIT);
     c.get('log').result = `retried_${counts.retried}`;
     return c.json({ ok: true, ...counts });
   });

@@ -129,8 +129,24 @@ describe('GET events', () => {
       { createDelivery: fake.create },
     );
     expect(status).toBe(200);
-    expect(json()).toEqual({ ok: true, retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 });
-    expect(fake.calls).toEqual([{ method: 'retryDead', arg: { range: { to: Date.parse('2026-12-07T12:00:00Z') }, limit: 500 } }]);
+    expect(json()).toEqual({ ok: true, retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0, next_cursor: null });
+    expect(fake.calls).toEqual([{ method: 'retryDead', arg: { query: { to: Date.parse('2026-12-07T12:00:00Z') }, limit: 500 } }]);
+  });
+
+  it('POST retry refuses a cursor no bulk retry gave (a page cursor included), naming it', async () => {
+    const pageCursor = btoa(JSON.stringify([Date.now(), 'con:ORD-1'])).replace(/=+$/, '');
+    for (const cursor of ['not a cursor!', 'bm9wZQ', pageCursor, '']) {
+      const fake = fakeDelivery();
+      const { status, json } = await call(
+        '/_tap/admin/api/retry',
+        { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify({ status: 'dead', cursor }) },
+        {},
+        { createDelivery: fake.create },
+      );
+      expect(status, cursor).toBe(400);
+      expect(json()).toMatchObject({ ok: false, error: 'invalid_request', issues: [{ path: 'cursor' }] });
+      expect(fake.calls).toEqual([]);
+    }
   });
 
   it('passes no filter when none is given (the ledger defaults the limit to 50)', async () => {

@@ -187,10 +187,42 @@ function keyOf(c: AppContext): string {
 
 const notFound = () => jsonError(404, { ok: false, error: 'not_found', message: 'the ledger has no record with this key' });
 
-/** An IPv4 address inside free text (an upstream message, say). */
-const IPV4_IN_TEXT = /\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b/g;
-/** What may be an IPv6 address inside free text: hex groups and at least two colons (isIp decides). */
-const IPV6_IN_TEXT = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:])/g;
+/** An IPv4 address inside free text (an upstream message, say), also glued to a word (`x_203.0.113.7`). */
+const IPV4_IN_TEXT = /(?<!\d)(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}(?!\d)/g;
+/** A run of the characters an IPv6 address is written with, two colons at least: where one may be, glued to anything. */
+const IPV6_RUN = /[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*/g;
+/** The shape of an IPv6 address (RFC 4291, section 2.2), cheap to test before isIp parses it. */
+const IPV6_SHAPE = /^(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?$/;
+/** Two `::`, or `:::`: no address, and not worth parsing. */
+const TWO_GAPS = /:::|::.*::/;
+/** The longest IPv6 address as text: 0000:0000:0000:0000:0000:ffff:255.255.255.255. */
+const MAX_IPV6 = 45;
+
+/**
+ * Every IPv6 address inside a run, glued to anything (`IP:2001:db8::1`,
+ * `x_2001:db8::1`, `ip=2001:db8::1:`), cut to its /48 plus ::x (lib/log.ts
+ * truncateIp): the leftmost first, the longest there. One never stops before
+ * a colon the run goes on after, so in `ab:2001:db8:…:6` it is the eight
+ * groups that end the run. A time (12:30:45) or a MAC address is none, and stays.
+ */
+function maskIpv6Run(run: string): string {
+  let masked = '';
+  let done = 0;
+  for (let at = 0; at < run.length - 2; at++) {
+    // Only `::` starts or ends an address with a colon: a single one is not tried, so no parse is wasted on it.
+    if (run[at] === ':' && run[at + 1] !== ':') continue;
+    for (let end = Math.min(run.length, at + MAX_IPV6); end > at + 2; end--) {
+      if ((run[end] === ':' && end < run.length - 1) || (run[end - 1] === ':' && run[end - 2] !== ':')) continue;
+      const address = run.slice(at, end);
+      if (!IPV6_SHAPE.test(address) || TWO_GAPS.test(address) || !isIp(address)) continue;
+      masked += run.slice(done, at) + truncateIp(address);
+      done = end;
+      at = end - 1;
+      break;
+    }
+  }
+  return masked + run.slice(done);
+}
 
 /**
  * The ledger holds no IP and no secret; this makes sure no answer does either,
@@ -203,7 +235,7 @@ export function redact<T>(value: T, env: Partial<Env>): T {
     if (typeof item === 'string') {
       if (isIp(item)) return truncateIp(item);
       // IPv6 first: its /48 plus ::x (docs/security.md, as the operator API shows every IP), also when it ends in a dotted IPv4.
-      let text = item.replace(IPV6_IN_TEXT, (address) => (isIp(address) ? truncateIp(address)! : address));
+      let text = item.replace(IPV6_RUN, maskIpv6Run);
       text = text.replace(IPV4_IN_TEXT, (address, network: string) => (isIp(address) ? `${network}.x` : address));
       for (const secret of secrets) text = text.split(secret).join('***');
       return text;

@@ -266,6 +266,15 @@ describe('nothing secret in an answer', () => {
     });
   });
 
+  it('masks an IPv6 address glued to a label or a word, and no time or MAC address', () => {
+    expect(redact({ message: 'Click from IP:2001:db8:abcd:12:3:4:5:6', id: 'x_2001:db8::1', at: 'ip=2001:db8:ab::7: refused at 12:30:45 by 00:1a:2b:3c:4d:5e' }, {})).toEqual({
+      message: 'Click from IP:2001:db8:abcd::x',
+      id: 'x_2001:db8::x',
+      at: 'ip=2001:db8:ab::x: refused at 12:30:45 by 00:1a:2b:3c:4d:5e',
+    });
+    expect(redact({ message: 'from x_203.0.113.77 and v198.51.100.9' }, {})).toEqual({ message: 'from x_203.0.113.x and v198.51.100.x' });
+  });
+
   it('leaves ids that merely look like numbers alone', () => {
     expect(redact({ id: '1.2.3', version: '999.1.1.1', n: 5 }, {})).toEqual({ id: '1.2.3', version: '999.1.1.1', n: 5 });
   });

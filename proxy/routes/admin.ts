@@ -64,7 +64,9 @@ function rangeOf(query: { from?: string; to?: string }): { from?: number; to?: n
     if (text === undefined) return undefined;
     const [, date, time, zone] = ISO_TIME.exec(text)!;
     const ms = Date.parse(time ? `${date}T${time}${zone ?? 'Z'}` : `${date}T00:00:00Z`);
-    if (!Number.isFinite(ms) || (!time && new Date(ms).toISOString().slice(0, 10) !== date)) {
+    // Date.parse reads 2026-02-30 as 2 March, with a time or without: the date must come back as it was given.
+    const day = Date.parse(`${date}T00:00:00Z`);
+    if (!Number.isFinite(ms) || !Number.isFinite(day) || new Date(day).toISOString().slice(0, 10) !== date) {
       throw invalidRequest([{ path: field, message: 'is not a date or time that exists' }]);
     }
     return time || field === 'from' ? ms : ms + 86_400_000 - 1;

@@ -120,6 +120,22 @@ describe('GET events', () => {
     expect(fake.calls[0].arg).toEqual({ q: 'ORD-10', prefix: true, from: Date.parse('2026-12-07T09:00:00Z'), to: Date.parse('2026-12-08T00:00:00Z') - 1 });
   });
 
+  it('refuses a date that does not exist, with a time or without, naming the field (the list and the bulk retry)', async () => {
+    for (const [field, value] of [['from', '2026-02-30T10:00Z'], ['from', '2026-02-30'], ['to', '2026-04-31T23:59:59+02:00'], ['from', '2026-02-29 10:00']] as const) {
+      const fake = fakeDelivery();
+      const listed = await call(`/_tap/admin/api/events?${field}=${encodeURIComponent(value)}`, { headers: bearer() }, {}, { createDelivery: fake.create });
+      expect(listed.status, value).toBe(400);
+      expect(listed.json(), value).toMatchObject({ ok: false, error: 'invalid_request', issues: [{ path: field, message: 'is not a date or time that exists' }] });
+      const init = { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify({ status: 'dead', [field]: value }) };
+      const retried = await call('/_tap/admin/api/retry', init, {}, { createDelivery: fake.create });
+      expect(retried.status, value).toBe(400);
+      expect(retried.json(), value).toMatchObject({ issues: [{ path: field }] });
+      expect(fake.calls, value).toEqual([]);
+    }
+    // 2028 is a leap year: its 29 February exists.
+    expect((await call('/_tap/admin/api/events?from=2028-02-29T10:00Z', { headers: bearer() })).status).toBe(200);
+  });
+
   it('POST retry hands the range and the limit of 500 to the ledger', async () => {
     const fake = fakeDelivery();
     const { status, json } = await call(

@@ -43,6 +43,8 @@ interface BulkRetry {
   queued: number;
   rejected: number;
   remaining: number;
+  /** Set while the bulk retry has records left: the next call passes it. */
+  next_cursor: string | null;
 }
 
 const TOKEN = 'tapline-admin-token';
@@ -361,14 +363,16 @@ async function retryDead(button: HTMLButtonElement): Promise<void> {
   const scope = searched(new URLSearchParams(range)) || 'every date';
   if (!confirm(`Send every dead event (${scope}) to Tapfiliate again?`)) return;
   button.disabled = true;
-  const total: BulkRetry = { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 };
+  const total: BulkRetry = { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0, next_cursor: null };
   try {
-    for (let calls = 0; calls < 20; calls++) {
-      const result = await api<BulkRetry>('retry', 'POST', { status: 'dead', ...range });
+    // Each call passes the last one's cursor, so a record refused again is not picked again: every dead record once.
+    do {
+      const result = await api<BulkRetry>('retry', 'POST', { status: 'dead', ...range, ...(total.next_cursor && { cursor: total.next_cursor }) });
       for (const name of ['retried', 'sent', 'queued', 'rejected'] as const) total[name] += result[name];
       total.remaining = result.remaining;
-      if (!result.remaining || !result.retried) break;
-    }
+      total.next_cursor = result.retried ? result.next_cursor : null;
+      if (total.next_cursor) notice(`Retrying dead events (${scope}): ${total.retried} done, ${total.remaining} to go…`, 'ok');
+    } while (total.next_cursor);
     const text = `Retried ${total.retried} dead (${scope}): ${total.sent} sent, ${total.queued} queued, ${total.rejected} refused again${total.remaining ? `; ${total.remaining} left, press again` : ''}.`;
     notice(total.retried ? text : `No dead events (${scope}).`, total.rejected || total.remaining ? 'error' : 'ok');
   } catch (error) {

@@ -26,7 +26,7 @@ An ID is an order, customer or refund id (ORD-1043) or a ledger key (con:ORD-104
 Actions (at most one; without one, a list of events, newest first):
   ID, --show ID        one event: its fields, the job it sends, and each try with its step and answer
   --retry ID           send one dead or pending event to Tapfiliate again
-  --retry-dead         send every dead event again (with --from/--to: those of that range), 500 per call
+  --retry-dead         send every dead event again, each once (with --from/--to: those of that range)
   --summary            how many events of each status, in the last 24 hours and 7 days
 
 Filters (for the list; --retry-dead takes only --from and --to):
@@ -341,10 +341,17 @@ export async function main(argv, env, io = {}) {
       }
       case '--retry-dead': {
         const range = Object.fromEntries(/** @type {const} */ (['from', 'to']).filter((name) => values[name] !== undefined).map((name) => [name, values[name]]));
-        const result = ok(await api('retry', 'POST', { status: 'dead', ...range }));
-        if (values.json) return json(result), EXIT.done;
-        out(`retried ${result.retried}: ${result.sent} sent, ${result.queued} queued, ${result.rejected} refused again`);
-        if (result.remaining) out(`${result.remaining} dead left in this range: run it again`);
+        // 500 per call; each call passes the last one's cursor, so a record refused again is not picked again: every dead record once.
+        const total = { ok: true, retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0, next_cursor: /** @type {string | null} */ (null) };
+        do {
+          const result = ok(await api('retry', 'POST', { status: 'dead', ...range, ...(total.next_cursor && { cursor: total.next_cursor }) }));
+          for (const name of /** @type {const} */ (['retried', 'sent', 'queued', 'rejected'])) total[name] += result[name];
+          total.remaining = result.remaining;
+          total.next_cursor = result.retried ? result.next_cursor : null;
+        } while (total.next_cursor);
+        if (values.json) return json(total), EXIT.done;
+        out(`retried ${total.retried}: ${total.sent} sent, ${total.queued} queued, ${total.rejected} refused again`);
+        if (total.remaining) out(`${total.remaining} dead left in this range: run it again`);
         return EXIT.done;
       }
       case '--summary': {

@@ -29,6 +29,13 @@ export type EventQuery = Omit<ListQuery, 'limit' | 'before'> & {
   cursor?: string;
 };
 
+/** A bulk retry of dead records: their acceptance range, and the cursor of its previous call. */
+export interface BulkRetryQuery {
+  from?: number;
+  to?: number;
+  cursor?: string;
+}
+
 export interface Delivery {
   submit(submission: Submission): Promise<DeliveryResult>;
   /** Records an event answered without a postback (unattributed, ignored), with its reason: one Durable Object request. */
@@ -40,8 +47,12 @@ export interface Delivery {
   list(query: EventQuery): Promise<{ events: LedgerEvent[]; next_cursor: string | null }>;
   summary(now?: number): Promise<{ last_24h: StatusCounts; last_7d: StatusCounts }>;
   retry(key: string): Promise<RetryResult>;
-  /** Retries the dead records accepted in the range, at most `limit` (500) in all. */
-  retryDead(range: { from?: number; to?: number }, limit?: number): Promise<BulkRetryCounts>;
+  /**
+   * Retries the dead records accepted in the range, at most `limit` (500) in all. One bulk retry
+   * may take several calls: each passes the previous one's next_cursor, and tries only records
+   * no call of the same bulk retry has tried (null when none is left).
+   */
+  retryDead(query: BulkRetryQuery, limit?: number): Promise<BulkRetryCounts & { next_cursor: string | null }>;
 }
 
 /**
@@ -114,27 +125,32 @@ export function createDelivery(env: Env): Delivery {
       return { last_24h: sum(0), last_7d: sum(1) };
     },
 
-    async retryDead(range, limit = BULK_RETRY_LIMIT) {
+    async retryDead({ from, to, cursor }, limit = BULK_RETRY_LIMIT) {
       // How many each object holds first, so the calls share the limit; then each object retries its share at once.
       const ledgers = allLedgers(namespace);
+      const range = { from, to, before: decodeRetryCursor(cursor) };
       const held = await Promise.all(ledgers.map((ledger) => ledger.retryDead(range, 0)));
+      // The bulk retry started at the first call, by the earliest of the objects' clocks: each object's own tries come later by its clock,
+      // so a record refused again is dead again after it, and the calls that follow pass it by.
+      const before = range.before ?? Math.min(...held.map((counts) => counts.before));
       let budget = limit;
       const shares = held.map((counts) => {
         const share = Math.min(counts.remaining, budget);
         budget -= share;
         return share;
       });
-      const done = await Promise.all(ledgers.map((ledger, index) => (shares[index] > 0 ? ledger.retryDead(range, shares[index]) : held[index])));
-      return done.reduce(
-        (total, counts) => ({
-          retried: total.retried + counts.retried,
-          sent: total.sent + counts.sent,
-          queued: total.queued + counts.queued,
-          rejected: total.rejected + counts.rejected,
-          remaining: total.remaining + counts.remaining,
+      const done = await Promise.all(ledgers.map((ledger, index) => (shares[index] > 0 ? ledger.retryDead({ ...range, before }, shares[index]) : held[index])));
+      const total = done.reduce(
+        (sum, counts) => ({
+          retried: sum.retried + counts.retried,
+          sent: sum.sent + counts.sent,
+          queued: sum.queued + counts.queued,
+          rejected: sum.rejected + counts.rejected,
+          remaining: sum.remaining + counts.remaining,
         }),
         { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 },
       );
+      return { ...total, next_cursor: total.remaining > 0 ? encodeCursor({ at: before, key: RETRY_CURSOR }) : null };
     },
 
     async retry(key) {
@@ -164,6 +180,16 @@ export function decodeCursor(cursor: string | undefined): { at: number; key: str
     // Falls through.
   }
   throw new RangeError('invalid cursor');
+}
+
+/** What a bulk retry's cursor holds where a page's holds a key: it is never taken for one. */
+const RETRY_CURSOR = 'dead-before';
+
+/** A bulk retry's cursor: when that bulk retry started (ms); undefined for none. A malformed one is the caller's error. */
+export function decodeRetryCursor(cursor: string | undefined): number | undefined {
+  const decoded = decodeCursor(cursor);
+  if (decoded && decoded.key !== RETRY_CURSOR) throw new RangeError('invalid cursor');
+  return decoded?.at;
 }
 
 /** A message left on v2's queue: the job and the key that guarded it. */

@@ -153,12 +153,13 @@ export class PostbackLedger extends DurableObject<Env> {
   }
 
   /**
-   * Retries up to `limit` dead records accepted in the range, oldest first,
-   * 10 at a time (each as retry() does). `remaining`: dead records of the range
-   * this call did not reach.
+   * Retries up to `limit` dead records accepted in the range and not changed
+   * since `before` (this object's now by default, answered back), oldest first,
+   * 10 at a time (each as retry() does). `remaining`: such records this call did not reach.
    */
-  async retryDead(range: { from?: number; to?: number }, limit: number): Promise<BulkRetryCounts> {
-    const { keys, total } = this.store.dead(range, limit);
+  async retryDead(range: { from?: number; to?: number; before?: number }, limit: number): Promise<BulkRetryCounts & { before: number }> {
+    const before = range.before ?? Date.now();
+    const { keys, total } = this.store.dead({ ...range, before }, limit);
     const counts: BulkRetryCounts = { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: total - keys.length };
     for (let i = 0; i < keys.length; i += BATCH_CONCURRENCY) {
       for (const result of await Promise.all(keys.slice(i, i + BATCH_CONCURRENCY).map((key) => this.retry(key)))) {
@@ -168,7 +169,7 @@ export class PostbackLedger extends DurableObject<Env> {
         else counts.queued++;
       }
     }
-    return counts;
+    return { ...counts, before };
   }
 
   /** An operator's retry: a dead or pending record is tried now. */

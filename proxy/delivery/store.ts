@@ -135,10 +135,13 @@ export class EventStore {
     return windows;
   }
 
-  /** Keys of dead records accepted in the range, oldest first, and how many there are in all. */
-  dead(range: { from?: number; to?: number }, limit: number): { keys: string[]; total: number } {
-    const where = ["status = 'dead'", 'accepted_at >= ?', 'accepted_at <= ?'].join(' AND ');
-    const args = [range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER];
+  /**
+   * Keys of dead records accepted in the range and last changed before `before`, oldest first, and how many there are in all.
+   * A record a bulk retry tried is changed by that try, so the next call of the same bulk retry passes it by.
+   */
+  dead(range: { from?: number; to?: number; before: number }, limit: number): { keys: string[]; total: number } {
+    const where = ["status = 'dead'", 'accepted_at >= ?', 'accepted_at <= ?', 'updated_at < ?'].join(' AND ');
+    const args = [range.from ?? 0, range.to ?? Number.MAX_SAFE_INTEGER, range.before];
     const keys = this.sql
       .exec<Row>(`SELECT key FROM events WHERE ${where} ORDER BY accepted_at, key LIMIT ?`, ...args, limit)
       .toArray()

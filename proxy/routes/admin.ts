@@ -4,7 +4,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import * as z from 'zod/mini';
 import { adminTokenOf } from '../config';
-import { BULK_RETRY_LIMIT, decodeCursor, RECORD_STATUSES, type CreateDelivery, type EventQuery } from '../delivery';
+import { BULK_RETRY_LIMIT, decodeCursor, decodeRetryCursor, RECORD_STATUSES, type CreateDelivery, type EventQuery } from '../delivery';
 import { invalidRequest, jsonError, jsonObject, parseWith, type AppContext, type AppEnv } from '../http/context';
 import { answerDelivery, refuseUnlessLedger } from '../http/answers';
 import { bearerIs } from '../http/trust';
@@ -24,6 +24,8 @@ const ISO_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?
 const timeSchema = z.optional(z.string().check(z.regex(ISO_TIME, 'must be an ISO 8601 date or time, e.g. 2026-12-07 or 2026-12-07T10:00:00Z')));
 /** Prefix search: `ORD-10*`, with this many characters at least before the `*`, so no search asks for everything. */
 const MIN_PREFIX = 3;
+
+const cursorSchema = z.optional(z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024), z.regex(/^[\w.:~=+/-]*$/, 'is not a cursor this API gave')));
 
 const listQuerySchema = z.object({
   status: z.optional(z.enum(RECORD_STATUSES)),
@@ -45,10 +47,11 @@ const listQuerySchema = z.object({
       z.pipe(z.transform(Number), z.number().check(z.gte(1, 'must be at least 1'), z.lte(100, 'must be at most 100'))),
     ),
   ),
-  cursor: z.optional(z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024), z.regex(/^[\w.:~=+/-]*$/, 'is not a cursor this API gave'))),
+  cursor: cursorSchema,
 });
 
-const bulkRetrySchema = z.strictObject({ status: z.literal('dead', 'must be "dead": only dead records are retried in bulk'), from: timeSchema, to: timeSchema });
+/** `cursor`: the previous call's next_cursor, so a bulk retry goes on past the records it has tried (docs/reference.md). */
+const bulkRetrySchema = z.strictObject({ status: z.literal('dead', 'must be "dead": only dead records are retried in bulk'), from: timeSchema, to: timeSchema, cursor: cursorSchema });
 
 /**
  * The acceptance range in ms: a bare `from` date is its first millisecond, a
@@ -61,7 +64,9 @@ function rangeOf(query: { from?: string; to?: string }): { from?: number; to?: n
     if (text === undefined) return undefined;
     const [, date, time, zone] = ISO_TIME.exec(text)!;
     const ms = Date.parse(time ? `${date}T${time}${zone ?? 'Z'}` : `${date}T00:00:00Z`);
-    if (!Number.isFinite(ms) || (!time && new Date(ms).toISOString().slice(0, 10) !== date)) {
+    // Date.parse reads 2026-02-30 as 2 March, with a time or without: the date must come back as it was given.
+    const day = Date.parse(`${date}T00:00:00Z`);
+    if (!Number.isFinite(ms) || !Number.isFinite(day) || new Date(day).toISOString().slice(0, 10) !== date) {
       throw invalidRequest([{ path: field, message: 'is not a date or time that exists' }]);
     }
     return time || field === 'from' ? ms : ms + 86_400_000 - 1;
@@ -129,10 +134,15 @@ export function adminApi(createDelivery: CreateDelivery): Hono<AppEnv> {
     return c.json(redact({ ok: true, event }, c.env));
   });
 
-  // Every dead record of a range at once, after an outage or a replaced key: at most BULK_RETRY_LIMIT per call.
+  // Every dead record of a range at once, after an outage or a replaced key: at most BULK_RETRY_LIMIT per call, each once per bulk retry.
   api.post('/retry', async (c) => {
-    const { from, to } = parseWith(bulkRetrySchema, jsonObject(await c.req.text()));
-    const counts = await deliveryOf(c, createDelivery).retryDead(withoutUndefined(rangeOf({ from, to })), BULK_RETRY_LIMIT);
+    const { from, to, cursor } = parseWith(bulkRetrySchema, jsonObject(await c.req.text()));
+    try {
+      decodeRetryCursor(cursor);
+    } catch {
+      throw invalidRequest([{ path: 'cursor', message: 'is not a next_cursor a bulk retry gave' }]);
+    }
+    const counts = await deliveryOf(c, createDelivery).retryDead(withoutUndefined({ ...rangeOf({ from, to }), cursor }), BULK_RETRY_LIMIT);
     c.get('log').result = `retried_${counts.retried}`;
     return c.json({ ok: true, ...counts });
   });
@@ -179,10 +189,42 @@ function keyOf(c: AppContext): string {
 
 const notFound = () => jsonError(404, { ok: false, error: 'not_found', message: 'the ledger has no record with this key' });
 
-/** An IPv4 address inside free text (an upstream message, say). */
-const IPV4_IN_TEXT = /\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b/g;
-/** What may be an IPv6 address inside free text: hex groups and at least two colons (isIp decides). */
-const IPV6_IN_TEXT = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:])/g;
+/** An IPv4 address inside free text (an upstream message, say), also glued to a word (`x_203.0.113.7`). */
+const IPV4_IN_TEXT = /(?<!\d)(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}(?!\d)/g;
+/** A run of the characters an IPv6 address is written with, two colons at least: where one may be, glued to anything. */
+const IPV6_RUN = /[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*/g;
+/** The shape of an IPv6 address (RFC 4291, section 2.2), cheap to test before isIp parses it. */
+const IPV6_SHAPE = /^(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?$/;
+/** Two `::`, or `:::`: no address, and not worth parsing. */
+const TWO_GAPS = /:::|::.*::/;
+/** The longest IPv6 address as text: 0000:0000:0000:0000:0000:ffff:255.255.255.255. */
+const MAX_IPV6 = 45;
+
+/**
+ * Every IPv6 address inside a run, glued to anything (`IP:2001:db8::1`,
+ * `x_2001:db8::1`, `ip=2001:db8::1:`), cut to its /48 plus ::x (lib/log.ts
+ * truncateIp): the leftmost first, the longest there. One never stops before
+ * a colon the run goes on after, so in `ab:2001:db8:…:6` it is the eight
+ * groups that end the run. A time (12:30:45) or a MAC address is none, and stays.
+ */
+function maskIpv6Run(run: string): string {
+  let masked = '';
+  let done = 0;
+  for (let at = 0; at < run.length - 2; at++) {
+    // Only `::` starts or ends an address with a colon: a single one is not tried, so no parse is wasted on it.
+    if (run[at] === ':' && run[at + 1] !== ':') continue;
+    for (let end = Math.min(run.length, at + MAX_IPV6); end > at + 2; end--) {
+      if ((run[end] === ':' && end < run.length - 1) || (run[end - 1] === ':' && run[end - 2] !== ':')) continue;
+      const address = run.slice(at, end);
+      if (!IPV6_SHAPE.test(address) || TWO_GAPS.test(address) || !isIp(address)) continue;
+      masked += run.slice(done, at) + truncateIp(address);
+      done = end;
+      at = end - 1;
+      break;
+    }
+  }
+  return masked + run.slice(done);
+}
 
 /**
  * The ledger holds no IP and no secret; this makes sure no answer does either,
@@ -195,7 +237,7 @@ export function redact<T>(value: T, env: Partial<Env>): T {
     if (typeof item === 'string') {
       if (isIp(item)) return truncateIp(item);
       // IPv6 first: its /48 plus ::x (docs/security.md, as the operator API shows every IP), also when it ends in a dotted IPv4.
-      let text = item.replace(IPV6_IN_TEXT, (address) => (isIp(address) ? truncateIp(address)! : address));
+      let text = item.replace(IPV6_RUN, maskIpv6Run);
       text = text.replace(IPV4_IN_TEXT, (address, network: string) => (isIp(address) ? `${network}.x` : address));
       for (const secret of secrets) text = text.split(secret).join('***');
       return text;

@@ -3,8 +3,14 @@
 // record shows its job and the step of each try; the list filters by date and id
 // prefix; and dead records are retried in bulk. The real ledger objects in workerd,
 // delivering to the local Tapfiliate stand-in.
+import { runInDurableObject } from 'cloudflare:test';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createDelivery, type LedgerEvent } from '../../proxy/delivery';
+import type { LedgerRecord } from '../../proxy/delivery/lifecycle';
+import { ledgerAt, shardOf } from '../../proxy/delivery/shards';
+import { EventStore } from '../../proxy/delivery/store';
+import type { PostbackJob } from '../../proxy/tapfiliate';
+import { ledgers, recordOf } from '../ledger-control';
 import { postbackControl } from '../postback/control';
 import { post, tapDataCookie } from '../proxy/helpers';
 import lemonOrderText from '../webhooks/fixtures/lemonsqueezy-order-created.json?raw';
@@ -292,15 +298,51 @@ describe('bulk retry of dead records', () => {
     await upstream.setFaults({});
 
     const first = await admin('retry', 'POST', { status: 'dead', from });
-    expect(first).toEqual({ status: 200, body: { ok: true, retried: 3, sent: 3, queued: 0, rejected: 0, remaining: 0 } });
+    expect(first).toEqual({ status: 200, body: { ok: true, retried: 3, sent: 3, queued: 0, rejected: 0, remaining: 0, next_cursor: null } });
     for (const order of orders) {
       expect(await acceptedFor(order)).toHaveLength(1);
       expect((await eventOf(`con:${order}`)).status).toBe('sent');
     }
     const second = await admin('retry', 'POST', { status: 'dead', from });
-    expect(second.body).toEqual({ ok: true, retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 });
+    expect(second.body).toEqual({ ok: true, retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0, next_cursor: null });
     for (const order of orders) expect(await acceptedFor(order)).toHaveLength(1);
   });
+
+  it('a record refused again is not picked again: two calls of 500 try each of 501 dead records once, the newest too', async () => {
+    // One dead record made for real, then 501 copies of it with their own ids, accepted an hour ago one ms apart.
+    const template = nextId('BULK');
+    await upstream.setFaults({ next: [{ status: 422, message: 'Referral code anna is not active.' }] });
+    expect((await serverEvent('convert', { external_id: template, amount: 9, referral_code: 'anna' })).status).toBe(422);
+    const dead = (await recordOf(`con:${template}`))!;
+    expect(dead.status).toBe('dead');
+    const start = Date.now() - 3_600_000;
+    const ids = Array.from({ length: 501 }, (_, index) => `${template}-${String(index).padStart(3, '0')}`);
+    const copies = ids.map((id, index): LedgerRecord => {
+      const job = structuredClone(dead.job) as PostbackJob;
+      job.conversion!.external_id = id;
+      return { ...structuredClone(dead), key: `con:${id}`, job, accepted_at: start + index, updated_at: start + index };
+    });
+    const byShard = new Map<number, LedgerRecord[]>();
+    for (const copy of copies) {
+      const shard = await shardOf(copy.key);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), copy]);
+    }
+    await Promise.all(
+      [...byShard].map(([shard, records]) => runInDurableObject(ledgerAt(ledgers(), shard), (_instance, state) => records.forEach((record) => new EventStore(state.storage.sql).write(record)))),
+    );
+    const range = { status: 'dead', from: new Date(start).toISOString(), to: new Date(start + 500).toISOString() };
+
+    // Tapfiliate refuses the first 500 postbacks, then takes them. A client passes along the cursor it is given, as the console and the CLI do.
+    await upstream.setFaults({ next: ids.slice(0, 500).map(() => ({ status: 422, message: 'Referral code anna is not active.' })) });
+    const first = await admin('retry', 'POST', range);
+    const second = await admin('retry', 'POST', { ...range, ...(first.body.next_cursor && { cursor: first.body.next_cursor }) });
+
+    const tries = new Map<string, number>();
+    for (const postback of await upstream.received()) tries.set(String(postback.fields.external_id), (tries.get(String(postback.fields.external_id)) ?? 0) + 1);
+    expect(ids.filter((id) => tries.get(id) !== 1), 'records not tried exactly once').toEqual([]);
+    expect(first.body).toEqual({ ok: true, retried: 500, sent: 0, queued: 0, rejected: 500, remaining: 1, next_cursor: expect.any(String) });
+    expect(second.body).toEqual({ ok: true, retried: 1, sent: 1, queued: 0, rejected: 0, remaining: 0, next_cursor: null });
+  }, 60_000);
 
   it('takes only status dead and valid times', async () => {
     for (const body of [{}, { status: 'sent' }, { status: 'dead', from: 'soon' }, { status: 'dead', extra: 1 }]) {

@@ -120,6 +120,22 @@ describe('GET events', () => {
     expect(fake.calls[0].arg).toEqual({ q: 'ORD-10', prefix: true, from: Date.parse('2026-12-07T09:00:00Z'), to: Date.parse('2026-12-08T00:00:00Z') - 1 });
   });
 
+  it('refuses a date that does not exist, with a time or without, naming the field (the list and the bulk retry)', async () => {
+    for (const [field, value] of [['from', '2026-02-30T10:00Z'], ['from', '2026-02-30'], ['to', '2026-04-31T23:59:59+02:00'], ['from', '2026-02-29 10:00']] as const) {
+      const fake = fakeDelivery();
+      const listed = await call(`/_tap/admin/api/events?${field}=${encodeURIComponent(value)}`, { headers: bearer() }, {}, { createDelivery: fake.create });
+      expect(listed.status, value).toBe(400);
+      expect(listed.json(), value).toMatchObject({ ok: false, error: 'invalid_request', issues: [{ path: field, message: 'is not a date or time that exists' }] });
+      const init = { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify({ status: 'dead', [field]: value }) };
+      const retried = await call('/_tap/admin/api/retry', init, {}, { createDelivery: fake.create });
+      expect(retried.status, value).toBe(400);
+      expect(retried.json(), value).toMatchObject({ issues: [{ path: field }] });
+      expect(fake.calls, value).toEqual([]);
+    }
+    // 2028 is a leap year: its 29 February exists.
+    expect((await call('/_tap/admin/api/events?from=2028-02-29T10:00Z', { headers: bearer() })).status).toBe(200);
+  });
+
   it('POST retry hands the range and the limit of 500 to the ledger', async () => {
     const fake = fakeDelivery();
     const { status, json } = await call(
@@ -129,8 +145,24 @@ describe('GET events', () => {
       { createDelivery: fake.create },
     );
     expect(status).toBe(200);
-    expect(json()).toEqual({ ok: true, retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 });
-    expect(fake.calls).toEqual([{ method: 'retryDead', arg: { range: { to: Date.parse('2026-12-07T12:00:00Z') }, limit: 500 } }]);
+    expect(json()).toEqual({ ok: true, retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0, next_cursor: null });
+    expect(fake.calls).toEqual([{ method: 'retryDead', arg: { query: { to: Date.parse('2026-12-07T12:00:00Z') }, limit: 500 } }]);
+  });
+
+  it('POST retry refuses a cursor no bulk retry gave (a page cursor included), naming it', async () => {
+    const pageCursor = btoa(JSON.stringify([Date.now(), 'con:ORD-1'])).replace(/=+$/, '');
+    for (const cursor of ['not a cursor!', 'bm9wZQ', pageCursor, '']) {
+      const fake = fakeDelivery();
+      const { status, json } = await call(
+        '/_tap/admin/api/retry',
+        { method: 'POST', headers: { ...bearer(), 'content-type': 'application/json' }, body: JSON.stringify({ status: 'dead', cursor }) },
+        {},
+        { createDelivery: fake.create },
+      );
+      expect(status, cursor).toBe(400);
+      expect(json()).toMatchObject({ ok: false, error: 'invalid_request', issues: [{ path: 'cursor' }] });
+      expect(fake.calls).toEqual([]);
+    }
   });
 
   it('passes no filter when none is given (the ledger defaults the limit to 50)', async () => {
@@ -248,6 +280,15 @@ describe('nothing secret in an answer', () => {
     expect(redact({ message: 'Click from 2001:db8:abcd:12:3:4:5:6 refused at 10:00:01, again from 2001:DB8:abcd::7.' }, {})).toEqual({
       message: 'Click from 2001:db8:abcd::x refused at 10:00:01, again from 2001:DB8:abcd::x.',
     });
+  });
+
+  it('masks an IPv6 address glued to a label or a word, and no time or MAC address', () => {
+    expect(redact({ message: 'Click from IP:2001:db8:abcd:12:3:4:5:6', id: 'x_2001:db8::1', at: 'ip=2001:db8:ab::7: refused at 12:30:45 by 00:1a:2b:3c:4d:5e' }, {})).toEqual({
+      message: 'Click from IP:2001:db8:abcd::x',
+      id: 'x_2001:db8::x',
+      at: 'ip=2001:db8:ab::x: refused at 12:30:45 by 00:1a:2b:3c:4d:5e',
+    });
+    expect(redact({ message: 'from x_203.0.113.77 and v198.51.100.9' }, {})).toEqual({ message: 'from x_203.0.113.x and v198.51.100.x' });
   });
 
   it('leaves ids that merely look like numbers alone', () => {

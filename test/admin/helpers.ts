@@ -68,9 +68,9 @@ export function fakeDelivery(events: LedgerEvent[] = [], retryAnswer: Retry = { 
       return retryAnswer;
     },
     note: unused,
-    async retryDead(range, limit) {
-      calls.push({ method: 'retryDead', arg: { range, limit } });
-      return { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0 };
+    async retryDead(query, limit) {
+      calls.push({ method: 'retryDead', arg: { query, limit } });
+      return { retried: 0, sent: 0, queued: 0, rejected: 0, remaining: 0, next_cursor: null };
     },
   };
   return { calls, delivery, create: () => delivery };

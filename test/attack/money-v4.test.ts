@@ -235,4 +235,15 @@ describe('hole 12: IPv6 addresses in Tapfiliate’s words are masked for the ope
     expect(text).not.toContain('2001:db8:abcd:12');
     expect(json.event.last.message).toBe('Click from 2001:db8:abcd::x refused');
   });
+
+  it('also when the address is glued to a label or a word', async () => {
+    const external_id = uniqueId('V6');
+    await money.setFaults({ next: [{ status: 422, message: 'Click from IP:2001:db8:abcd:12:3:4:5:6 and x_2001:db8::1 refused' }] });
+    expect((await send('/_tap/convert', { external_id, amount: 5, referral_code: 'anna' }, { env: env(), headers: bearer(TOKEN) })).status).toBe(422);
+    const { json } = await get(`/_tap/admin/api/events/${encodeURIComponent(`con:${external_id}`)}`, { authorization: `Bearer ${ADMIN}` });
+    const text = JSON.stringify(json);
+    expect(text).not.toContain('2001:db8:abcd:12');
+    expect(text).not.toContain('2001:db8::1');
+    expect(json.event.last.message).toBe('Click from IP:2001:db8:abcd::x and x_2001:db8::x refused');
+  });
 });

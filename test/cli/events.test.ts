@@ -41,6 +41,7 @@ let requests: { method: string; url: string; authorization?: string; body: strin
 let server: Server;
 let url: string;
 let retryAnswer: [number, unknown] = [200, { ok: true, status: 'sent' }];
+let bulkOf501 = false;
 
 const bodyOf = (request: IncomingMessage) =>
   new Promise<string>((resolve) => {
@@ -66,7 +67,11 @@ beforeAll(async () => {
       const events = Object.values(records).filter((record) => !q || record.key.slice(4) === q || (q.endsWith('*') && record.key.slice(4).startsWith(q.slice(0, -1))));
       return send(200, { ok: true, events, next_cursor: null });
     }
-    if (path.pathname === '/_tap/admin/api/retry') return send(200, { ok: true, retried: 2, sent: 1, queued: 0, rejected: 1, remaining: 0 });
+    if (path.pathname === '/_tap/admin/api/retry') {
+      // As the worker answers 501 dead records whose oldest 500 are refused again: a call without the cursor picks those 500 again.
+      if (bulkOf501) return send(200, JSON.parse(body).cursor === 'c1' ? { ok: true, retried: 1, sent: 1, queued: 0, rejected: 0, remaining: 0, next_cursor: null } : { ok: true, retried: 500, sent: 0, queued: 0, rejected: 500, remaining: 1, next_cursor: 'c1' });
+      return send(200, { ok: true, retried: 2, sent: 1, queued: 0, rejected: 1, remaining: 0, next_cursor: null });
+    }
     if (path.pathname === '/_tap/admin/api/summary') return send(200, { ok: true, last_24h: { sent: 1, dead: 1 }, last_7d: { sent: 2, dead: 1, unattributed: 1 } });
     send(404, { ok: false, error: 'not_found' });
   });
@@ -77,6 +82,7 @@ afterAll(() => new Promise((resolve) => server.close(resolve)));
 beforeEach(() => {
   requests = [];
   retryAnswer = [200, { ok: true, status: 'sent' }];
+  bulkOf501 = false;
 });
 
 /** The CLI in this process, with no .dev.vars: what it printed and its exit code. */
@@ -190,6 +196,19 @@ describe('found (0) and not found (1)', () => {
     expect(requests[0]).toMatchObject({ method: 'POST', url: '/_tap/admin/api/retry' });
     expect(JSON.parse(requests[0].body)).toEqual({ status: 'dead', from: '2026-12-07', to: '2026-12-07T12:00Z' });
     expect(out).toBe('retried 2: 1 sent, 0 queued, 1 refused again');
+  });
+
+  it('--retry-dead passes each call’s cursor to the next until none is left: every dead record once', async () => {
+    bulkOf501 = true;
+    const { code, out } = await events(['--url', url, '--retry-dead', '--from', '2026-12-07']);
+    expect(code).toBe(EXIT.done);
+    expect(requests.map((request) => JSON.parse(request.body))).toEqual([
+      { status: 'dead', from: '2026-12-07' },
+      { status: 'dead', from: '2026-12-07', cursor: 'c1' },
+    ]);
+    expect(out).toBe('retried 501: 1 sent, 0 queued, 500 refused again');
+    const json = await events(['--url', url, '--retry-dead', '--json']);
+    expect(JSON.parse(json.out)).toEqual({ ok: true, retried: 501, sent: 1, queued: 0, rejected: 500, remaining: 0, next_cursor: null });
   });
 });
 

@@ -207,7 +207,9 @@ export interface TestPki {
   /** The worker's stand-in certificate for `localhost`: leaf and intermediate, issued under the root, as Cloudflare's are. */
   worker: { cert: string; key: string };
   /** An impostor's certificate for `localhost`, right name and dates, made by itself: no trusted authority signed it. */
-  impostor: { cert: string; key: string };
+  selfMade: { cert: string; key: string };
+  /** A certificate the trusted authority issued, but for another name, as a public one would for an attacker's own domain. */
+  otherName: { cert: string; key: string };
 }
 
 let pki: TestPki | undefined;
@@ -241,6 +243,11 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:localhost
+[elsewhere]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:elsewhere.test
 `,
   );
   const openssl = (...args: string[]) => {
@@ -257,12 +264,14 @@ subjectAltName = DNS:localhost
   selfSigned('root', '/CN=Tapline test root', 'root');
   issued('intermediate', '/CN=Tapline test intermediate', 'intermediate', 'root');
   issued('worker', '/CN=localhost', 'leaf', 'intermediate');
-  selfSigned('impostor', '/CN=localhost', 'leaf');
+  selfSigned('self-made', '/CN=localhost', 'leaf');
+  issued('other-name', '/CN=elsewhere.test', 'elsewhere', 'intermediate');
   const read = (name: string) => readFileSync(file(name), 'utf8');
   pki = {
     rootCaFile: file('root.pem'),
     worker: { cert: read('worker.pem') + read('intermediate.pem'), key: read('worker.key') },
-    impostor: { cert: read('impostor.pem'), key: read('impostor.key') },
+    selfMade: { cert: read('self-made.pem'), key: read('self-made.key') },
+    otherName: { cert: read('other-name.pem') + read('intermediate.pem'), key: read('other-name.key') },
   };
   return pki;
 }

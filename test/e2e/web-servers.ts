@@ -2,7 +2,7 @@
 // docs/guides/own-server.md shows, taken from the markdown itself so the guide and
 // the test cannot drift. Only the worker's address, the secret and the file of trusted
 // certificate authorities are replaced, and the site around the block is the test's
-// (its port, its pages). startTlsServer and makeTestPki give the worker an https
+// (its port, its pages). startTlsServer and testPki give the worker an https
 // address, as Cloudflare does, with a certificate from a throwaway authority.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,7 +64,7 @@ export interface WebServerOptions {
    * "behind a load balancer" setup), so that Chromium, always 127.0.0.1, can be two shoppers.
    */
   shopperHeader?: boolean;
-  /** nginx and Apache: a change to the guide's block, to play a merchant's mistake. */
+  /** nginx only: a change to the guide's block, to play a merchant's mistake. */
   edit?: (block: string) => string;
 }
 
@@ -152,7 +152,7 @@ ${edit(guideConfig('nginx', workerUrl, secret, trustedCaFile))}
 }
 
 /** Apache, the shop's `VirtualHost` around the guide's block, checked by `apache2ctl -t` first. */
-export async function startApache({ workerUrl, secret, trustedCaFile = testPki().rootCaFile, pages, edit = (block) => block }: WebServerOptions): Promise<WebServer> {
+export async function startApache({ workerUrl, secret, trustedCaFile = testPki().rootCaFile, pages }: WebServerOptions): Promise<WebServer> {
   const port = await freePort();
   const { folder, root } = siteFolder(pages);
   const modules = ['mpm_event', 'authz_core', 'mime', 'dir', 'proxy', 'proxy_http', 'ssl', 'headers'];
@@ -172,7 +172,7 @@ DirectoryIndex index.html
 <Directory ${root}>
 Require all granted
 </Directory>
-${edit(guideConfig('apache', workerUrl, secret, trustedCaFile))}
+${guideConfig('apache', workerUrl, secret, trustedCaFile)}
 </VirtualHost>
 `;
   const file = join(folder, 'apache.conf');

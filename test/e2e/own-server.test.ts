@@ -5,12 +5,13 @@
 // budget, one click memory, nginx's IP sent to Tapfiliate, and the cookie and
 // same-origin check on the worker's own host. Apache and Caddy run the guide's
 // blocks too (checked by `apache2ctl -t` and `caddy validate` first), each passing
-// `npm run verify --forwarder`.
+// `npm run verify --forwarder`. Each of the three also forwards to the worker at an
+// https address, as Cloudflare serves it, and refuses an impostor there.
 import { request as httpRequest } from 'node:http';
 import type { BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, shopPage, startStack, uniqueId, visit, waitFor, type Stack, type TapWindow } from './harness';
-import { installed, runVerify, startApache, startCaddy, startNginx, type WebServer } from './web-servers';
+import { installed, runVerify, startApache, startCaddy, startNginx, startTlsServer, testPki, type TlsServer, type WebServer, type WebServerOptions } from './web-servers';
 
 // CI installs all three (.ci/run); a laptop without one skips its part.
 if (process.env.CI) for (const [kind, present] of Object.entries(installed)) if (!present) throw new Error(`${kind} is not installed: .ci/run installs it`);
@@ -145,12 +146,15 @@ describe.skipIf(chromiumMissing || !installed.nginx)('behind nginx, with the gui
     expect(output).not.toContain('✗');
     expect(code).toBe(0);
   });
+
+  describe('to the worker\'s https address', () => overHttps(startNginx, () => stack, 502));
 });
 
+// Each server's answer when it cannot reach the worker: Apache's mod_proxy says 500 for a failed handshake.
 describe.each([
-  ['Apache', installed.apache, startApache],
-  ['Caddy', installed.caddy, startCaddy],
-] as const)('behind %s, with the guide\'s configuration', (_name, present, start) => {
+  ['Apache', installed.apache, startApache, 500],
+  ['Caddy', installed.caddy, startCaddy, 502],
+] as const)('behind %s, with the guide\'s configuration', (_name, present, start, unreachable) => {
   let stack: Stack;
   let server: WebServer;
   beforeAll(async () => {
@@ -176,7 +180,64 @@ describe.each([
     expect(output).not.toContain('✗');
     expect(code).toBe(0);
   });
+
+  describe('to the worker\'s https address', () => overHttps(start, () => stack, unreachable, present));
 });
+
+/**
+ * The guide's block with the worker behind https, as Cloudflare serves it, with a certificate
+ * from a throwaway authority the server is told to trust in place of the system's: it must
+ * check that certificate, since it hands the worker the secret that picks the IP and host the
+ * worker believes (docs/guides/own-server.md, Security).
+ */
+function overHttps(start: (options: WebServerOptions) => Promise<WebServer>, stackOf: () => Stack, unreachable: number, present = true): void {
+  let worker: TlsServer;
+  const impostors: Record<'selfMade' | 'otherName', TlsServer> = {} as never;
+  beforeAll(async () => {
+    if (!present) return;
+    const pki = testPki();
+    worker = await startTlsServer({ ...pki.worker, forwardTo: stackOf().workerUrl });
+    impostors.selfMade = await startTlsServer(pki.selfMade);
+    impostors.otherName = await startTlsServer(pki.otherName);
+  });
+  afterAll(async () => {
+    await worker?.close();
+    await impostors.selfMade?.close();
+    await impostors.otherName?.close();
+  });
+
+  it.skipIf(!present)('reaches the worker, sending its name in the handshake and as Host, and checking its certificate against the trusted authority', async () => {
+    const server = await start({ workerUrl: worker.url, secret: SECRET, trustedCaFile: testPki().rootCaFile, pages: {} });
+    try {
+      const response = await fetch(server.url('127.0.0.1', '/_tap/health'));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ configured: true, forwarder: true });
+    } finally {
+      await server.close();
+    }
+    const received = worker.requests.at(-1);
+    expect(received).toMatchObject({ servername: 'localhost', headers: { host: new URL(worker.url).host, 'tapline-forwarder': SECRET } });
+  });
+
+  it.skipIf(!present).each([
+    ['a certificate for its name that no trusted authority signed', 'selfMade'],
+    // As a public authority issues one for an attacker's own domain.
+    ['a certificate the trusted authority issued for another name', 'otherName'],
+  ] as const)('refuses an impostor at the worker\'s address with %s: the shopper gets a 5xx the snippet retries, and the secret never reaches it', async (_certificate, kind) => {
+    const impostor = impostors[kind];
+    const tried = impostor.connections();
+    const server = await start({ workerUrl: impostor.url, secret: SECRET, trustedCaFile: testPki().rootCaFile, pages: {} });
+    let status: number;
+    try {
+      status = (await fetch(server.url('127.0.0.1', '/_tap/health'))).status;
+    } finally {
+      await server.close();
+    }
+    expect(impostor.connections(), 'the web server never tried the impostor').toBeGreaterThan(tried);
+    expect(impostor.requests.map((request) => request.headers), 'what the impostor received').toEqual([]);
+    expect(status).toBe(unreachable);
+  });
+}
 
 /** One request with headers fetch will not send (Host, Connection), as curl would send them. */
 function rawGet(url: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; body: string }> {

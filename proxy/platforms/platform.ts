@@ -34,7 +34,7 @@ export interface PlatformRefund {
   gross?: number;
   /** The amounts are a part of what the buyer paid in all, which the conversion's record keeps (Shopify, without line items). */
   ofRecordedGross?: boolean;
-  /** The amounts are what was refunded so far (Lemon Squeezy): the ledger counts each refund's own part (delivery/lifecycle.ts cumulativeRefund). */
+  /** The amounts are what was refunded so far (Lemon Squeezy, Stripe charge.refunded without its refunds): the ledger counts what the refunds it accepted have not (delivery/lifecycle.ts cumulativeRefund). */
   cumulative?: boolean;
 }
 

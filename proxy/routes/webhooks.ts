@@ -181,7 +181,7 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
   const amountOf = (amount: number | undefined) => (amount === undefined || share === 1 ? amount : Math.round(amount * share * 100) / 100);
   const jobs: RefundJob[] = refund.refunds.map(({ refund_id, amount }) => {
     const part = amountOf(amount);
-    // A running total (Lemon Squeezy) goes as it is: the ledger takes off every refund of the order it accepted.
+    // A running total (Lemon Squeezy, Stripe) goes as it is: the ledger counts what the refunds of the order it accepted have not.
     const size = part === undefined ? {} : refund.cumulative ? { refunded_total: part } : { amount: part };
     return { refund: { refund_id, external_id: external_id ?? '', ...size, ...(refund.currency ? { currency: refund.currency } : {}) } };
   });

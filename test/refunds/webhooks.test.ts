@@ -263,6 +263,17 @@ describe('Shopify refunds/create', () => {
     expect((await upstream.rest()).filter((r) => r.method !== 'GET').map((r) => r.method)).toEqual(['PATCH', 'DELETE']);
   });
 
+  it('a refund paid back in the buyer’s currency (EUR) of a USD shop is compared in shop money: adjusted, not ignored', async () => {
+    const { id } = await order();
+    // The line items carry both moneys; the transaction only the presentment one (Shopify's multi-currency guide).
+    const money = (shop: string, presentment: string) => ({ shop_money: { amount: shop, currency_code: 'USD' }, presentment_money: { amount: presentment, currency_code: 'EUR' } });
+    const body = `{"id":${5_000_000_000_000 + Math.floor(Math.random() * 1e9)},"order_id":${id},"refund_line_items":[{"quantity":1,"subtotal":"18.40","subtotal_set":${JSON.stringify(money('20.00', '18.40'))}}],"transactions":[{"id":3,"order_id":${id},"kind":"refund","status":"success","amount":"20.00","currency":"EUR"}]}`;
+    expect((await postShopify('refunds/create', body)).json).toEqual({ ok: true, status: 'adjusted' });
+    // 20.00 of the 388.00 goods: 38.80 × 368 / 388.
+    expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 36.8, approved: null }]);
+    expect(await recordOf(`con:${id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 20 });
+  });
+
   it('a refund of an order nobody knows is unattributed', async () => {
     const result = await postShopify('refunds/create', refundBody('4999999999999', '10.00'));
     expect(result).toEqual({ status: 200, json: { ok: true, status: 'unattributed' } });

@@ -71,7 +71,8 @@ export type PlatformReading =
       customer?: string;
       test: boolean;
     }
-  | { kind: 'remember'; subscription: string; reference?: string; test: boolean }
+  /** `payment`: the payment's own id, amount and currency, for its record when it is answered unattributed. */
+  | { kind: 'remember'; subscription: string; reference?: string; payment?: PlatformConversion; test: boolean }
   | { kind: 'refund'; refund: PlatformRefund; test: boolean }
   /** `order`: the order it concerns, when there is one (an unpaid checkout), so the ledger can record why it was ignored. */
   | { kind: 'ignore'; reason: string; order?: PlatformConversion; test?: boolean };

@@ -56,6 +56,7 @@ import {
   invalidSignature,
   isZeroAmount,
   jobPostbacks,
+  record,
   refundPostbacks,
   refuseUnlessConfigured,
   requireSecret,
@@ -101,7 +102,7 @@ export function webhookRoute(platform: Platform, route: PlatformRoute, createDel
     const test = (reading.test || route.test === true) && webhookTestEventsOf(c.env) === 'test';
     switch (reading.kind) {
       case 'remember':
-        return startSubscription(c, source, reading, test);
+        return startSubscription(c, createDelivery, source, reading, test);
       case 'refund':
         return refund(c, createDelivery, source, reading.refund, test);
       default:
@@ -111,9 +112,13 @@ export function webhookRoute(platform: Platform, route: PlatformRoute, createDel
 }
 
 /** A paid payment that converts nothing itself (Lemon Squeezy's initial subscription payment): its attribution is kept for the renewals. */
-async function startSubscription(c: AppContext, source: EventSource, reading: Reading<'remember'>, test: boolean): Promise<Response> {
+async function startSubscription(c: AppContext, createDelivery: CreateDelivery, source: EventSource, reading: Reading<'remember'>, test: boolean): Promise<Response> {
   const identifiers = identifiersFromReference(reading.reference);
-  if (!hasIdentifier(identifiers)) return unattributed(c);
+  if (!hasIdentifier(identifiers)) {
+    // Recorded under the payment's own id, when it reads as an order (docs/reference.md, "Routes and answers"); a test one is not.
+    const payment = reading.payment && !test ? conversionSchema.safeParse(withoutInvalidOptionals(c, reading.payment)) : undefined;
+    return unattributed(c, payment?.success ? { createDelivery, event: { job: conversionJob(payment.data, {}, {}), source, signed: true } } : undefined);
+  }
   // Nothing would have been sent, and nothing is kept.
   if (test) return testAnswer(c, []);
   await rememberSubscription(c, source, reading.subscription, identifiers);
@@ -186,10 +191,17 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
     return { refund: { refund_id, external_id: external_id ?? '', ...size, ...(refund.currency ? { currency: refund.currency } : {}) } };
   });
   if (test) return testAnswer(c, refundPostbacks(c, jobs));
-  if (!external_id) return unattributed(c);
+  const note = (job: RefundJob): Note => ({ createDelivery, event: { job, source, signed: true } });
+  // No order to take it from, and none named to keep it for: recorded under its own id (docs/reference.md, "Refunds").
+  if (!external_id) {
+    for (const job of jobs) await record(c, note(job), 'unattributed', 'unknown_order');
+    return unattributed(c, undefined, 'unknown_order');
+  }
   let answer: DeliveryResult | undefined;
   for (const job of jobs) {
     const result = await deliver(c, createDelivery, { job, source, signed: true });
+    // Refused for its currency: answered ignored, and recorded with why.
+    if (result.status === 'currency_mismatch') await record(c, note(job), 'ignored', 'currency_mismatch');
     answer = answer === undefined || weight(result) > weight(answer) ? result : answer;
   }
   return answerDelivery(c, answer!, 200);

@@ -180,9 +180,12 @@ describe('Stripe refunds', () => {
   });
 
   it('a refund of a payment Tapline never sent is unattributed, and nothing is asked of Tapfiliate', async () => {
-    const result = await postStripe(refundCreated(unique('pi_'), {}));
+    const refund = refundCreated(unique('pi_'), {});
+    const result = await postStripe(refund);
     expect(result).toEqual({ status: 200, json: { ok: true, status: 'unattributed' } });
     expect(await upstream.rest()).toEqual([]);
+    // Recorded under the refund's own id, with why, for the console (no order named: no external_id).
+    expect(await recordOf(`ref:${refund.data.object.id}`, 'con:')).toMatchObject({ kind: 'refund', status: 'unattributed', reason: 'unknown_order', source: 'stripe' });
   });
 
   it('a failed refund moved no money: ignored', async () => {
@@ -272,6 +275,17 @@ describe('Shopify refunds/create', () => {
     // 20.00 of the 388.00 goods: 38.80 × 368 / 388.
     expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 36.8, approved: null }]);
     expect(await recordOf(`con:${id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 20 });
+  });
+
+  it('a refund in another currency than its order’s: 200 ignored, recorded with its reason, and it counts nothing later', async () => {
+    const { id } = await order();
+    const refundId = String(5_000_000_000_000 + Math.floor(Math.random() * 1e9));
+    const body = refundBody(id, '97.00').replace(/"id":\d+,"admin_graphql_api_id":"gid:\/\/shopify\/Refund\/\d+"/, `"id":${refundId},"admin_graphql_api_id":"gid://shopify/Refund/${refundId}"`).replaceAll('"currency":"USD"', '"currency":"EUR"');
+    expect((await postShopify('refunds/create', body)).json).toEqual({ ok: true, status: 'ignored' });
+    expect(await recordOf(`ref:${refundId}`, `con:${id}`)).toMatchObject({ kind: 'refund', status: 'ignored', reason: 'currency_mismatch', source: 'shopify', job: { refund: { currency: 'EUR' } } });
+    expect(await upstream.rest()).toEqual([]);
+    // The same refund in the right currency is then taken, not a duplicate.
+    expect((await postShopify('refunds/create', body.replaceAll('"currency":"EUR"', '"currency":"USD"'))).json).toEqual({ ok: true, status: 'adjusted' });
   });
 
   it('a refund of an order nobody knows is unattributed', async () => {

@@ -30,7 +30,11 @@
 //   converts nothing itself (Lemon Squeezy's initial subscription payment, whose
 //   order converted) answers 200 stored (200 unattributed without a reference).
 // - a refund: its conversion's commissions are taken back (docs/reference.md,
-//   "Refunds"): 200 reversed, adjusted, duplicate or unattributed, 202 queued.
+//   "Refunds"): 200 reversed, adjusted, duplicate or unattributed, 202 queued;
+//   200 ignored when one of its ids breaks the id rules (invalid_refund) or it is
+//   in another currency than its conversion (currency_mismatch, recorded).
+//   One whose order nobody knows and which names none is recorded as
+//   unattributed (unknown_order) under its refund id.
 // - delivery took it: 200 sent, 200 duplicate (a replay: no second postback),
 //   202 queued (the ledger's alarm retries it).
 // - Tapfiliate refused it (a 4xx other than "already exists"): 200
@@ -48,7 +52,7 @@ import { recallSubscription as recall, rememberSubscription as remember } from '
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../events/identifiers';
 import { conversionJob } from '../events/job';
 import type { PostbackJob } from '../tapfiliate';
-import { conversionSchema, identifiersSchema, issuesOf, type Identifiers } from '../events/schema';
+import { conversionSchema, identifiersSchema, issuesOf, refundSchema, type Identifiers } from '../events/schema';
 import {
   answerDelivery,
   deliver,
@@ -162,6 +166,9 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
  * oldest first. The ledger runs each once per refund_id (delivery/refunds.ts).
  */
 async function refund(c: AppContext, createDelivery: CreateDelivery, source: EventSource, refund: PlatformRefund, test: boolean): Promise<Response> {
+  // Ids by the same rules as every other (docs/reference.md, "Fields and ids"): one Tapline could not look up, record or show is not taken, and has nothing to be recorded under.
+  const ids = [...refund.refunds.map(({ refund_id }) => refund_id), ...(refund.fallbackExternalId === undefined ? [] : [refund.fallbackExternalId])];
+  if (!ids.every((id) => refundSchema.shape.refund_id.safeParse(id).success)) return ignored(c, 'invalid_refund');
   const delivery = createDelivery(c.env);
   let key: string | undefined;
   let conversion: { amount?: number; gross?: number } | null = null;

@@ -28,7 +28,7 @@
 //   answer-   a refund of its order         unchanged        no conversion to the refund: neither its currency
 //   only                                                     nor its amount counts (refundedConversion)
 //   refund    accepted, another currency    —                refused (currencyRefused): 400, or ignored for a webhook
-//   refund    accepted, a running total     pending          its amount: the total less what was accepted (cumulativeRefund)
+//   refund    accepted, a running total     pending          its amount: what the total leaves beyond what was accepted (cumulativeRefund)
 //   dead      operator retry                pending          a new series of tries, the first now
 //   pending   operator retry                pending          the next try now
 //   sent      operator retry                sent             409 already_sent (adjusted too: it was sent)
@@ -423,19 +423,32 @@ export function keptRefundsOnArrival(conversion: LedgerRecord, kept: LedgerRecor
 }
 
 /**
- * A refund given as a running total (Lemon Squeezy's refunded_amount): its
- * amount is the total less every refund of the order the ledger accepted,
- * applied or not, so a refund still pending is never counted twice. Null when
- * nothing is left (the total was counted already: a duplicate).
+ * A refund given as a running total (Stripe's amount_refunded, Lemon Squeezy's
+ * refunded_amount), and a refund with its own id of an order that has them:
+ * what the order's refunds count in all is the larger of the running total and
+ * the sum of its refunds with their own ids, so one refund seen both ways
+ * (Stripe's refund.created and charge.refunded) counts once whichever comes
+ * first, and a refund still pending is never counted twice. The refund's
+ * amount is what that leaves beyond what the ledger accepted; a running total
+ * keeps `refunded_total` on its record to be told apart. Null when nothing is
+ * left (the money was counted already: a duplicate).
  */
-export function cumulativeRefund(job: RefundJob, accepted: LedgerRecord[]): RefundJob | null {
+export function cumulativeRefund(job: RefundJob, records: LedgerRecord[]): RefundJob | null {
+  // Accepted refunds, kept ones included; an answer alone (one in another currency) counts nothing.
+  const earlier = records.filter((record) => !isAnswerOnly(record) || isKeptRefund(record)).map((record) => (record.job as RefundJob).refund);
   const { refunded_total, ...refund } = job.refund;
-  if (refunded_total === undefined) return job;
-  const earlier = accepted.map((record) => (record.job as RefundJob).refund);
+  const totals = [...earlier, job.refund].flatMap((other) => (other.refunded_total === undefined ? [] : [thousandths(other.refunded_total)]));
+  if (totals.length === 0) return job;
   if (earlier.some((other) => other.amount === undefined)) return null;
-  const thousandths = Math.round(refunded_total * 1000) - earlier.reduce((sum, other) => sum + Math.round(other.amount! * 1000), 0);
-  return thousandths > 0 ? { refund: { ...refund, amount: thousandths / 1000 } } : null;
+  // A full refund takes the rest, whatever was counted.
+  if (refunded_total === undefined && refund.amount === undefined) return job;
+  const counted = earlier.reduce((sum, other) => sum + thousandths(other.amount!), 0);
+  const own = earlier.reduce((sum, other) => sum + (other.refunded_total === undefined ? thousandths(other.amount!) : 0), 0) + (refunded_total === undefined ? thousandths(refund.amount!) : 0);
+  const left = Math.max(own, ...totals) - counted;
+  return left > 0 ? { refund: { ...refund, amount: left / 1000, ...(refunded_total === undefined ? {} : { refunded_total }) } } : null;
 }
+
+const thousandths = (amount: number) => Math.round(amount * 1000);
 
 /** A refund arrived before its conversion reached Tapfiliate: the conversion is never sent. */
 export function reversedBeforeSending(conversion: LedgerRecord, refundKey: string, now: number): LedgerRecord {

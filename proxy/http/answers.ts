@@ -73,7 +73,7 @@ function okAnswer(c: AppContext, status: 'ignored' | 'unattributed' | 'stored' |
  * How to record an event answered without a postback (docs/operations.md,
  * "Console"): the ledger keeps it with its reason, so the operator can see why
  * an order was not credited. Left out where nothing is recorded: a test event,
- * a browser event answered `ignored`, an event without an id.
+ * a browser event answered `ignored`, an event without an id (docs/reference.md, "Routes and answers").
  */
 export interface Note {
   createDelivery: CreateDelivery;
@@ -86,17 +86,23 @@ export async function ignored(c: AppContext, reason: string, note?: Note): Promi
   return okAnswer(c, 'ignored', reason);
 }
 
-/** No identifier: Tapfiliate could not attribute it, so nothing is sent; with a note, it is recorded as `unattributed`. */
-export async function unattributed(c: AppContext, note?: Note): Promise<Response> {
-  await record(c, note, 'unattributed', 'no_attribution');
-  return okAnswer(c, 'unattributed');
+/**
+ * No identifier (or, for a refund, no order to take it from): Tapfiliate could
+ * not attribute it, so nothing is sent; with a note, it is recorded as
+ * `unattributed` with its reason.
+ */
+export async function unattributed(c: AppContext, note?: Note, reason = 'no_attribution'): Promise<Response> {
+  await record(c, note, 'unattributed', reason);
+  return okAnswer(c, 'unattributed', reason === 'no_attribution' ? undefined : reason);
 }
 
 /**
- * One Durable Object request, and the answer does not wait on its success: a
- * ledger that cannot be reached loses the record, never the caller's answer.
+ * Records how an event was answered without a postback (as `ignored` and
+ * `unattributed` do), for an answer that another step gives. One Durable Object
+ * request, and the answer does not wait on its success: a ledger that cannot be
+ * reached loses the record, never the caller's answer.
  */
-async function record(c: AppContext, note: Note | undefined, status: Answered['status'], reason: string): Promise<void> {
+export async function record(c: AppContext, note: Note | undefined, status: Answered['status'], reason: string): Promise<void> {
   const delivery = note?.createDelivery(c.env);
   if (!note || !delivery) return;
   try {
@@ -187,7 +193,7 @@ export function answerDelivery(c: AppContext, result: DeliveryResult, rejectedSt
       log.upstream_status = result.upstreamStatus;
       return c.json({ ok: false, error: 'upstream_rejected' } satisfies TapResult, rejectedStatus);
     case 'currency_mismatch':
-      // A server is told which field is wrong; a platform is answered 2xx, so it stops sending the same event.
+      // A server is told which field is wrong; a platform is answered 2xx, so it stops sending the same event (the webhook route records it).
       if (rejectedStatus === 200) return ignored(c, 'currency_mismatch');
       throw invalidRequest([{ path: 'currency', message: `must be ${result.currency}, the currency of the refunded conversion` }]);
     case 'unavailable':

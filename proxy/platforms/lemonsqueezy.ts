@@ -63,7 +63,7 @@ export const lemonSqueezy = platform({
       case 'ignore':
         return { kind: 'ignore', reason: action.reason, ...(action.order && { order: action.order, test: action.test }) };
       case 'remember':
-        return { kind: 'remember', subscription: action.subscription, reference: action.reference, test: action.test };
+        return { kind: 'remember', subscription: action.subscription, reference: action.reference, payment: action.payment, test: action.test };
       case 'convert': {
         const { conversion, reference, customer, subscription, test } = action;
         // A renewal without custom data is attributed by what its subscription's initial payment left (else v3's memory of the customer).
@@ -84,7 +84,7 @@ export const lemonSqueezy = platform({
 type LemonSqueezyAction =
   /** `subscription`: a subscription payment's; `customer`: whose v3 memory a renewal may fall back on. */
   | { action: 'convert'; conversion: PlatformConversion; reference?: string; customer?: string; subscription?: string; test: boolean }
-  | { action: 'remember'; subscription: string; reference?: string; test: boolean }
+  | { action: 'remember'; subscription: string; reference?: string; payment: PlatformConversion; test: boolean }
   | { action: 'refund'; refund: LemonSqueezyRefund; test: boolean }
   /** `order`: the order an ignored event concerns (an unpaid one), for its record. */
   | { action: 'ignore'; reason: string; order?: PlatformConversion; test?: boolean };
@@ -171,10 +171,11 @@ function paymentAction(
   const withReference = reference ? { reference } : {};
   // A free product or a trial's order pays nothing and remembers nothing (docs/reference.md, "Subscriptions").
   if (base === 0) return { action: 'ignore', reason: 'zero_amount' };
-  if (initial) return subscription ? { action: 'remember', subscription, ...withReference, test } : { action: 'ignore', reason: 'initial_payment_is_the_order' };
+  const conversion = { external_id, amount: fromMinor(base, currency), currency, ...(customer ? { customer_id: customer } : {}) };
+  if (initial) return subscription ? { action: 'remember', subscription, ...withReference, payment: conversion, test } : { action: 'ignore', reason: 'initial_payment_is_the_order' };
   return {
     action: 'convert',
-    conversion: { external_id, amount: fromMinor(base, currency), currency, ...(customer ? { customer_id: customer } : {}) },
+    conversion,
     ...withReference,
     ...(customer ? { customer } : {}),
     ...(subscription ? { subscription } : {}),

@@ -34,7 +34,7 @@ export interface PlatformRefund {
   gross?: number;
   /** The amounts are a part of what the buyer paid in all, which the conversion's record keeps (Shopify, without line items). */
   ofRecordedGross?: boolean;
-  /** The amounts are what was refunded so far (Lemon Squeezy): the ledger counts each refund's own part (delivery/lifecycle.ts cumulativeRefund). */
+  /** The amounts are what was refunded so far (Lemon Squeezy, Stripe charge.refunded without its refunds): the ledger counts what the refunds it accepted have not (delivery/lifecycle.ts cumulativeRefund). */
   cumulative?: boolean;
 }
 
@@ -71,7 +71,8 @@ export type PlatformReading =
       customer?: string;
       test: boolean;
     }
-  | { kind: 'remember'; subscription: string; reference?: string; test: boolean }
+  /** `payment`: the payment's own id, amount and currency, for its record when it is answered unattributed. */
+  | { kind: 'remember'; subscription: string; reference?: string; payment?: PlatformConversion; test: boolean }
   | { kind: 'refund'; refund: PlatformRefund; test: boolean }
   /** `order`: the order it concerns, when there is one (an unpaid checkout), so the ledger can record why it was ignored. */
   | { kind: 'ignore'; reason: string; order?: PlatformConversion; test?: boolean };

@@ -34,6 +34,17 @@
 //     `status: "success"`. Refunded line items may move no money (restocked, or store credit)
 //     and a pending or failed transaction has moved nothing. Amounts are the `*_set.shop_money`
 //     ones (the shop's currency, as the conversion's amount is) when present.
+//   - currency, in a shop that sells in several (help.shopify.com multi-currency migration
+//     guide, documented: the Transaction and Refund resources changed, and a transaction's
+//     `amount`/`currency` are in the presentment currency, the one the buyer paid in; the
+//     REST Refund endpoints take `in_shop_currency` to show them in the shop's): the refund's
+//     currency is that of the line items' `subtotal_set.shop_money` (documented: RefundLineItem
+//     carries its subtotal "in shop and presentment currencies"), so a refund paid back in
+//     euros of a dollar shop is compared, and counted, in dollars. Guessed: that the webhook's
+//     transactions have no `amount_set`; when one has, its `shop_money` is read first. A
+//     refund without line items has only the transactions' money: its currency is theirs,
+//     and one in the presentment currency is refused as another currency than the order's
+//     (`ignored`, currency_mismatch, recorded) rather than counted at the wrong rate.
 //   - what it takes from the commission base is goods (docs/reference.md, "Refunds"): the
 //     `refund_line_items` subtotals, after discounts. Without line items, the money less the
 //     shipping refunded (`order_adjustments` of kind `shipping_refund` with their tax,
@@ -226,15 +237,16 @@ export function shopifyRefund(refund: unknown, raw = ''): RefundReading {
     currency ??= text(shopCurrency(transaction.amount_set) ?? transaction.currency);
   }
   if (cents <= 0) return { action: 'ignore', reason: 'no_money_refunded' };
-  const reading = { action: 'refund' as const, platformIds: [orderId], fallbackExternalId: orderId, ...(currency ? { currency: currency.toUpperCase() } : {}), test };
-  // Goods refunded: their subtotal after discounts is what leaves the commission base.
+  const reading = (currency: string | undefined) => ({ action: 'refund' as const, platformIds: [orderId], fallbackExternalId: orderId, ...(currency ? { currency: currency.toUpperCase() } : {}), test });
+  // Goods refunded: their subtotal after discounts is what leaves the commission base, in shop money, so in the shop's currency.
   const lines = Array.isArray(refund.refund_line_items) ? refund.refund_line_items.filter(isPlainObject) : [];
   const goodsCents = lines.reduce((sum, line) => sum + Math.round(Math.max(0, decimal(shopMoney(line.subtotal_set) ?? line.subtotal) ?? 0) * 100), 0);
-  if (goodsCents > 0) return { ...reading, refunds: [{ refund_id: id, amount: goodsCents / 100 }] };
+  const goodsCurrency = lines.map((line) => text(shopCurrency(line.subtotal_set))).find(Boolean);
+  if (goodsCents > 0) return { ...reading(goodsCurrency ?? currency), refunds: [{ refund_id: id, amount: goodsCents / 100 }] };
   // No goods: shipping (and its tax) refunded alone takes nothing back; any other money is a share of the whole order.
   const rest = cents - shippingCents(refund);
   if (rest <= 0) return { action: 'ignore', reason: 'shipping_or_tax_only' };
-  return { ...reading, refunds: [{ refund_id: id, amount: rest / 100 }], ofRecordedGross: true };
+  return { ...reading(currency), refunds: [{ refund_id: id, amount: rest / 100 }], ofRecordedGross: true };
 }
 
 /** Shipping refunded, its tax included: `order_adjustments` of kind `shipping_refund` (written negative), and `refund_shipping_lines`. */

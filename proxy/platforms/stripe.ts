@@ -58,14 +58,20 @@
 //     whole charge is refunded. Each refund listed in `refunds.data` is one refund, by its
 //     `re_…` id (so refund.created for the same refund meets it in the ledger as a
 //     duplicate); `failed` and `canceled` ones moved no money and are skipped. API versions
-//     from 2022-11-15 leave `refunds` out of the charge: the refund is then the step from
-//     `previous_attributes.amount_refunded` to `amount_refunded`, keyed `<charge id>/<running total>`.
+//     from 2022-11-15 leave `refunds` out of the charge (docs.stripe.com/changelog/2022-11-15,
+//     "The Charges object no longer auto-expands refunds"): the event then names no refund, and
+//     goes as a running total, keyed `<charge id>/<amount_refunded>`; the ledger counts only
+//     what the refunds of the order it accepted (refund.created's `re_…` ones included) have
+//     not, so one refund seen through both events counts once, in either order
+//     (docs/reference.md, "Refunds"; delivery/lifecycle.ts cumulativeRefund).
 //     A whole refund is sent without an amount, so the commission is disapproved even when
 //     the conversion's amount differs from the charge's (tax, shipping). The charge's
 //     `amount` goes along as `gross`: the route scales a partial refund to the conversion's
 //     amount (the commission base, without tax and shipping) by the share of the charge it
-//     refunded. refund.created carries no charge amount, so its refund is taken as it is.
-//   - refund.created: one refund, by its id and `amount`, unless `failed` or `canceled`.
+//     refunded.
+//   - refund.created: one refund, by its id and `amount`, unless `failed` or `canceled`. It
+//     carries no charge amount: the route scales it by the `gross` the conversion's record
+//     kept (a checkout's `amount_total`, an invoice's `amount_paid`), as charge.refunded's.
 //   - The conversion is looked up by `payment_intent`, then `invoice`, then the charge id:
 //     the ids the conversion's record kept. An invoice is also a conversion's own
 //     external_id (subscription payments), tried at Tapfiliate when the ledger has none.
@@ -96,10 +102,10 @@ export const stripe = platform({
       case 'ignore':
         return { kind: 'ignore', reason: action.reason, ...(action.order && { order: action.order, test }) };
       case 'convert':
-        return { kind: 'conversion', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.subscription, test };
+        return { kind: 'conversion', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.subscription, gross: action.gross, test };
       case 'renewal':
         // The subscription's own tap_ref when it holds one, else what its first attributed payment left (else v3's memory of the customer).
-        return { kind: 'renewal', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.subscription, customer: action.stripe_customer, test };
+        return { kind: 'renewal', conversion: action.conversion, reference: action.reference, platformIds, subscription: action.subscription, customer: action.stripe_customer, gross: action.gross, test };
     }
   },
 });
@@ -129,9 +135,9 @@ interface StripeConversion {
 }
 
 type StripeAction =
-  /** `subscription`: the Stripe subscription whose first paid checkout this is. */
-  | { action: 'convert'; conversion: StripeConversion; reference?: string; subscription?: string }
-  | { action: 'renewal'; stripe_customer: string; subscription?: string; conversion: StripeConversion; reference?: string }
+  /** `subscription`: the Stripe subscription whose first paid checkout this is. `gross`: what the buyer paid in all, which a refund is a part of. */
+  | { action: 'convert'; conversion: StripeConversion; reference?: string; subscription?: string; gross?: number }
+  | { action: 'renewal'; stripe_customer: string; subscription?: string; conversion: StripeConversion; reference?: string; gross?: number }
   /** `order`: the order an ignored event concerns (an unpaid checkout), for its record. */
   | { action: 'ignore'; reason: string; order?: StripeConversion };
 
@@ -204,6 +210,7 @@ function sessionAction(session: Record<string, unknown>): StripeAction {
   const id = text(session.id);
   const currency = text(session.currency);
   if (!id || !currency) return { action: 'ignore', reason: 'malformed' };
+  const grossOf = (paid: unknown) => (Number.isSafeInteger(paid) && (paid as number) > 0 ? { gross: fromMinorUnits(paid as number, currency) } : {});
   // A merchant who keeps their own id in client_reference_id passes the reference as metadata.tap_ref (docs/guides/stripe.md).
   const ownId = text(session.client_reference_id);
   const reference = (decodeReference(ownId) ? ownId : undefined) ?? (isPlainObject(session.metadata) ? text(session.metadata.tap_ref) : undefined) ?? ownId;
@@ -230,7 +237,7 @@ function sessionAction(session: Record<string, unknown>): StripeAction {
       return { action: 'ignore', reason: 'not_paid', ...(order && { order }) };
     }
     const converted = conversion(id);
-    return converted ? { action: 'convert', conversion: converted, ...withReference } : { action: 'ignore', reason: 'malformed' };
+    return converted ? { action: 'convert', conversion: converted, ...withReference, ...grossOf(session.amount_total) } : { action: 'ignore', reason: 'malformed' };
   }
   if (session.mode === 'subscription') {
     if (!customer) return { action: 'ignore', reason: 'no_customer' };
@@ -240,7 +247,7 @@ function sessionAction(session: Record<string, unknown>): StripeAction {
     const converted = conversion(invoice);
     if (!converted) return { action: 'ignore', reason: 'malformed' };
     const subscription = idOf(session.subscription);
-    return { action: 'convert', conversion: converted, ...withReference, ...(subscription ? { subscription } : {}) };
+    return { action: 'convert', conversion: converted, ...withReference, ...(subscription ? { subscription } : {}), ...grossOf(session.amount_total) };
   }
   return { action: 'ignore', reason: 'unsupported_mode' };
 }
@@ -269,6 +276,7 @@ function invoiceAction(invoice: Record<string, unknown>): StripeAction {
     ...(subscription ? { subscription } : {}),
     conversion: { external_id: id, amount: fromMinorUnits(base, currency), currency: currency.toUpperCase(), customer_id: customer },
     ...(reference ? { reference } : {}),
+    gross: fromMinorUnits(paid, currency),
   };
 }
 
@@ -307,7 +315,8 @@ export function stripeRefunds(event: StripeEvent): RefundReading {
     if (isMoneyless(object.status)) return { action: 'ignore', reason: `refund_${object.status}` };
     const platformIds = ids(object.payment_intent, object.charge);
     if (platformIds.length === 0) return { action: 'ignore', reason: 'refund_without_payment' };
-    return { action: 'refund', platformIds, refunds: [{ refund_id: id, amount: fromMinorUnits(object.amount as number, currency) }], currency: currency.toUpperCase(), test };
+    // A part of what the buyer paid, which the conversion's record keeps (`gross`): scaled to the commission base as charge.refunded is.
+    return { action: 'refund', platformIds, refunds: [{ refund_id: id, amount: fromMinorUnits(object.amount as number, currency) }], currency: currency.toUpperCase(), ofRecordedGross: true, test };
   }
   if (event.type !== 'charge.refunded') return { action: 'ignore', reason: 'not_a_refund' };
 
@@ -339,11 +348,11 @@ export function stripeRefunds(event: StripeEvent): RefundReading {
     return { ...reading, refunds };
   }
 
-  const previous = event.data.previous_attributes?.amount_refunded;
-  const step = (total as number) - (Number.isSafeInteger(previous) ? (previous as number) : 0);
-  if (!whole && (!Number.isSafeInteger(previous) || step <= 0)) return { action: 'ignore', reason: 'no_refund_step' };
+  // No list: the running total goes as it is, and the ledger counts what its refunds (refund.created's included) have not.
+  if (!whole && (total as number) <= 0) return { action: 'ignore', reason: 'no_refund_step' };
   const refund_id = `${chargeId}/${total}`;
-  return { ...reading, refunds: [whole ? { refund_id } : { refund_id, amount: fromMinorUnits(step, currency) }] };
+  if (whole) return { ...reading, refunds: [{ refund_id }] };
+  return { ...reading, refunds: [{ refund_id, amount: fromMinorUnits(total as number, currency) }], cumulative: true };
 }
 
 /** A refund in one of these states moved no money. */

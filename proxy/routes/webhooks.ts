@@ -30,7 +30,11 @@
 //   converts nothing itself (Lemon Squeezy's initial subscription payment, whose
 //   order converted) answers 200 stored (200 unattributed without a reference).
 // - a refund: its conversion's commissions are taken back (docs/reference.md,
-//   "Refunds"): 200 reversed, adjusted, duplicate or unattributed, 202 queued.
+//   "Refunds"): 200 reversed, adjusted, duplicate or unattributed, 202 queued;
+//   200 ignored when one of its ids breaks the id rules (invalid_refund) or it is
+//   in another currency than its conversion (currency_mismatch, recorded).
+//   One whose order nobody knows and which names none is recorded as
+//   unattributed (unknown_order) under its refund id.
 // - delivery took it: 200 sent, 200 duplicate (a replay: no second postback),
 //   202 queued (the ledger's alarm retries it).
 // - Tapfiliate refused it (a 4xx other than "already exists"): 200
@@ -48,7 +52,7 @@ import { recallSubscription as recall, rememberSubscription as remember } from '
 import { hasIdentifier, identifiersFromReference, mergeIdentifiers } from '../events/identifiers';
 import { conversionJob } from '../events/job';
 import type { PostbackJob } from '../tapfiliate';
-import { conversionSchema, identifiersSchema, issuesOf, type Identifiers } from '../events/schema';
+import { conversionSchema, identifiersSchema, issuesOf, refundSchema, type Identifiers } from '../events/schema';
 import {
   answerDelivery,
   deliver,
@@ -56,6 +60,7 @@ import {
   invalidSignature,
   isZeroAmount,
   jobPostbacks,
+  record,
   refundPostbacks,
   refuseUnlessConfigured,
   requireSecret,
@@ -101,7 +106,7 @@ export function webhookRoute(platform: Platform, route: PlatformRoute, createDel
     const test = (reading.test || route.test === true) && webhookTestEventsOf(c.env) === 'test';
     switch (reading.kind) {
       case 'remember':
-        return startSubscription(c, source, reading, test);
+        return startSubscription(c, createDelivery, source, reading, test);
       case 'refund':
         return refund(c, createDelivery, source, reading.refund, test);
       default:
@@ -111,9 +116,13 @@ export function webhookRoute(platform: Platform, route: PlatformRoute, createDel
 }
 
 /** A paid payment that converts nothing itself (Lemon Squeezy's initial subscription payment): its attribution is kept for the renewals. */
-async function startSubscription(c: AppContext, source: EventSource, reading: Reading<'remember'>, test: boolean): Promise<Response> {
+async function startSubscription(c: AppContext, createDelivery: CreateDelivery, source: EventSource, reading: Reading<'remember'>, test: boolean): Promise<Response> {
   const identifiers = identifiersFromReference(reading.reference);
-  if (!hasIdentifier(identifiers)) return unattributed(c);
+  if (!hasIdentifier(identifiers)) {
+    // Recorded under the payment's own id, when it reads as an order (docs/reference.md, "Routes and answers"); a test one is not.
+    const payment = reading.payment && !test ? conversionSchema.safeParse(withoutInvalidOptionals(c, reading.payment)) : undefined;
+    return unattributed(c, payment?.success ? { createDelivery, event: { job: conversionJob(payment.data, {}, {}), source, signed: true } } : undefined);
+  }
   // Nothing would have been sent, and nothing is kept.
   if (test) return testAnswer(c, []);
   await rememberSubscription(c, source, reading.subscription, identifiers);
@@ -157,6 +166,9 @@ async function convert(c: AppContext, createDelivery: CreateDelivery, source: Ev
  * oldest first. The ledger runs each once per refund_id (delivery/refunds.ts).
  */
 async function refund(c: AppContext, createDelivery: CreateDelivery, source: EventSource, refund: PlatformRefund, test: boolean): Promise<Response> {
+  // Ids by the same rules as every other (docs/reference.md, "Fields and ids"): one Tapline could not look up, record or show is not taken, and has nothing to be recorded under.
+  const ids = [...refund.refunds.map(({ refund_id }) => refund_id), ...(refund.fallbackExternalId === undefined ? [] : [refund.fallbackExternalId])];
+  if (!ids.every((id) => refundSchema.shape.refund_id.safeParse(id).success)) return ignored(c, 'invalid_refund');
   const delivery = createDelivery(c.env);
   let key: string | undefined;
   let conversion: { amount?: number; gross?: number } | null = null;
@@ -181,15 +193,22 @@ async function refund(c: AppContext, createDelivery: CreateDelivery, source: Eve
   const amountOf = (amount: number | undefined) => (amount === undefined || share === 1 ? amount : Math.round(amount * share * 100) / 100);
   const jobs: RefundJob[] = refund.refunds.map(({ refund_id, amount }) => {
     const part = amountOf(amount);
-    // A running total (Lemon Squeezy) goes as it is: the ledger takes off every refund of the order it accepted.
+    // A running total (Lemon Squeezy, Stripe) goes as it is: the ledger counts what the refunds of the order it accepted have not.
     const size = part === undefined ? {} : refund.cumulative ? { refunded_total: part } : { amount: part };
     return { refund: { refund_id, external_id: external_id ?? '', ...size, ...(refund.currency ? { currency: refund.currency } : {}) } };
   });
   if (test) return testAnswer(c, refundPostbacks(c, jobs));
-  if (!external_id) return unattributed(c);
+  const note = (job: RefundJob): Note => ({ createDelivery, event: { job, source, signed: true } });
+  // No order to take it from, and none named to keep it for: recorded under its own id (docs/reference.md, "Refunds").
+  if (!external_id) {
+    for (const job of jobs) await record(c, note(job), 'unattributed', 'unknown_order');
+    return unattributed(c, undefined, 'unknown_order');
+  }
   let answer: DeliveryResult | undefined;
   for (const job of jobs) {
     const result = await deliver(c, createDelivery, { job, source, signed: true });
+    // Refused for its currency: answered ignored, and recorded with why.
+    if (result.status === 'currency_mismatch') await record(c, note(job), 'ignored', 'currency_mismatch');
     answer = answer === undefined || weight(result) > weight(answer) ? result : answer;
   }
   return answerDelivery(c, answer!, 200);

@@ -156,3 +156,16 @@ describe('optional fields are dropped one by one', () => {
     expect(received.map((r) => r.kind)).toEqual(['conversion']);
   });
 });
+
+describe('refund ids obey the id rules', () => {
+  // Only a correctly signed payload gets here; still, an id Tapline could not record or show is not taken.
+  it.each([
+    ['a control character', 're_\u0007bell'],
+    ['a lone surrogate', 're_\ud800'],
+    ['300 characters', `re_${'x'.repeat(297)}`],
+  ])('a Stripe refund whose id has %s is 200 ignored (invalid_refund), nothing looked up', async (_name, refundId) => {
+    const answer = await stripeEvent('refund.created', { id: refundId, object: 'refund', amount: 1000, currency: 'eur', payment_intent: uniqueId('pi'), status: 'succeeded' });
+    expect(answer.json).toEqual({ ok: true, status: 'ignored' });
+    expect(answer.lines.join('\n')).toContain('"reason":"invalid_refund"');
+  });
+});

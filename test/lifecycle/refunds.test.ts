@@ -146,9 +146,26 @@ describe('what a refund meets of its order', () => {
 describe('a running total (Stripe amount_refunded, Lemon Squeezy refunded_amount)', () => {
   const acceptedRefund = (amount?: number): LedgerRecord => refund(amount === undefined ? {} : { amount });
 
-  it('is its total less every refund accepted, applied or still pending', () => {
-    expect(cumulativeRefund(refundJob({ refunded_total: 50 }), [acceptedRefund(30)])).toEqual(refundJob({ amount: 20 }));
-    expect(cumulativeRefund(refundJob({ refunded_total: 0.3 }), [acceptedRefund(0.1), acceptedRefund(0.1)])).toEqual(refundJob({ amount: 0.1 }));
+  it('is its total less every refund accepted, applied or still pending; the record keeps the total', () => {
+    expect(cumulativeRefund(refundJob({ refunded_total: 50 }), [acceptedRefund(30)])).toEqual(refundJob({ amount: 20, refunded_total: 50 }));
+    expect(cumulativeRefund(refundJob({ refunded_total: 0.3 }), [acceptedRefund(0.1), acceptedRefund(0.1)])).toEqual(refundJob({ amount: 0.1, refunded_total: 0.3 }));
+  });
+
+  it('one refund seen as a running total and by its own id counts once, in either order (Stripe charge.refunded and refund.created)', () => {
+    const total = (refunded_total: number) => refund({ amount: refunded_total, refunded_total });
+    // Its own id first, then a total that holds nothing more: a duplicate.
+    expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [acceptedRefund(30)])).toBeNull();
+    // The total first, then the same refund by its own id: a duplicate.
+    expect(cumulativeRefund(refundJob({ amount: 30 }), [total(30)])).toBeNull();
+    // By its own id, more than the total counted: only what the total has not.
+    expect(cumulativeRefund(refundJob({ amount: 40 }), [total(30)])).toEqual(refundJob({ amount: 10 }));
+    // A total beyond what was counted: the rest only.
+    expect(cumulativeRefund(refundJob({ refunded_total: 60 }), [total(30), acceptedRefund(20)])).toEqual(refundJob({ amount: 10, refunded_total: 60 }));
+  });
+
+  it('a refund answered without being accepted (another currency) counts nothing', () => {
+    const refused = answered({ job: refundJob({ amount: 30, currency: 'JPY' }), source: 'stripe', signed: true, status: 'ignored', reason: 'currency_mismatch' }, NOW);
+    expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [refused])).toEqual(refundJob({ amount: 30, refunded_total: 30 }));
   });
 
   it('nothing left, or a full refund accepted already: null (a duplicate)', () => {
@@ -156,7 +173,7 @@ describe('a running total (Stripe amount_refunded, Lemon Squeezy refunded_amount
     expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [acceptedRefund()])).toBeNull();
   });
 
-  it('a refund without a total is as it came', () => {
+  it('a refund without a total, of an order without one, is as it came', () => {
     const job = refundJob({ amount: 5 });
     expect(cumulativeRefund(job, [acceptedRefund(30)])).toBe(job);
   });

@@ -26,9 +26,11 @@ describe('Stripe charge.refunded', () => {
     });
   });
 
-  it('a partial refund without listed refunds: the step from previous_attributes, in major units', () => {
+  it('a partial refund without listed refunds: the running total, in major units, which the ledger counts against the refunds it accepted', () => {
     const event = charge({ amount_refunded: 2000, refunded: false }, { amount_refunded: 500 });
-    expect(stripeRefunds(event)).toMatchObject({ refunds: [{ refund_id: 'ch_3QmCharge000000000001/2000', amount: 15 }], test: false });
+    expect(stripeRefunds(event)).toMatchObject({ refunds: [{ refund_id: 'ch_3QmCharge000000000001/2000', amount: 20 }], cumulative: true, test: false });
+    // previous_attributes is not needed for it.
+    expect(stripeRefunds(charge({ amount_refunded: 100, refunded: false }))).toMatchObject({ refunds: [{ amount: 1 }], cumulative: true });
   });
 
   it('zero- and three-decimal currencies', () => {
@@ -63,7 +65,7 @@ describe('Stripe charge.refunded', () => {
 
   it.each([
     ['no running total', charge({ amount_refunded: undefined })],
-    ['a partial step without previous_attributes', charge({ amount_refunded: 100, refunded: false })],
+    ['a partial refund of nothing', charge({ amount_refunded: 0, refunded: false }, { amount_refunded: 0 })],
     ['no currency', charge({ currency: undefined })],
   ])('%s is ignored', (_name, event) => {
     expect(stripeRefunds(event).action).toBe('ignore');
@@ -84,6 +86,8 @@ describe('Stripe refund.created', () => {
       platformIds: ['pi_9', 'ch_9'],
       refunds: [{ refund_id: 're_9', amount: 19.99 }],
       currency: 'EUR',
+      // A part of what the checkout paid, which the conversion's record keeps.
+      ofRecordedGross: true,
       test: true,
     });
   });

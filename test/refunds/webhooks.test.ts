@@ -117,8 +117,9 @@ describe('Stripe refunds', () => {
     expect(await recordOf(`con:${session.id}`)).toMatchObject({ refunded_amount: 7.48 });
     const second = chargeRefunded(session.payment_intent, { id: first.data.object.id, amount_refunded: 2000, refunded: false }, { amount_refunded: 1000 });
     expect((await postStripe(second)).json).toEqual({ ok: true, status: 'adjusted' });
-    // 4 × (40 − 14.96) / 40 from the original 4, where compounding from 3.25 would give 2.03.
-    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 2.5 }]);
+    // 20.00 in all is 14.95 of the base: 4 × (40 − 14.95) / 40 from the original 4, where compounding from 3.25 would give 2.03.
+    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 2.51 }]);
+    expect(await recordOf(`con:${session.id}`)).toMatchObject({ refunded_amount: 14.95 });
     // The same event again (Stripe retries): one change only.
     expect((await postStripe(second)).json).toEqual({ ok: true, status: 'duplicate' });
     expect((await upstream.rest()).filter((r) => r.method === 'PATCH')).toHaveLength(2);
@@ -135,13 +136,56 @@ describe('Stripe refunds', () => {
     );
     expect((await postStripe(listed)).json).toEqual({ ok: true, status: 'duplicate' });
     expect((await upstream.rest()).filter((r) => r.method === 'PATCH')).toHaveLength(1);
-    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 3 }]);
+    // 10.00 of the 53.50 the checkout paid is 7.48 of its 40.00 base, as charge.refunded counts it.
+    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 3.25 }]);
+  });
+
+  // API versions from 2022-11-15 list no refunds in charge.refunded: one refund of 10.00
+  // (7.48 of the 40.00 base) reaches the worker through both events, in either order.
+  const unlistedChargeRefunded = (payment_intent: string, amount_refunded: number) =>
+    chargeRefunded(payment_intent, { amount_refunded, refunded: false, refunds: undefined }, { amount_refunded: 0 });
+
+  it('refund.created, then a charge.refunded that lists no refunds, for the same 10.00: taken back once', async () => {
+    const { session } = await checkout();
+    expect((await postStripe(refundCreated(session.payment_intent, { amount: 1000 }))).json).toEqual({ ok: true, status: 'adjusted' });
+    expect((await postStripe(unlistedChargeRefunded(session.payment_intent, 1000))).json).toEqual({ ok: true, status: 'duplicate' });
+    expect((await upstream.rest()).filter((r) => r.method === 'PATCH')).toHaveLength(1);
+    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 3.25, approved: null }]);
+    expect(await recordOf(`con:${session.id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 7.48 });
+  });
+
+  it('the same two in the other order: taken back once', async () => {
+    const { session } = await checkout();
+    expect((await postStripe(unlistedChargeRefunded(session.payment_intent, 1000))).json).toEqual({ ok: true, status: 'adjusted' });
+    expect((await postStripe(refundCreated(session.payment_intent, { amount: 1000 }))).json).toEqual({ ok: true, status: 'duplicate' });
+    expect((await upstream.rest()).filter((r) => r.method === 'PATCH')).toHaveLength(1);
+    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 3.25, approved: null }]);
+    expect(await recordOf(`con:${session.id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 7.48 });
+  });
+
+  it('two refunds through both events, interleaved: each counted once, the total ends right', async () => {
+    const { session } = await checkout();
+    // 10.00, seen first through charge.refunded; then 20.00, whose refund.created comes before its charge.refunded.
+    const first = refundCreated(session.payment_intent, { amount: 1000 });
+    expect((await postStripe(unlistedChargeRefunded(session.payment_intent, 1000))).json).toEqual({ ok: true, status: 'adjusted' });
+    expect((await postStripe(refundCreated(session.payment_intent, { amount: 2000 }))).json).toEqual({ ok: true, status: 'adjusted' });
+    // Counted already by the running total of 10.00.
+    expect((await postStripe(first)).json).toEqual({ ok: true, status: 'duplicate' });
+    // What the running totals left uncounted of the second refund, never more.
+    expect((await postStripe(unlistedChargeRefunded(session.payment_intent, 3000))).json).toEqual({ ok: true, status: 'adjusted' });
+    expect((await postStripe(unlistedChargeRefunded(session.payment_intent, 3000))).json).toEqual({ ok: true, status: 'duplicate' });
+    // 30.00 of the 53.50 charge is 22.43 of the 40.00 base: 4 × 17.57 / 40.
+    expect(await recordOf(`con:${session.id}`)).toMatchObject({ refunded_amount: 22.43 });
+    expect(await upstream.commissionsOf(session.id)).toMatchObject([{ amount: 1.76 }]);
   });
 
   it('a refund of a payment Tapline never sent is unattributed, and nothing is asked of Tapfiliate', async () => {
-    const result = await postStripe(refundCreated(unique('pi_'), {}));
+    const refund = refundCreated(unique('pi_'), {});
+    const result = await postStripe(refund);
     expect(result).toEqual({ status: 200, json: { ok: true, status: 'unattributed' } });
     expect(await upstream.rest()).toEqual([]);
+    // Recorded under the refund's own id, with why, for the console (no order named: no external_id).
+    expect(await recordOf(`ref:${refund.data.object.id}`, 'con:')).toMatchObject({ kind: 'refund', status: 'unattributed', reason: 'unknown_order', source: 'stripe' });
   });
 
   it('a failed refund moved no money: ignored', async () => {
@@ -220,6 +264,28 @@ describe('Shopify refunds/create', () => {
     expect((await postShopify('refunds/create', refundBody(id, '301.00'))).json).toEqual({ ok: true, status: 'reversed' });
     expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 29.34, approved: false }]);
     expect((await upstream.rest()).filter((r) => r.method !== 'GET').map((r) => r.method)).toEqual(['PATCH', 'DELETE']);
+  });
+
+  it('a refund paid back in the buyer’s currency (EUR) of a USD shop is compared in shop money: adjusted, not ignored', async () => {
+    const { id } = await order();
+    // The line items carry both moneys; the transaction only the presentment one (Shopify's multi-currency guide).
+    const money = (shop: string, presentment: string) => ({ shop_money: { amount: shop, currency_code: 'USD' }, presentment_money: { amount: presentment, currency_code: 'EUR' } });
+    const body = `{"id":${5_000_000_000_000 + Math.floor(Math.random() * 1e9)},"order_id":${id},"refund_line_items":[{"quantity":1,"subtotal":"18.40","subtotal_set":${JSON.stringify(money('20.00', '18.40'))}}],"transactions":[{"id":3,"order_id":${id},"kind":"refund","status":"success","amount":"20.00","currency":"EUR"}]}`;
+    expect((await postShopify('refunds/create', body)).json).toEqual({ ok: true, status: 'adjusted' });
+    // 20.00 of the 388.00 goods: 38.80 × 368 / 388.
+    expect(await upstream.commissionsOf(id)).toMatchObject([{ amount: 36.8, approved: null }]);
+    expect(await recordOf(`con:${id}`)).toMatchObject({ status: 'adjusted', refunded_amount: 20 });
+  });
+
+  it('a refund in another currency than its order’s: 200 ignored, recorded with its reason, and it counts nothing later', async () => {
+    const { id } = await order();
+    const refundId = String(5_000_000_000_000 + Math.floor(Math.random() * 1e9));
+    const body = refundBody(id, '97.00').replace(/"id":\d+,"admin_graphql_api_id":"gid:\/\/shopify\/Refund\/\d+"/, `"id":${refundId},"admin_graphql_api_id":"gid://shopify/Refund/${refundId}"`).replaceAll('"currency":"USD"', '"currency":"EUR"');
+    expect((await postShopify('refunds/create', body)).json).toEqual({ ok: true, status: 'ignored' });
+    expect(await recordOf(`ref:${refundId}`, `con:${id}`)).toMatchObject({ kind: 'refund', status: 'ignored', reason: 'currency_mismatch', source: 'shopify', job: { refund: { currency: 'EUR' } } });
+    expect(await upstream.rest()).toEqual([]);
+    // The same refund in the right currency is then taken, not a duplicate.
+    expect((await postShopify('refunds/create', body.replaceAll('"currency":"EUR"', '"currency":"USD"'))).json).toEqual({ ok: true, status: 'adjusted' });
   });
 
   it('a refund of an order nobody knows is unattributed', async () => {

@@ -2,7 +2,7 @@
 // and ledger, a local Tapfiliate stand-in; webhooks shaped like Lemon Squeezy's examples.
 import { beforeEach, describe, expect, inject, it } from 'vitest';
 import { encodeReference } from '../../common/attribution';
-import { ledgerHolding } from '../ledger-control';
+import { ledgerHolding, recordOf } from '../ledger-control';
 import { postbackControl } from '../postback/control';
 import { ANNA, webhookEnv } from './helpers';
 import { lemonSqueezyOrder, lemonSqueezyRenewal, platformSecrets, postLemonSqueezy } from './platform-helpers';
@@ -65,6 +65,16 @@ describe('POST /webhooks/lemonsqueezy: orders and subscription payments', () => 
     // Not carried into the subscription's own memory: the next renewal reads v3's again, and it still expires on time.
     const own = `sub:lemonsqueezy:subscription:${Number(customer) + 1}`;
     expect(await (await ledgerHolding(own)).recall(own)).toBeUndefined();
+  });
+
+  it('an initial subscription payment without a reference: 200 unattributed, recorded under its own id with its reason', async () => {
+    const initial = lemonSqueezyRenewal(String(Date.now() % 1e9), (e) => {
+      delete e.meta.custom_data;
+      e.data.attributes.billing_reason = 'initial';
+    });
+    expect((await postLemonSqueezy(env(), initial.body)).json).toEqual({ ok: true, status: 'unattributed' });
+    expect(await upstream.received()).toEqual([]);
+    expect(await recordOf(`con:invoice-${initial.id}`)).toMatchObject({ status: 'unattributed', reason: 'no_attribution', source: 'lemonsqueezy' });
   });
 
   it('no custom data and nothing remembered: 200 unattributed, nothing sent', async () => {

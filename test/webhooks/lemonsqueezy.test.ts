@@ -116,7 +116,13 @@ describe('lemonSqueezyAction', () => {
     });
     const initial = renewal();
     initial.data.attributes.billing_reason = 'initial';
-    expect(lemonSqueezyAction('subscription_payment_success', initial)).toEqual({ action: 'remember', subscription: '611822', test: false });
+    // The payment itself comes along, for its record when it has no reference.
+    expect(lemonSqueezyAction('subscription_payment_success', initial)).toEqual({
+      action: 'remember',
+      subscription: '611822',
+      payment: { external_id: 'invoice-905112', amount: 29, currency: 'USD', customer_id: '3870521' },
+      test: false,
+    });
     delete initial.data.attributes.subscription_id;
     expect(lemonSqueezyAction('subscription_payment_success', initial)).toEqual({ action: 'ignore', reason: 'initial_payment_is_the_order' });
   });

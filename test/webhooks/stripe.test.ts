@@ -138,6 +138,8 @@ describe('stripeAction', () => {
         customer_id: 'cus_RPaymentCustomer1',
       },
       reference: 't1YW5uYT4-Pj4',
+      // What the buyer paid in all, kept for refund.created, which names no charge amount.
+      gross: 53.5,
     });
   });
 
@@ -174,6 +176,7 @@ describe('stripeAction', () => {
       conversion: { external_id: 'in_1QmFirstInvoice000001', amount: 29, currency: 'EUR', customer_id: 'cus_RSubscriber00001' },
       reference: 't1c2FtPj4-Pg',
       subscription: 'sub_1QmSubscription00001',
+      gross: 29,
     });
   });
 
@@ -202,6 +205,7 @@ describe('stripeAction', () => {
       subscription: 'sub_1QmSubscription00001',
       conversion: { external_id: 'in_1QmRenewalInvoice00002', amount: 29, currency: 'EUR', customer_id: 'cus_RSubscriber00001' },
       reference: 't1c2FtPj4-Pg',
+      gross: 35.09,
     });
   });
 
@@ -212,6 +216,7 @@ describe('stripeAction', () => {
       subscription: 'sub_1LegacySubscription1',
       conversion: { external_id: 'in_1LegacyRenewal0000003', amount: 10909, currency: 'JPY', customer_id: 'cus_RLegacyCustomer1' },
       reference: 't1bGVnYWN5Pj4-Pg',
+      gross: 12000,
     });
     const oldest = withObject('stripe-invoice-paid-legacy.json', (i) => delete i.tax);
     expect(stripeAction(oldest)).toMatchObject({ conversion: { amount: 10909 } });

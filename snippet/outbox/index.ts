@@ -1,6 +1,6 @@
 // Entry of tap-outbox.js, loaded with tap-events.js at a page's first
 // `tap.convert` or `tap.customer`: keeps each event in the outbox under its id,
-// once per id from this browser, in place of the copy tap.js stashed at the
+// once per id (and per signed or unsigned) from this browser, in place of the copy tap.js stashed at the
 // call, then has tap-events.js send it (snippet/kernel.ts).
 import { kernel } from '../kernel';
 import { Name } from '../names';
@@ -38,7 +38,11 @@ const idOf = (event: Record<string, unknown>, field: string) => {
 const keep: OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) => {
   const event = Object(input);
   const id = idOf(event, kind == 'convert' ? 'external_id' : 'customer_id');
-  const key = kind + ':' + id;
+  // A signed event and an unsigned one with the same id are kept apart, so neither
+  // shadows the other: one of them is the one the worker's trust mode takes, and its
+  // ledger counts the order once (docs/reference.md, "Once per id"). `signed` present,
+  // as the proxy reads it.
+  const key = kind + ':' + id + (event.signed !== undefined ? ' signed' : '');
   // `undefined` is left out of the JSON.
   const body = JSON.stringify({ ...event, test: isTest(kernel.data) || undefined });
   const outbox = readOutbox();

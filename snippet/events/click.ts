@@ -12,6 +12,9 @@ import { MAX_URL_LENGTH } from '../../common/contract';
  * The answer needs no handling: its Set-Cookie is the whole point, and a
  * failed click leaves the cookie tap.js wrote in place.
  */
+/** Settles once this page view's last click has its answer, whose Set-Cookie adds `click_id` (tap-compat.js's getTrackingId waits for it). */
+export let clickAnswered: Promise<unknown> = Promise.resolve();
+
 export const click = (landing: Attribution & { landing_page: string }, test: boolean) => {
   const body = {
     ...landing,
@@ -20,5 +23,5 @@ export const click = (landing: Attribution & { landing_page: string }, test: boo
     referrer: document.referrer.slice(0, MAX_URL_LENGTH),
     ...(test && { test: true }),
   };
-  post('click', JSON.stringify(body)).then((answer) => kernel.log('click', answer));
+  clickAnswered = post('click', JSON.stringify(body)).then((answer) => kernel.log('click', answer));
 };

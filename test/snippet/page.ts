@@ -23,6 +23,8 @@ export type PageOptions = {
   replies?: Reply[];
   /** Answers each event (convert, customer) by what it carries, as a worker in a given trust mode would; wins over `replies`. */
   answer?: (body: any) => Reply | Promise<Reply>;
+  /** The same for POST /click; wins over `clickReplies`. */
+  answerClick?: (body: any) => Reply | Promise<Reply>;
   /** Removes window.fetch before tap.js loads; `beacon` also gives navigator.sendBeacon. */
   noFetch?: 'beacon' | 'nothing';
   /** Answers for POST /click; default 200 stored. */
@@ -79,7 +81,8 @@ export const openPage = async (options: PageOptions = {}) => {
     Object.defineProperty(record, 'cookie', { value: cookie });
     (isClick ? clicks : sent).push(record);
     const queue = isClick ? clickReplies : replies;
-    const reply = !isClick && options.answer ? await options.answer(record.body) : queue.length > 1 ? queue.shift()! : queue[0];
+    const answer = isClick ? options.answerClick : options.answer;
+    const reply = answer ? await answer(record.body) : queue.length > 1 ? queue.shift()! : queue[0];
     if (reply == 'network-error') throw new TypeError('Failed to fetch');
     if (reply == 'html') return new Response('<h1>Not found</h1>', { status: 404 });
     if (reply.cookie) native.set!.call(window.document, reply.cookie);

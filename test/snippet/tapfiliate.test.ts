@@ -252,13 +252,20 @@ describe('getTrackingId', () => {
     ['queued alone', ''],
     ['queued after detect', "tap('detect');"],
   ])("on the landing page view, %s: the click_id of this landing, once the click's answer has set it", async (_name, detect) => {
+    let release!: () => void;
+    const slowNetwork = new Promise<void>((done) => (release = done));
+    const clickId = JSON.stringify({ referral_code: 'anna', click_id: 'clk_1', ts: 1795000000 });
     page = await openPage({
       url: 'https://www.shop.example/?ref=anna',
-      clickReplies: [{ status: 200, body: { ok: true, status: 'stored' }, cookie: 'tap_data=' + encodeURIComponent(JSON.stringify({ referral_code: 'anna', click_id: 'clk_1', ts: 1795000000 })) + '; path=/' }],
+      // The worker's Set-Cookie, on the domain the click names (the one the snippet wrote).
+      answerClick: (body) => slowNetwork.then(() => ({ status: 200, body: { ok: true, status: 'stored' }, cookie: `tap_data=${encodeURIComponent(clickId)}; path=/; domain=${body.cookie_domain}` })),
       before: [TAPFILIATE_STUB, `${detect} tap('getTrackingId', null, function (id) { window.ids = (window.ids || []).concat([id]) });`],
     });
     await settle();
     expect(page.clicks).toHaveLength(1);
+    expect(page.w.ids).toBeUndefined();
+    release();
+    await settle();
     expect(page.w.ids).toEqual(['clk_1']);
   });
 

@@ -54,8 +54,11 @@ export type EventsModule = {
  */
 export type OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) => TapResult | Promise<TapResult>;
 
-/** tap-compat.js: runs one of Tapfiliate's calls (snippet/compat/index.ts). */
-export type CompatModule = (command: string, args: unknown[]) => unknown;
+/**
+ * tap-compat.js: runs one of Tapfiliate's calls (snippet/compat/index.ts);
+ * `landed` settles once the landings its `detect` calls so far store are stored.
+ */
+export type CompatModule = ((command: string, args: unknown[]) => unknown) & { landed: () => Promise<unknown> };
 
 /**
  * The lent object as a lazy file sees it. Object(): a page that replaced

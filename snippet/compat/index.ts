@@ -21,12 +21,10 @@
 // | `getTrackingId(null, callback)` | `callback(tracking_id)` or `callback(null)` | `callback(click_id)` from the stored attribution, or `callback(null)`; on a landing (from the URL or from `detect`), once it is stored and its click answered, as that answer brings the `click_id` |
 //
 // Every call, as documented: queued before tap.js loads or made after it, replayed in
-// order. One exception, for tap.js's bytes: Tapline's own calls (`tap('convert', …)`,
-// `tap.convert`, `tap.customer`) run at once, while these wait for this file, so on a
-// page where `detect` stores a `referral_code` (or reads `referral_code_param`), a
-// Tapline event made after it may be sent before that code is stored. There, send the
-// order with `conversion`, which waits for `detect`
-// (docs/guides/from-tapfiliate-js.md, "What changes"). `meta_data` is fitted to the limits Tapfiliate documents (at most 10
+// order. Tapline's own calls beside them (`tap('convert', …)`, `tap.convert`,
+// `tap.customer`) run at once, as on any page, but the event they keep waits, before
+// it is sent, for the landing of every `detect` made before it is stored, so it
+// carries the `referral_code` that `detect` gave (snippet/outbox/index.ts). `meta_data` is fitted to the limits Tapfiliate documents (at most 10
 // keys of at most 64 characters, values of at most 255, none of `" : { } ] \ ' / &`
 // or control characters): what breaks them is cut out rather than have the proxy
 // refuse the whole conversion, and debug mode says so. Every callback is called at
@@ -235,4 +233,5 @@ const compat = (command: string, args: unknown[]): unknown => {
   }
 };
 
-if (kernel.data) kernel.compat = compat;
+// Tapline's own events wait for `landed` too when this file was requested before them (snippet/outbox/index.ts).
+if (kernel.data) kernel.compat = Object.assign(compat, { landed: () => landed });

@@ -6,7 +6,7 @@ import { kernel } from '../kernel';
 import { Name } from '../names';
 import { readOutbox, saveOutbox } from '../outbox';
 import { isTest } from '../test-mode';
-import type { EventRoute, EventsModule, OutboxModule } from '../kernel';
+import type { CompatModule, EventRoute, EventsModule, OutboxModule } from '../kernel';
 import type { TapResult } from '../types';
 
 /** Every event this file drops, with its reason in debug mode (`[tap] skip no-id`), as tap.js's own `ignore`. */
@@ -27,6 +27,16 @@ const idOf = (event: Record<string, unknown>, field: string) => {
   } catch {}
   return inside ?? event[field];
 };
+
+/**
+ * Settles once the landing of every Tapfiliate `detect` made so far is stored
+ * (its `referral_code`), so a Tapline event made after one carries its cookie.
+ * tap.js sends those calls to tap-compat.js, which may arrive after this file:
+ * its tag in the page says tap.js asked for it (snippet/loader.ts), and a page
+ * that made no such call waits for nothing.
+ */
+const detected = () =>
+  document.querySelector('script[src*="tap-' + Name.COMPAT + '.js"]') && kernel.load<CompatModule>(Name.COMPAT).then((compat) => compat && compat.landed());
 
 /**
  * Stores an event in the outbox under its key, in place of the copy tap.js
@@ -56,8 +66,11 @@ const keep: OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) 
   saveOutbox(outbox);
   return (
     skipped ||
-    kernel
-      .load<EventsModule>(Name.EVENTS)
+    Promise.resolve()
+      .then(detected)
+      // A page that makes the query throw: sent at once, as before tap-compat.js waited.
+      .catch(kernel.log)
+      .then(() => kernel.load<EventsModule>(Name.EVENTS))
       .then((events): TapResult | Promise<TapResult> => (events ? events.deliver(key, body) : { ok: false, status: 'offline', reason: 'not-loaded' }))
   );
 };

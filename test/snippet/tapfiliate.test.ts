@@ -79,6 +79,43 @@ describe("Tapfiliate's calls, queued before tap.js loads (either stub)", () => {
   });
 });
 
+describe("Tapline's calls next to Tapfiliate's", () => {
+  /**
+   * Holds tap-compat.js back, as a slow network would, until the test calls
+   * window.releaseCompat(). Its tag is in the page meanwhile (a type that does not
+   * run), as a requested script's is.
+   */
+  const HOLD_COMPAT = `document.head.appendChild = function (node) {
+    if (!/tap-compat/.test(node.src)) return Node.prototype.appendChild.call(this, node);
+    const requested = node.cloneNode();
+    requested.type = 'text/x-requested';
+    Node.prototype.appendChild.call(this, requested);
+    window.releaseCompat = () => Node.prototype.appendChild.call(document.head, node);
+    return node;
+  }`;
+
+  it.each([
+    ['queued', "tap('detect', { referral_code: 'anna' }); tap('convert', { external_id: 'M1' });"],
+    ['queued, with its Tapfiliate call before it', "tap('create', 'ACC'); tap('detect', { referral_code_param: 'via' }); tap('customer', { customer_id: 'M1' });"],
+  ])("a Tapline event made after detect stored a code waits for it, though tap-compat.js arrives last (%s)", async (_name, calls) => {
+    page = await openPage({ url: 'https://www.shop.example/thanks?via=anna', before: [HOLD_COMPAT, TAPFILIATE_STUB, calls] });
+    await settle();
+    expect(page.sent).toEqual([]);
+    page.run('releaseCompat()');
+    await page.window.happyDOM.waitUntilComplete();
+    await settle();
+    expect(page.sent.map((request) => request.body.external_id ?? request.body.customer_id)).toEqual(['M1']);
+    expect(page.sent[0].cookie).toMatch(/tap_data=[^;]*anna/);
+  });
+
+  it('a page without a Tapfiliate call sends at once, and loads no tap-compat.js', async () => {
+    page = await openPage({ before: [HOLD_COMPAT, STUB, "tap('convert', { external_id: 'M2' })"] });
+    await settle();
+    expect(page.sent.map((request) => request.body.external_id)).toEqual(['M2']);
+    expect(compatLoads(page)).toBe(0);
+  });
+});
+
 describe('made after tap.js has loaded', () => {
   it('conversion resolves the TapResult and hands it to its callback, once', async () => {
     page = await openPage();

@@ -24,10 +24,11 @@
 // order. Tapline's own calls beside them (`tap('convert', …)`, `tap.convert`,
 // `tap.customer`) run at once, as on any page, but the event they keep waits, before
 // it is sent, for the landing of every `detect` made before it is stored, so it
-// carries the `referral_code` that `detect` gave (snippet/outbox/index.ts). `meta_data` is fitted to the limits Tapfiliate documents (at most 10
-// keys of at most 64 characters, values of at most 255, none of `" : { } ] \ ' / &`
-// or control characters): what breaks them is cut out rather than have the proxy
-// refuse the whole conversion, and debug mode says so. Every callback is called at
+// carries the `referral_code` that `detect` gave (snippet/outbox/index.ts).
+// `meta_data` is fitted to the limits Tapfiliate documents (at most 10 keys of at
+// most 64 characters, values of at most 255, none of `" : { } ] \ ' / &` or control
+// characters): what breaks them is cut out rather than have the proxy refuse the
+// whole conversion, and debug mode says so. Every callback is called at
 // most once, and one that throws is logged, never thrown into the page. Any other
 // call is ignored with a debug line.
 import { FORBIDDEN_ID_CHARACTERS, capturable } from '../../common/attribution';

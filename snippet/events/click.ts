@@ -5,6 +5,9 @@ import { MAX_URL_LENGTH } from '../../common/contract';
 
 /** The proxy refuses a longer landing page or referrer; the click still sets the cookie. */
 
+/** Settles once this page view's last click has its answer, whose Set-Cookie adds `click_id` (tap-compat.js's getTrackingId waits for it). */
+export let clickAnswered: Promise<unknown> = Promise.resolve();
+
 /**
  * Reports a new attribution to the proxy's `click` route, which creates the
  * Tapfiliate click and sets the same cookie again from the server, where
@@ -12,9 +15,6 @@ import { MAX_URL_LENGTH } from '../../common/contract';
  * The answer needs no handling: its Set-Cookie is the whole point, and a
  * failed click leaves the cookie tap.js wrote in place.
  */
-/** Settles once this page view's last click has its answer, whose Set-Cookie adds `click_id` (tap-compat.js's getTrackingId waits for it). */
-export let clickAnswered: Promise<unknown> = Promise.resolve();
-
 export const click = (landing: Attribution & { landing_page: string }, test: boolean) => {
   const body = {
     ...landing,

@@ -1,7 +1,7 @@
 // Entry of tap-outbox.js, loaded with tap-events.js at a page's first
 // `tap.convert` or `tap.customer`: keeps each event in the outbox under its id,
-// once per id (and per signed or unsigned) from this browser, in place of the copy tap.js stashed at the
-// call, then has tap-events.js send it (snippet/kernel.ts).
+// once per id (signed and unsigned apart) from this browser, in place of the copy
+// tap.js stashed at the call, then has tap-events.js send it (snippet/kernel.ts).
 import { kernel } from '../kernel';
 import { Name } from '../names';
 import { readOutbox, saveOutbox } from '../outbox';
@@ -68,7 +68,7 @@ const keep: OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) 
     skipped ||
     Promise.resolve()
       .then(detected)
-      // A page that makes the query throw: sent at once, as before tap-compat.js waited.
+      // A page that makes the query throw: sent without waiting.
       .catch(kernel.log)
       .then(() => kernel.load<EventsModule>(Name.EVENTS))
       .then((events): TapResult | Promise<TapResult> => (events ? events.deliver(key, body) : { ok: false, status: 'offline', reason: 'not-loaded' }))

@@ -14,12 +14,13 @@ const stub = page.tap;
 /**
  * The calls of Tapfiliate's own tag (docs/guides/from-tapfiliate-js.md), read
  * with the type of their first argument: Tapfiliate's `customer` takes an id
- * where Tapline's takes an object. A prefix (`conversion` also reads
+ * where Tapline's takes an object (`customerobject`; no other `typeof` starts
+ * with `o`). A prefix (`conversion` also reads
  * `conversionMulti`): tap-compat.js ignores, with a debug line, a name it does
  * not know. They run in tap-compat.js, loaded the first time a page makes one,
  * so a page without one pays one regular expression.
  */
-const TAPFILIATE = /^(create|detect|conversion|trial|lead|getTrackingId|customer(?!object))/;
+const TAPFILIATE = /^(create|detect|conversion|trial|lead|getTrackingId|customer(?!o))/;
 
 const install = () => {
   const tap = Object.assign((command: string, ...args: unknown[]) => {

@@ -25,6 +25,8 @@ export type Lent = {
   data: DOMStringMap;
   /** Consent now: true, false, or undefined while it waits (snippet/consent.ts). */
   granted: () => boolean | undefined;
+  /** Settles at the first answer to consent, or at once when none is required (snippet/consent.ts); then read `granted()`. */
+  consent: Promise<void>;
   /** Loads another lazy file once (snippet/loader.ts). */
   load: <T>(name: string) => Promise<T | void>;
   /** snippet/cookie.ts: a cookie's value; the one cookie writer; the attribution in a `tap_data` value. */
@@ -42,6 +44,8 @@ export type EventsModule = {
   deliver: (key: string, body: string) => Promise<TapResult>;
   /** Stores the landing the landing cookie holds, if any, and reports it with a click; returns `document.cookie` as it was. Never throws. */
   store: () => string;
+  /** Settles once the last click this page view reported has its answer, which sets `click_id` in the cookie. Never rejects. */
+  clicked: () => Promise<unknown>;
 };
 
 /**
@@ -50,8 +54,11 @@ export type EventsModule = {
  */
 export type OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) => TapResult | Promise<TapResult>;
 
-/** tap-compat.js: runs one of Tapfiliate's calls (snippet/compat/index.ts). */
-export type CompatModule = (command: string, args: unknown[]) => unknown;
+/**
+ * tap-compat.js: runs one of Tapfiliate's calls (snippet/compat/index.ts);
+ * `landed` settles once the landings its `detect` calls so far store are stored.
+ */
+export type CompatModule = ((command: string, args: unknown[]) => unknown) & { landed: () => Promise<unknown> };
 
 /**
  * The lent object as a lazy file sees it. Object(): a page that replaced

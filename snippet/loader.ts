@@ -1,5 +1,5 @@
 import { data, fileUrl } from './config';
-import { granted } from './consent';
+import { consentAnswer, granted } from './consent';
 import { cookieValue, parseAttribution, writeCookie } from './cookie';
 import type { Lent } from './kernel';
 import { log } from './log';
@@ -25,4 +25,4 @@ export const load = <T>(name: string): Promise<T | void> =>
   }).catch(log)) as Promise<T | void>;
 
 /** What tap.js lends its lazy files, as `tap._` (the protocol: snippet/kernel.ts). */
-export const lent: Lent = { log, data, granted: () => granted, load, cookie: cookieValue, write: writeCookie, attribution: parseAttribution };
+export const lent: Lent = { log, data, granted: () => granted, consent: consentAnswer, load, cookie: cookieValue, write: writeCookie, attribution: parseAttribution };

@@ -13,18 +13,22 @@
 // | call | Tapfiliate (documented) | Tapline |
 // |---|---|---|
 // | `create(account_id, options?, callback?)` | starts the tracker for an account; options are a stub; callback once the tracker is ready | nothing is sent: the worker's key names the account. The callback is called at once, with no argument |
-// | `detect(options?, callback?)` | reads the URL's tracking parameters and tracks a click; callback only after a tracked click unless `always_callback` | tap.js captures every landing without it; here its options apply: `referral_code` is stored as if the URL carried `refc=<code>` (the click's landing page says so), `referral_code_param` names one more URL parameter read as `referral_code`, `cookie_domain` is used as `data-cookie-domain` when the tag has none and the page's host lies in it. Callback (reading): `callback(attribution)` when this URL or `referral_code` made a landing that is now stored; with `always_callback: true`, `callback(null, attribution)`, or `callback(error, null)` when nothing was detected |
+// | `detect(options?, callback?)` | reads the URL's tracking parameters and tracks a click; callback only after a tracked click unless `always_callback` | tap.js captures every landing without it; here its options apply: `referral_code` is stored as if the URL carried `refc=<code>` (the click's landing page says so), `referral_code_param` names one more URL parameter read as `referral_code`, `cookie_domain` is used as `data-cookie-domain` when the tag has none and the page's host lies in it. With `data-consent="required"` it waits for consent, as `tap.convert` does: it runs at the first answer if that grants it, and detects nothing if it refuses; the calls after it wait for it. Callback (reading): `callback(attribution)` when this URL or `referral_code` made a landing that is now stored; with `always_callback: true`, `callback(null, attribution)`, or `callback(error, null)` when nothing was detected |
 // | `conversion(external_id, amount, options?, commission_type?, callback?)` | a conversion; options `customer_id`, `currency`, `meta_data`, `coupons` | `tap.convert({ external_id, amount, currency, customer_id, coupon, meta_data })`; `coupons` a string or an array whose first entry is the coupon (reading: the postback takes one). `commission_type` is left out: Tapfiliate's postback API documents no such field (debug mode says so). Callback: the TapResult |
 // | `conversionMulti(external_id, options?, commissions, callback?)` | a conversion of several `{ sub_amount, commission_type }` | one `tap.convert` whose amount is the sum of the `sub_amount`s; commission types left out as above; an entry without a number ≥ 0 is left out of the sum (debug mode says so). Callback: the TapResult |
 // | `customer(customer_id, options?, callback?)` | a customer; options `meta_data` | `tap.customer({ customer_id, meta_data })`. Callback: the TapResult |
 // | `trial(…)`, `lead(…)` | a customer with the status trial or lead | as `customer`: Tapfiliate's customer postback has no status, so Tapfiliate records a customer (reading; debug mode says so) |
-// | `getTrackingId(null, callback)` | `callback(tracking_id)` or `callback(null)` | `callback(click_id)` from the stored attribution once this page's landing is stored, or `callback(null)` |
+// | `getTrackingId(null, callback)` | `callback(tracking_id)` or `callback(null)` | `callback(click_id)` from the stored attribution, or `callback(null)`; on a landing (from the URL or from `detect`), once it is stored and its click answered, as that answer brings the `click_id` |
 //
 // Every call, as documented: queued before tap.js loads or made after it, replayed in
-// order. `meta_data` is fitted to the limits Tapfiliate documents (at most 10
-// keys of at most 64 characters, values of at most 255, none of `" : { } ] \ ' / &`
-// or control characters): what breaks them is cut out rather than have the proxy
-// refuse the whole conversion, and debug mode says so. Every callback is called at
+// order. Tapline's own calls beside them (`tap('convert', …)`, `tap.convert`,
+// `tap.customer`) run at once, as on any page, but the event they keep waits, before
+// it is sent, for the landing of every `detect` made before it is stored, so it
+// carries the `referral_code` that `detect` gave (snippet/outbox/index.ts).
+// `meta_data` is fitted to the limits Tapfiliate documents (at most 10 keys of at
+// most 64 characters, values of at most 255, none of `" : { } ] \ ' / &` or control
+// characters): what breaks them is cut out rather than have the proxy refuse the
+// whole conversion, and debug mode says so. Every callback is called at
 // most once, and one that throws is logged, never thrown into the page. Any other
 // call is ignored with a debug line.
 import { FORBIDDEN_ID_CHARACTERS, capturable } from '../../common/attribution';
@@ -120,35 +124,43 @@ const calls: Record<string, (...args: unknown[]) => unknown> = {
   detect: (options, ...rest) => {
     const done = callbackOf([options, ...rest]);
     const { referral_code, referral_code_param, cookie_domain, always_callback } = optionsOf(options, 'detect');
-    if (!kernel.granted()) {
-      log('detect', 'waits for consent: nothing detected');
-      if (always_callback) done(new Error('no consent'), null);
-      return;
-    }
-    const domain = typeof cookie_domain == 'string' && cookie_domain.replace(/^\./, '').toLowerCase();
-    if (domain && !kernel.data.cookieDomain) {
-      // A domain the page is not on would make every cookie write fail.
-      if (('.' + location.hostname).endsWith('.' + domain)) kernel.data.cookieDomain = domain;
-      else log('detect', 'cookie_domain is not this page\'s domain, ignored:', cookie_domain);
-    }
-    const query = new URLSearchParams(location.search);
-    const code = capturable(referral_code) || (typeof referral_code_param == 'string' && capturable(query.get(referral_code_param)));
-    let detected = !!capture(query);
-    if (code) {
-      // Stored as a landing whose URL carries the code, so it is kept, clicked and tested as any other (snippet/events/landing.ts).
-      const url = new URL(location.href);
-      url.searchParams.set('refc', code);
-      kernel.write(Name.LANDING_COOKIE, Date.now() + ' ' + url.href.slice(0, Limit.LANDING_URL), Limit.LANDING_SECONDS);
-      detected = true;
-    }
+    if (kernel.granted() == null) log('detect', 'waits for consent');
+    // Consent holds detect as it holds tap.convert (docs/reference.md): it runs at the first
+    // answer if that grants it, never if it refuses; the calls after it wait for it.
     landed = landed
-      .then(() => (detected ? kernel.load<EventsModule>(Name.EVENTS) : undefined))
-      .then((events) => events && events.store())
+      .then(() => kernel.consent)
       .then(() => {
-        const stored = detected && tap.data();
-        if (stored) always_callback ? done(null, stored) : done(stored);
-        else if (always_callback) done(new Error('nothing detected'), null);
-      });
+        if (!kernel.granted()) {
+          log('detect', 'no consent: nothing detected');
+          if (always_callback) done(new Error('no consent'), null);
+          return;
+        }
+        const domain = typeof cookie_domain == 'string' && cookie_domain.replace(/^\./, '').toLowerCase();
+        if (domain && !kernel.data.cookieDomain) {
+          // A domain the page is not on would make every cookie write fail.
+          if (('.' + location.hostname).endsWith('.' + domain)) kernel.data.cookieDomain = domain;
+          else log('detect', 'cookie_domain is not this page\'s domain, ignored:', cookie_domain);
+        }
+        const query = new URLSearchParams(location.search);
+        const code = capturable(referral_code) || (typeof referral_code_param == 'string' && capturable(query.get(referral_code_param)));
+        let detected = !!capture(query);
+        if (code) {
+          // Stored as a landing whose URL carries the code, so it is kept, clicked and tested as any other (snippet/events/landing.ts).
+          const url = new URL(location.href);
+          url.searchParams.set('refc', code);
+          kernel.write(Name.LANDING_COOKIE, Date.now() + ' ' + url.href.slice(0, Limit.LANDING_URL), Limit.LANDING_SECONDS);
+          detected = true;
+        }
+        return (detected ? kernel.load<EventsModule>(Name.EVENTS) : Promise.resolve())
+          .then((events) => events && events.store())
+          .then(() => {
+            const stored = detected && tap.data();
+            if (stored) always_callback ? done(null, stored) : done(stored);
+            else if (always_callback) done(new Error('nothing detected'), null);
+          });
+      })
+      // A page that makes the cookie write throw: logged, and the calls after it still run.
+      .catch(log);
     return landed;
   },
 
@@ -185,11 +197,16 @@ const calls: Record<string, (...args: unknown[]) => unknown> = {
 
   getTrackingId: (...args) => {
     const done = callbackOf(args);
-    return landed.then(() => {
-      const clickId = Object(tap.data()).click_id ?? null;
-      done(clickId);
-      return clickId;
-    });
+    // This page view's landing, from its URL (tap.js) or from detect, stored and its click answered,
+    // since that answer brings click_id: tap-events.js is loaded or loading then, or its landing cookie waits.
+    return landed
+      .then(() => (kernel.events || kernel.cookie(Name.LANDING_COOKIE) ? kernel.load<EventsModule>(Name.EVENTS) : undefined))
+      .then((events) => events && events.clicked())
+      .then(() => {
+        const clickId = Object(tap.data()).click_id ?? null;
+        done(clickId);
+        return clickId;
+      });
   },
 };
 
@@ -217,4 +234,5 @@ const compat = (command: string, args: unknown[]): unknown => {
   }
 };
 
-if (kernel.data) kernel.compat = compat;
+// Tapline's own events wait for `landed` too when this file was requested before them (snippet/outbox/index.ts).
+if (kernel.data) kernel.compat = Object.assign(compat, { landed: () => landed });

@@ -5,6 +5,9 @@ import { MAX_URL_LENGTH } from '../../common/contract';
 
 /** The proxy refuses a longer landing page or referrer; the click still sets the cookie. */
 
+/** Settles once this page view's last click has its answer, whose Set-Cookie adds `click_id` (tap-compat.js's getTrackingId waits for it). */
+export let clickAnswered: Promise<unknown> = Promise.resolve();
+
 /**
  * Reports a new attribution to the proxy's `click` route, which creates the
  * Tapfiliate click and sets the same cookie again from the server, where
@@ -20,5 +23,5 @@ export const click = (landing: Attribution & { landing_page: string }, test: boo
     referrer: document.referrer.slice(0, MAX_URL_LENGTH),
     ...(test && { test: true }),
   };
-  post('click', JSON.stringify(body)).then((answer) => kernel.log('click', answer));
+  clickAnswered = post('click', JSON.stringify(body)).then((answer) => kernel.log('click', answer));
 };

@@ -3,13 +3,14 @@
 import { kernel } from '../kernel';
 import { Name } from '../names';
 import { isTest } from '../test-mode';
+import { clickAnswered } from './click';
 import { store } from './landing';
 import { deliver, replay } from './track';
 
 if (kernel.data) {
   // tap.js picks the module up from here when this file's load event fires,
   // and stores again then, for a landing a single-page app made later.
-  kernel.events = { deliver, store };
+  kernel.events = { deliver, store, clicked: () => clickAnswered };
   // The landing first, so resent events carry its cookie.
   const jar = store();
   // localStorage only when an event waits (snippet/outbox.ts): a landing opens none.

@@ -2,6 +2,7 @@
 // as Tapfiliate's docs and its WordPress plugin write them, with only the script's
 // URL changed (docs/guides/from-tapfiliate-js.md). The Tapfiliate stand-in shows
 // what arrived.
+import { createHmac } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { block, pageOf, readGuide } from './guides';
@@ -175,11 +176,12 @@ describe.skipIf(chromiumMissing)("Tapfiliate's tag on Tapline (open trust)", () 
 });
 
 describe.skipIf(chromiumMissing)("Tapfiliate's tag on Tapline (signed trust)", () => {
+  const SIGNING_SECRET = 'e2e-signing-secret-31c9';
   let stack: Stack;
   let context: BrowserContext;
 
   beforeAll(async () => {
-    stack = await startStack({}, { signingSecret: 'e2e-signing-secret-31c9' });
+    stack = await startStack({}, { signingSecret: SIGNING_SECRET });
   });
   afterAll(async () => {
     await stack?.close();
@@ -202,5 +204,48 @@ describe.skipIf(chromiumMissing)("Tapfiliate's tag on Tapline (signed trust)", (
     const heard = await waitFor('the callback', () => page.evaluate(() => (window as unknown as { heard?: unknown[] }).heard));
     expect(heard).toEqual([expect.objectContaining({ ok: false, error: 'signature_required' })]);
     expect(stack.postbacks.received.filter((postback) => postback.kind === 'conversion')).toEqual([]);
+  });
+
+  it("docs/guides/from-tapfiliate-js.md section 4: the theme's unsigned conversion and the signed call for the same order, the signed one made while the unsigned one waits for its answer → the signed one carries the order, once", async () => {
+    stack.merchant.clientIp = freshClientIp();
+    stack.postbacks.reset();
+    context = await stack.newContext();
+    const page = await context.newPage();
+    stack.merchant.pages.set('/', { html: themePage("tap('create', 'ACCOUNT-ID');\ntap('detect');") });
+    await visit(page, stack.merchant.url('www.shop.test', '/?ref=anna'));
+
+    const order = String(orderNumber());
+    const signed = JSON.stringify({ external_id: order, amount: 25, currency: 'EUR' });
+    const signature = createHmac('sha256', SIGNING_SECRET).update(signed).digest('hex');
+    // A slow network for the theme's call: it stays in flight until the signed call has been made.
+    let release!: () => void;
+    const slowNetwork = new Promise<void>((done) => (release = done));
+    let unsignedSent!: () => void;
+    const unsignedInFlight = new Promise<void>((done) => (unsignedSent = done));
+    await page.route('**/_tap/convert', async (route) => {
+      if (!route.request().postData()?.includes('"signed"')) {
+        unsignedSent();
+        await slowNetwork;
+      }
+      await route.continue();
+    });
+    stack.merchant.pages.set('/thanks', {
+      html: themePage(`tap('create', 'ACCOUNT-ID');\ntap('conversion', '${order}', 25, { currency: 'EUR' }, 'default', function (result) { window.theme = result });`),
+    });
+    await page.goto(stack.merchant.url('www.shop.test', '/thanks'));
+    await unsignedInFlight;
+    const signedCall = page.evaluate(
+      ([signed, signature]) => (window as unknown as CompatWindow).tap('convert', { signed, signature }),
+      [signed, signature] as const,
+    );
+    // The signed one is sent at once (not held as a duplicate of the theme's call), and taken.
+    expect(await signedCall).toEqual({ ok: true, status: 'sent' });
+    release();
+    const theme = await waitFor("the theme's callback", () => page.evaluate(() => (window as unknown as { theme?: unknown }).theme));
+    expect(theme).toEqual(expect.objectContaining({ ok: false, error: 'signature_required' }));
+    await waitFor('the worker to answer everything', () => stack.merchant.inFlight === 0);
+    expect(stack.postbacks.received.filter((postback) => postback.kind === 'conversion').map((postback) => [postback.fields.external_id, postback.fields.amount, postback.fields.referral_code])).toEqual([
+      [order, 25, 'anna'],
+    ]);
   });
 });

@@ -293,18 +293,30 @@ describe('signed events', () => {
   it('the duplicate guard uses the id inside signed', async () => {
     page = await openPage();
     await page.w.tap.convert({ ...SIGNED, external_id: 'OUTER' });
+    expect(await page.w.tap.convert({ ...SIGNED, external_id: 'OTHER' })).toEqual({ ok: true, status: 'duplicate' });
+    expect(await page.w.tap.convert({ ...SIGNED, signed: '{"external_id":"ORD10"}', external_id: 'OUTER' })).toEqual({ ok: true, status: 'sent' });
+  });
+
+  it('an unsigned event with the same id is kept apart from a signed one, either way round: the trust mode decides which one the worker takes', async () => {
+    page = await openPage();
+    await page.w.tap.convert(SIGNED);
+    expect(await page.w.tap.convert({ external_id: 'ORD9' })).toEqual({ ok: true, status: 'sent' });
+    expect(await page.w.tap.customer({ customer_id: 'U9' })).toEqual({ ok: true, status: 'sent' });
+    expect(await page.w.tap.customer({ signed: '{"customer_id":"U9"}', signature: 'cd'.repeat(32) })).toEqual({ ok: true, status: 'sent' });
     expect(await page.w.tap.convert({ external_id: 'ORD9' })).toEqual({ ok: true, status: 'duplicate' });
-    expect(await page.w.tap.convert({ external_id: 'OUTER' })).toEqual({ ok: true, status: 'sent' });
+    expect(await page.w.tap.convert(SIGNED)).toEqual({ ok: true, status: 'duplicate' });
+    expect(page.sent).toHaveLength(4);
   });
 
   it.each([
-    ['signed is not JSON', { signed: 'garbage', signature: 'x', external_id: 'OUT1' }, 'OUT1'],
-    ['signed has no id', { signed: '{"amount":1}', signature: 'x', external_id: 'OUT2' }, 'OUT2'],
-    ['signed is not a string', { signed: { external_id: 'IN' }, external_id: 'OUT3' }, 'OUT3'],
-  ])('falls back to the outer id when %s', async (_name, input, id) => {
+    ['signed is not JSON', { signed: 'garbage', signature: 'x', external_id: 'OUT1' }, { signed: 'other garbage', signature: 'y', external_id: 'OUT1' }],
+    ['signed has no id', { signed: '{"amount":1}', signature: 'x', external_id: 'OUT2' }, { signed: '{"amount":2}', signature: 'y', external_id: 'OUT2' }],
+    ['signed is not a string', { signed: { external_id: 'IN' }, external_id: 'OUT3' }, { signed: { external_id: 'ELSE' }, external_id: 'OUT3' }],
+  ])('falls back to the outer id when %s', async (_name, input, again) => {
     page = await openPage();
     await page.w.tap.convert(input);
-    expect(await page.w.tap.convert({ external_id: id })).toEqual({ ok: true, status: 'duplicate' });
+    expect(await page.w.tap.convert(again)).toEqual({ ok: true, status: 'duplicate' });
+    expect(page.sent).toHaveLength(1);
   });
 
   it('without an id anywhere, nothing is sent', async () => {
@@ -318,7 +330,7 @@ describe('signed events', () => {
     expect(await page.w.tap.convert(SIGNED)).toEqual({ ok: false, error });
     await page.next('https://www.shop.example/other');
     expect(page.sent).toHaveLength(1);
-    expect(page.ignored()).toEqual(['refused convert:ORD9']);
+    expect(page.ignored()).toEqual(['refused convert:ORD9 signed']);
   });
 });
 
@@ -426,13 +438,13 @@ describe('an event is kept in the outbox before the events file loads', () => {
     expect(page.ignored()).toEqual(['dup', 'no-id', 'no-id']);
   });
 
-  it('the key of a signed event is the id inside `signed`, as tap-events.js would use', async () => {
+  it('the key of a signed event is the id inside `signed`, marked signed, as tap-events.js would use', async () => {
     page = await openPage({ before: [BREAK_EVENTS_URL] });
     const signed = { signed: '{"external_id":"S1","amount":1}', signature: 'ab', external_id: 'OUTER' };
     expect(await page.w.tap.convert(signed)).toMatchObject({ status: 'offline' });
-    expect(await page.w.tap.convert({ external_id: 'S1' })).toEqual({ ok: true, status: 'duplicate' });
-    expect(Object.keys(outbox(page))).toEqual(['convert:S1']);
-    expect(JSON.parse(outbox(page)['convert:S1'].b)).toEqual(signed);
+    expect(await page.w.tap.convert({ ...signed, external_id: 'S1' })).toEqual({ ok: true, status: 'duplicate' });
+    expect(Object.keys(outbox(page))).toEqual(['convert:S1 signed']);
+    expect(JSON.parse(outbox(page)['convert:S1 signed'].b)).toEqual(signed);
   });
 
   it('waits for consent: nothing is stored before it, and the event is stored once it is granted', async () => {

@@ -30,6 +30,7 @@ const conditions: [string, Partial<PageOptions>, string][] = [
   ['JSON.parse throws', { before: ["JSON.parse = function () { throw new SyntaxError('patched'); }"] }, 'sent'],
   ['console.log throws in debug mode', { before: ["console.log = function () { throw new Error('no console'); }"], attrs: { 'data-debug': '' } }, 'sent'],
   ['URLSearchParams is missing', { before: ['window.URLSearchParams = undefined'] }, 'sent'],
+  ['document.querySelector throws', { before: ["document.querySelector = function () { throw new Error('patched'); }"] }, 'sent'],
 ];
 
 describe.each(conditions)('when %s', (_name, options, expected) => {

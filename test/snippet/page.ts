@@ -7,7 +7,8 @@ import { vi } from 'vitest';
 const DIST = resolve(__dirname, '../../dist');
 // test/snippet/global-setup.ts has just built it.
 
-export type Reply = { status: number; body?: unknown } | 'network-error' | 'html';
+/** `cookie`: a cookie the answer sets, as the proxy's Set-Cookie would, before the page reads the answer. */
+export type Reply = { status: number; body?: unknown; cookie?: string } | 'network-error' | 'html';
 /** One POST; `cookie` is what document.cookie held when it was made, as the proxy would see it. */
 export type Sent = { url: string; method?: string; keepalive?: boolean; credentials?: string; contentType: string; body: any; cookie?: string };
 
@@ -20,6 +21,10 @@ export type PageOptions = {
   before?: string[];
   /** Answers for POSTs in order; the last one repeats. Default 200 sent. */
   replies?: Reply[];
+  /** Answers each event (convert, customer) by what it carries, as a worker in a given trust mode would; wins over `replies`. */
+  answer?: (body: any) => Reply | Promise<Reply>;
+  /** The same for POST /click; wins over `clickReplies`. */
+  answerClick?: (body: any) => Reply | Promise<Reply>;
   /** Removes window.fetch before tap.js loads; `beacon` also gives navigator.sendBeacon. */
   noFetch?: 'beacon' | 'nothing';
   /** Answers for POST /click; default 200 stored. */
@@ -76,9 +81,11 @@ export const openPage = async (options: PageOptions = {}) => {
     Object.defineProperty(record, 'cookie', { value: cookie });
     (isClick ? clicks : sent).push(record);
     const queue = isClick ? clickReplies : replies;
-    const reply = queue.length > 1 ? queue.shift()! : queue[0];
+    const answer = isClick ? options.answerClick : options.answer;
+    const reply = answer ? await answer(record.body) : queue.length > 1 ? queue.shift()! : queue[0];
     if (reply == 'network-error') throw new TypeError('Failed to fetch');
     if (reply == 'html') return new Response('<h1>Not found</h1>', { status: 404 });
+    if (reply.cookie) native.set!.call(window.document, reply.cookie);
     return new Response(JSON.stringify(reply.body ?? {}), { status: reply.status });
   });
 

@@ -70,12 +70,49 @@ describe("Tapfiliate's calls, queued before tap.js loads (either stub)", () => {
     if (command != 'customer') expect(tapfiliateLines(page)).toContain(`${command} sent as a customer: the postback has no customer status`);
   });
 
-  it("replays Tapline's and Tapfiliate's calls in the order they were made", async () => {
+  it("replays Tapfiliate's calls in the order they were made", async () => {
     page = await openPage({
       before: [TAPFILIATE_STUB, "tap('conversion', 'T1', 5); tap('conversion', 'T2', 6); tap('customer', 'C1');"],
     });
     await settle();
     expect(page.sent.map((request) => request.body.external_id ?? request.body.customer_id)).toEqual(['T1', 'T2', 'C1']);
+  });
+});
+
+describe("Tapline's calls next to Tapfiliate's", () => {
+  /**
+   * Holds tap-compat.js back, as a slow network would, until the test calls
+   * window.releaseCompat(). Its tag is in the page meanwhile (a type that does not
+   * run), as a requested script's is.
+   */
+  const HOLD_COMPAT = `document.head.appendChild = function (node) {
+    if (!/tap-compat/.test(node.src)) return Node.prototype.appendChild.call(this, node);
+    const requested = node.cloneNode();
+    requested.type = 'text/x-requested';
+    Node.prototype.appendChild.call(this, requested);
+    window.releaseCompat = () => Node.prototype.appendChild.call(document.head, node);
+    return node;
+  }`;
+
+  it.each([
+    ['queued', "tap('detect', { referral_code: 'anna' }); tap('convert', { external_id: 'M1' });"],
+    ['queued, with its Tapfiliate call before it', "tap('create', 'ACC'); tap('detect', { referral_code_param: 'via' }); tap('customer', { customer_id: 'M1' });"],
+  ])("a Tapline event made after detect stored a code waits for it, though tap-compat.js arrives last (%s)", async (_name, calls) => {
+    page = await openPage({ url: 'https://www.shop.example/thanks?via=anna', before: [HOLD_COMPAT, TAPFILIATE_STUB, calls] });
+    await settle();
+    expect(page.sent).toEqual([]);
+    page.run('releaseCompat()');
+    await page.window.happyDOM.waitUntilComplete();
+    await settle();
+    expect(page.sent.map((request) => request.body.external_id ?? request.body.customer_id)).toEqual(['M1']);
+    expect(page.sent[0].cookie).toMatch(/tap_data=[^;]*anna/);
+  });
+
+  it('a page without a Tapfiliate call sends at once, and loads no tap-compat.js', async () => {
+    page = await openPage({ before: [HOLD_COMPAT, STUB, "tap('convert', { external_id: 'M2' })"] });
+    await settle();
+    expect(page.sent.map((request) => request.body.external_id)).toEqual(['M2']);
+    expect(compatLoads(page)).toBe(0);
   });
 });
 
@@ -117,6 +154,55 @@ describe('made after tap.js has loaded', () => {
   });
 });
 
+describe("the theme's unsigned call next to a signed one for the same order (docs/guides/from-tapfiliate-js.md, section 4)", () => {
+  const SIGNED_CALL = `tap('convert', { signed: '{"external_id":"ORD-7","amount":10}', signature: '${'ab'.repeat(32)}' })`;
+  /** A worker in signed trust: an unsigned event is refused for good, a signed one is taken. */
+  const signedTrust = (body: { signed?: string }) =>
+    body.signed ? { status: 200, body: { ok: true, status: 'sent' } } : { status: 401, body: { ok: false, error: 'signature_required' } };
+  /** A worker in open trust: it takes an unsigned event, and cannot verify a signed one yet (the browser keeps it). */
+  const openTrust = (body: { signed?: string }) =>
+    body.signed ? { status: 503, body: { ok: false, error: 'not_configured' } } : { status: 200, body: { ok: true, status: 'sent' } };
+
+  it('signed trust, the signed call made while the unsigned one waits for its answer: the signed one is still sent, and carries the order', async () => {
+    let release!: () => void;
+    const slowNetwork = new Promise<void>((done) => (release = done));
+    page = await openPage({ answer: (body) => (body.signed ? signedTrust(body) : slowNetwork.then(() => signedTrust(body))) });
+    const unsigned = call(page, "tap('conversion', 'ORD-7', 10)");
+    await settle();
+    expect(page.sent).toHaveLength(1);
+    const signed = call(page, SIGNED_CALL);
+    await settle();
+    release();
+    expect(await unsigned).toEqual({ ok: false, error: 'signature_required' });
+    expect(await signed).toEqual({ ok: true, status: 'sent' });
+    expect(page.sent.map((request) => request.body.signed ?? 'unsigned')).toEqual(['unsigned', '{"external_id":"ORD-7","amount":10}']);
+    // A reload sends neither again: the refused one is final, the signed one accepted.
+    await page.next('https://www.shop.example/thanks');
+    expect(await call(page, SIGNED_CALL)).toEqual({ ok: true, status: 'duplicate' });
+    expect(page.sent).toHaveLength(2);
+  });
+
+  it('open trust, the signed call made first: the unsigned one is still sent, and the signed one waits in the browser for the secret', async () => {
+    page = await openPage({ answer: openTrust });
+    expect(await call(page, SIGNED_CALL)).toEqual({ ok: false, error: 'not_configured' });
+    expect(await call(page, "tap('conversion', 'ORD-7', 10)")).toEqual({ ok: true, status: 'sent' });
+    expect(page.sent.map((request) => request.body.signed ?? 'unsigned')).toEqual(['{"external_id":"ORD-7","amount":10}', 'unsigned']);
+    // The signing secret is set: the kept signed event is resent on the next page view, and the worker's ledger answers duplicate.
+    page.setReplies([{ status: 200, body: { ok: true, status: 'duplicate' } }]);
+    await page.next('https://www.shop.example/other', { answer: undefined });
+    await settle();
+    expect(page.sent.slice(2).map((request) => request.body.signed)).toEqual(['{"external_id":"ORD-7","amount":10}']);
+    expect(JSON.parse(page.window.localStorage.getItem('tap_events')!)).toEqual({ 'convert:ORD-7 signed': 1, 'convert:ORD-7': 1 });
+  });
+
+  it('two signed calls for the same order are still one', async () => {
+    page = await openPage({ answer: signedTrust });
+    await call(page, SIGNED_CALL);
+    expect(await call(page, SIGNED_CALL)).toEqual({ ok: true, status: 'duplicate' });
+    expect(page.sent).toHaveLength(1);
+  });
+});
+
 describe('detect', () => {
   it('referral_code is stored as if the URL carried it, and its click says so', async () => {
     page = await openPage({ url: 'https://www.shop.example/p', before: [TAPFILIATE_STUB, "tap('detect', { referral_code: 'partner' }, function (data) { window.detected = data })"] });
@@ -143,6 +229,42 @@ describe('detect', () => {
     expect(tapfiliateLines(page).join('\n')).toMatch(/cookie_domain is not this page's domain, ignored: evil\.example/);
   });
 
+  it('with data-consent="required" it waits for consent, and runs once it is granted', async () => {
+    page = await openPage({
+      url: 'https://www.shop.example/p',
+      attrs: { 'data-consent': 'required' },
+      before: [TAPFILIATE_STUB, "tap('detect', { referral_code: 'anna' }, function (data) { window.detected = data }); tap('conversion', 'C-1', 20);"],
+    });
+    await settle();
+    expect(page.stored()).toBeNull();
+    expect(page.clicks).toEqual([]);
+    expect(page.sent).toEqual([]);
+    page.run("tap('consent', true)");
+    await settle();
+    expect(page.stored()).toMatchObject({ referral_code: 'anna' });
+    expect(page.clicks.map((click) => click.body.landing_page)).toEqual(['https://www.shop.example/p?refc=anna']);
+    expect(page.w.detected).toMatchObject({ referral_code: 'anna' });
+    // The conversion after it waited for it, and carries its code.
+    expect(page.sent.map((request) => request.body.external_id)).toEqual(['C-1']);
+    expect(page.sent[0].cookie).toMatch(/tap_data=[^;]*anna/);
+  });
+
+  it('with data-consent="required" and consent refused, nothing is detected; always_callback hears why', async () => {
+    page = await openPage({
+      url: 'https://www.shop.example/?via=bob',
+      attrs: { 'data-consent': 'required' },
+      before: [TAPFILIATE_STUB, "window.heard = []; tap('detect', { referral_code_param: 'via', always_callback: true }, function (e, r) { window.heard.push([e && e.message, r]) })"],
+    });
+    await settle();
+    expect(page.w.heard).toEqual([]);
+    page.w.tap.consent(false);
+    await settle();
+    expect(page.w.heard).toEqual([['no consent', null]]);
+    expect(page.stored()).toBeNull();
+    expect(page.clicks).toEqual([]);
+    expect(page.cookie()).toBe('');
+  });
+
   it('its callback: on a landing only, unless always_callback, then (error, result)', async () => {
     page = await openPage({
       url: 'https://www.shop.example/',
@@ -163,6 +285,27 @@ describe('detect', () => {
 });
 
 describe('getTrackingId', () => {
+  it.each([
+    ['queued alone', ''],
+    ['queued after detect', "tap('detect');"],
+  ])("on the landing page view, %s: the click_id of this landing, once the click's answer has set it", async (_name, detect) => {
+    let release!: () => void;
+    const slowNetwork = new Promise<void>((done) => (release = done));
+    const clickId = JSON.stringify({ referral_code: 'anna', click_id: 'clk_1', ts: 1795000000 });
+    page = await openPage({
+      url: 'https://www.shop.example/?ref=anna',
+      // The worker's Set-Cookie, on the domain the click names (the one the snippet wrote).
+      answerClick: (body) => slowNetwork.then(() => ({ status: 200, body: { ok: true, status: 'stored' }, cookie: `tap_data=${encodeURIComponent(clickId)}; path=/; domain=${body.cookie_domain}` })),
+      before: [TAPFILIATE_STUB, `${detect} tap('getTrackingId', null, function (id) { window.ids = (window.ids || []).concat([id]) });`],
+    });
+    await settle();
+    expect(page.clicks).toHaveLength(1);
+    expect(page.w.ids).toBeUndefined();
+    release();
+    await settle();
+    expect(page.w.ids).toEqual(['clk_1']);
+  });
+
   it('calls back with the stored click_id, or null', async () => {
     page = await openPage();
     expect(await call(page, "tap('getTrackingId', null, function (id) { window.none = id })")).toBeNull();
@@ -228,6 +371,11 @@ describe("Tapfiliate's anonymized links", () => {
     page = await openPage({ url: 'https://www.shop.example/?tap_a=30-e1d5b2&tap_s=4163-4c7c1f' });
     expect(page.stored()).toMatchObject({ asset_id: '30-e1d5b2', source_id: '4163-4c7c1f' });
     expect(page.clicks.map((click) => [click.body.asset_id, click.body.source_id])).toEqual([['30-e1d5b2', '4163-4c7c1f']]);
+  });
+
+  it('tap_a and tap_s win over the one-letter a and s, wherever they stand in the URL', async () => {
+    page = await openPage({ url: 'https://www.shop.example/?a=1&s=2&tap_a=3&tap_s=4' });
+    expect(page.stored()).toMatchObject({ asset_id: '3', source_id: '4' });
   });
 
   it('aid and sid still win over tap_a and tap_s', async () => {

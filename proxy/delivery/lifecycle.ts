@@ -401,7 +401,9 @@ export const isHeldRefund = (record: LedgerRecord) => record.kind === 'refund' &
 export const releasesRefunds = (conversion: LedgerRecord) => conversion.kind === 'conversion' && conversion.status !== 'pending' && conversion.status !== 'dead';
 
 /** A refund answered `unattributed`: neither the ledger nor Tapfiliate held its order. It is kept for its conversion, until retention ends. */
-export const isKeptRefund = (record: LedgerRecord) => record.kind === 'refund' && record.status !== 'pending' && record.history.at(-1)?.outcome === 'unattributed';
+export const isKeptRefund = (record: LedgerRecord) =>
+  // A try ran and found no order: a record that only logs an answer (a refund naming no order, attempts 0) is never kept.
+  record.kind === 'refund' && record.status !== 'pending' && record.attempts > 0 && record.history.at(-1)?.outcome === 'unattributed';
 
 /**
  * A conversion accepted while refunds of its order were kept (they came first):
@@ -434,8 +436,13 @@ export function keptRefundsOnArrival(conversion: LedgerRecord, kept: LedgerRecor
  * left (the money was counted already: a duplicate).
  */
 export function cumulativeRefund(job: RefundJob, records: LedgerRecord[]): RefundJob | null {
-  // Accepted refunds, kept ones included; an answer alone (one in another currency) counts nothing.
-  const earlier = records.filter((record) => !isAnswerOnly(record) || isKeptRefund(record)).map((record) => (record.job as RefundJob).refund);
+  // Accepted refunds, kept ones included; an answer alone (one in another currency) counts nothing,
+  // and neither does a refund kept in another currency than this one: it is no part of this total.
+  const currency = job.refund.currency;
+  const earlier = records
+    .filter((record) => !isAnswerOnly(record))
+    .map((record) => (record.job as RefundJob).refund)
+    .filter((other) => !other.currency || !currency || other.currency === currency);
   const { refunded_total, ...refund } = job.refund;
   const totals = [...earlier, job.refund].flatMap((other) => (other.refunded_total === undefined ? [] : [thousandths(other.refunded_total)]));
   if (totals.length === 0) return job;

@@ -289,7 +289,13 @@ describe('nothing secret in an answer', () => {
       at: 'ip=2001:db8:ab::x: refused at 12:30:45 by 00:1a:2b:3c:4d:5e',
     });
     expect(redact({ message: 'from x_203.0.113.77 and v198.51.100.9' }, {})).toEqual({ message: 'from x_203.0.113.x and v198.51.100.x' });
+    // Behind a label of hex digits, the eight groups counted from the label must not end inside the address's last group.
+    expect(redact({ a: 'Click 42:2001:db8:85a3:8d3:1319:8a2e:370:7348 refused', b: 'ab:2001:db8:85a3:1234:5678:9abc:def0:4321' }, {})).toEqual({
+      a: 'Click 42:2001:db8:85a3::x refused',
+      b: 'ab:2001:db8:85a3::x',
+    });
   });
+
 
   it('leaves ids that merely look like numbers alone', () => {
     expect(redact({ id: '1.2.3', version: '999.1.1.1', n: 5 }, {})).toEqual({ id: '1.2.3', version: '999.1.1.1', n: 5 });

@@ -168,6 +168,22 @@ describe('a running total (Stripe amount_refunded, Lemon Squeezy refunded_amount
     expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [refused])).toEqual(refundJob({ amount: 30, refunded_total: 30 }));
   });
 
+  it('a refund kept in another currency (it came before its conversion, and was left) counts nothing toward a total in the order\'s', () => {
+    expect(cumulativeRefund(refundJob({ refunded_total: 30, currency: 'EUR' }), [kept({ amount: 5000, currency: 'JPY' })])).toEqual(
+      refundJob({ amount: 30, refunded_total: 30, currency: 'EUR' }),
+    );
+    expect(cumulativeRefund(refundJob({ refunded_total: 30, currency: 'EUR' }), [kept({ currency: 'JPY' })])).toEqual(refundJob({ amount: 30, refunded_total: 30, currency: 'EUR' }));
+    // In the same currency it counts, as any accepted refund does.
+    expect(cumulativeRefund(refundJob({ refunded_total: 30, currency: 'EUR' }), [kept({ amount: 10, currency: 'EUR' })])).toEqual(refundJob({ amount: 20, refunded_total: 30, currency: 'EUR' }));
+  });
+
+  it('a refund record that only logs an answer, with no try, is never a kept refund, and counts nothing', () => {
+    const logged = answered({ job: refundJob({ amount: 30, currency: 'EUR' }), source: 'stripe', signed: true, status: 'unattributed', reason: 'unknown_order' }, NOW);
+    expect(isKeptRefund(logged)).toBe(false);
+    expect(isKeptRefund(kept({ amount: 30 }))).toBe(true);
+    expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [logged])).toEqual(refundJob({ amount: 30, refunded_total: 30 }));
+  });
+
   it('nothing left, or a full refund accepted already: null (a duplicate)', () => {
     expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [acceptedRefund(30)])).toBeNull();
     expect(cumulativeRefund(refundJob({ refunded_total: 30 }), [acceptedRefund()])).toBeNull();

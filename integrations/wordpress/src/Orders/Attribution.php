@@ -35,7 +35,7 @@ final class Attribution {
 		$ip     = (string) ( $order->get_customer_ip_address() ?: ( $_SERVER['REMOTE_ADDR'] ?? '' ) ); // phpcs:ignore
 		$record = array(
 			'tap_data'   => strlen( $cookie ) <= self::MAX_COOKIE ? $cookie : '',
-			'ip'         => (string) rest_is_ip_address( trim( $ip ) ),
+			'ip'         => self::address( $ip ),
 			'user_agent' => substr( (string) ( $order->get_customer_user_agent() ?: ( $_SERVER['HTTP_USER_AGENT'] ?? '' ) ), 0, 512 ), // phpcs:ignore
 		);
 		$order->update_meta_data( self::META, $record );
@@ -43,6 +43,16 @@ final class Attribution {
 		if ( $order->get_id() ) {
 			$order->save_meta_data();
 		}
+	}
+
+	/**
+	 * `$ip` trimmed if it is an address the worker takes, else '' (docs/guides/wordpress-woocommerce.md,
+	 * "What it does with orders"). PHP's filter takes what the worker does: no IPv4 with leading zeros, no
+	 * IPv6 zone id. WordPress's rest_is_ip_address takes `01.2.3.4` and `1:2:3:4:5:6:7:8::`, which the
+	 * worker refuses with the whole event, and on PHP 8 throws on `1:2:3:4:5:6:7:8:9::`.
+	 */
+	public static function address( string $ip ): string {
+		return (string) filter_var( trim( $ip ), FILTER_VALIDATE_IP );
 	}
 
 	/**

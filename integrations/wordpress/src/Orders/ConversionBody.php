@@ -38,14 +38,19 @@ final class ConversionBody {
 
 	/**
 	 * The server event: the order's fields and the attribution kept at checkout.
-	 * An `ip` that is not an address (WooCommerce records a proxy's X-Real-IP
-	 * header as it came: "unknown", "a, b") is left out, as for an admin order:
-	 * the worker would refuse the whole event for it (docs/guides/wordpress-woocommerce.md).
+	 * An `ip` that is not an address the worker takes (WooCommerce records a
+	 * proxy's X-Real-IP header as it came: "unknown", "a, b", "01.2.3.4") is left
+	 * out, as for an admin order: the worker would refuse the whole event for it
+	 * (docs/guides/wordpress-woocommerce.md). Checked again here for orders kept
+	 * before Attribution checked it as the worker does.
 	 */
 	public static function conversion( $order ): array {
 		$body = self::order_fields( $order );
 		foreach ( Attribution::for_order( $order ) as $name => $value ) {
-			if ( in_array( $name, array( 'tap_data', 'ip', 'user_agent' ), true ) && is_string( $value ) && '' !== $value && ( 'ip' !== $name || rest_is_ip_address( $value ) ) ) {
+			if ( 'ip' === $name && is_string( $value ) ) {
+				$value = Attribution::address( $value );
+			}
+			if ( in_array( $name, array( 'tap_data', 'ip', 'user_agent' ), true ) && is_string( $value ) && '' !== $value ) {
 				$body[ $name ] = $value;
 			}
 		}

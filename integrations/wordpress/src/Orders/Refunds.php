@@ -8,9 +8,11 @@
 
 namespace Tapline\Orders;
 
+use Tapline\Client;
+
 final class Refunds {
 
-	public function __construct( private Outbox $outbox ) {}
+	public function __construct( private Client $client, private Outbox $outbox ) {}
 
 	public function register(): void {
 		// After each refund is saved (wc_create_refund).
@@ -18,6 +20,10 @@ final class Refunds {
 	}
 
 	public function refunded( $order_id, $refund_id ): void {
+		// Without a server token (browser mode, a shop not set up) no refund is sent: nothing to say about one.
+		if ( ! $this->client->configured() ) {
+			return;
+		}
 		$order  = wc_get_order( $order_id );
 		$refund = wc_get_order( $refund_id );
 		// An order that was never counted (an admin order, by the setting) has nothing to take back.

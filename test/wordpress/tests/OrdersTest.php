@@ -93,6 +93,14 @@ final class OrdersTest extends TestCase {
 		$this->assertSame( 'skipped', wc_get_order( $order->get_id() )->get_meta( Outbox::SENT ) );
 		$this->assertStringContainsString( 'created in the admin, not sent', $this->notes( $order ) );
 
+		// Without a server token the plugin sends nothing, so it marks nothing: the order stays to be counted later.
+		update_option( 'tapline_settings', array( 'signing_secret' => 'tapline-example-secret' ) );
+		$browser_mode = WC_Standin::admin_order( array() );
+		$browser_mode->update_status( 'processing' );
+		$this->end_request();
+		$this->assertSame( '', wc_get_order( $browser_mode->get_id() )->get_meta( Outbox::SENT ) );
+		$this->assertStringNotContainsString( 'Tapline', $this->notes( $browser_mode ) );
+
 		$this->settings( array( 'admin_orders' => true ) );
 		$counted = WC_Standin::admin_order( array() );
 		$counted->update_status( 'processing' );

@@ -44,6 +44,11 @@ final class Outbox {
 		add_action( self::RETRY_HOOK, array( $this, 'attempt' ), 10, 4 );
 	}
 
+	/** Whether orders go to the worker from this server at all (a server token is set). */
+	public function sends(): bool {
+		return $this->client->configured();
+	}
+
 	public function add_conversion( int $order_id ): void {
 		$this->add( 'conversion:' . $order_id, array( 'conversion', $order_id, 0 ) );
 	}

@@ -36,7 +36,9 @@ final class Paid {
 
 	public function paid( $order_id ): void {
 		$order = wc_get_order( $order_id );
-		if ( ! $order || 'shop_order' !== $order->get_type() || $order->get_meta( Outbox::SENT ) ) {
+		// Without a server token nothing is sent from here, so nothing is marked either: an admin
+		// order marked skipped now would stay unsent once the token is set and admin orders count.
+		if ( ! $this->outbox->sends() || ! $order || 'shop_order' !== $order->get_type() || $order->get_meta( Outbox::SENT ) ) {
 			return;
 		}
 		if ( 'admin' === $order->get_created_via() && ! $this->settings->get( 'admin_orders' ) ) {

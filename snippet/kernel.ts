@@ -9,13 +9,17 @@
 // lazy file `tap-<name>.js` (names in snippet/names.ts) runs, finds the lent
 // object here, and sets its module on it under its name; tap.js's load()
 // resolves with that module when the file's load event fires:
-//   tap-outbox.js  sets `outbox`: OutboxModule, at a page's first convert or customer
+//   tap-outbox.js  sets `outbox`: OutboxModule, at a page's first convert or customer,
+//                  and marks each key it keeps, so tap-events.js's replay leaves it
 //   tap-events.js  sets `events`: EventsModule, where a landing is stored or an event sent
 //   tap-compat.js  sets `compat`: CompatModule, at a page's first Tapfiliate call
 //   tap-ref.js     sets nothing: it decorates links to `data-domains` itself as it runs
 import type { Attribution, EventRoute, TapResult } from './types';
 
 export type { EventRoute };
+
+/** An outbox key (snippet/outbox.ts): `convert:ORD5`, `customer:USR42 signed`, `convert:<ms>`. */
+export type OutboxKey = `${EventRoute}:${string}`;
 
 /** What tap.js lends, and each lazy file's module under its name. */
 export type Lent = {
@@ -36,6 +40,13 @@ export type Lent = {
   events?: EventsModule;
   outbox?: OutboxModule;
   compat?: CompatModule;
+  /**
+   * An outbox key tap-outbox.js keeps on this page view and sends itself, once
+   * the landing of a Tapfiliate `detect` is stored: tap-events.js's replay
+   * leaves it (snippet/outbox/index.ts). Only in memory, so a later page view
+   * resends one whose page was left before it was sent.
+   */
+  [kept: OutboxKey]: true;
 };
 
 /** tap-events.js. */

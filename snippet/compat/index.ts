@@ -201,7 +201,8 @@ const calls: Record<string, (...args: unknown[]) => unknown> = {
     // since that answer brings click_id: tap-events.js is loaded or loading then, or its landing cookie waits.
     return landed
       .then(() => (kernel.events || kernel.cookie(Name.LANDING_COOKIE) ? kernel.load<EventsModule>(Name.EVENTS) : undefined))
-      .then((events) => events && events.clicked())
+      // A tap-events.js cached from before a deploy (served with a max-age) may lack `clicked`: answer with what is stored.
+      .then((events) => events?.clicked?.())
       .then(() => {
         const clickId = Object(tap.data()).click_id ?? null;
         done(clickId);

@@ -1,5 +1,5 @@
 import type { TapResult } from '../types';
-import { kernel } from '../kernel';
+import { kernel, type OutboxKey } from '../kernel';
 import { SENT } from '../names';
 import { readOutbox, saveOutbox } from '../outbox';
 import { post, type Answer } from './send';
@@ -9,18 +9,20 @@ import { post, type Answer } from './send';
 
 /** How long an unanswered event may wait for its proxy; then it is dropped. */
 const OUTBOX_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
-const HTTP_ERROR = 300;
-const SERVER_ERROR = 500;
-const TOO_MANY_REQUESTS = 429;
+/** The proxy's statuses this file tells apart; a const enum, so esbuild writes each where it is used (as snippet/names.ts). */
+const enum Status {
+  HTTP_ERROR = 300,
+  TOO_MANY_REQUESTS = 429,
+  SERVER_ERROR = 500,
+}
 /** How many keys are kept: enough for any shopper, small enough for localStorage. */
 const KEPT_KEYS = 50;
 
 /**
  * Requests under way, by body. The same event may be handed over twice at once:
- * by replay, as this file runs, and by tap-outbox.js, which has just stored it
- * (or stored under its id an event tap.js had stashed under another key,
- * snippet/api.ts). It is sent once, and each caller records the answer under
- * its own key. A settled one is forgotten, so an event the proxy refused may
+ * by replay, under the key an earlier page view left it (tap.js's stash,
+ * snippet/api.ts), and by tap-outbox.js, which keeps it under its id on this
+ * one. It is sent once, and each caller records the answer under its own key. A settled one is forgotten, so an event the proxy refused may
  * be stored and sent again.
  */
 const sending: Record<string, Promise<Answer>> = {};
@@ -41,8 +43,8 @@ const record = (key: string, answer: Answer): TapResult => {
   const outbox = readOutbox();
   // A 5xx or a 429 stays in the outbox; any other answer from the proxy is final. A key
   // the outbox no longer holds was replaced under the event's id (above): nothing to record.
-  if (status >= SERVER_ERROR || status == TOO_MANY_REQUESTS || !outbox[key]) return result;
-  if (status >= HTTP_ERROR) {
+  if (status >= Status.SERVER_ERROR || status == Status.TOO_MANY_REQUESTS || !outbox[key]) return result;
+  if (status >= Status.HTTP_ERROR) {
     delete outbox[key];
     kernel.log('skip', 'refused ' + key);
   } else if ((result as { status?: string }).status == 'test') {
@@ -64,7 +66,8 @@ export const replay = () => {
     const { b: body, t: savedAt } = Object(outbox[key]);
     // What tap.js stashed on this page view (`convert:<ms>` saved at that ms, snippet/api.ts) is
     // tap-outbox.js's to keep under its id: only a stash an earlier page view left is sent as it is.
-    if (!body || (key.endsWith(':' + savedAt) && savedAt >= performance.timeOrigin)) continue;
+    // A key tap-outbox.js keeps on this page view it sends itself, once detect's landing is stored.
+    if (!body || kernel[key as OutboxKey] || (key.endsWith(':' + savedAt) && savedAt >= performance.timeOrigin)) continue;
     if (Date.now() - savedAt < OUTBOX_LIFETIME_MS) {
       deliver(key, body);
     } else {

@@ -6,7 +6,7 @@ import { kernel } from '../kernel';
 import { Name } from '../names';
 import { readOutbox, saveOutbox } from '../outbox';
 import { isTest } from '../test-mode';
-import type { CompatModule, EventRoute, EventsModule, OutboxModule } from '../kernel';
+import type { CompatModule, EventRoute, EventsModule, OutboxKey, OutboxModule } from '../kernel';
 import type { TapResult } from '../types';
 
 /** Every event this file drops, with its reason in debug mode (`[tap] skip no-id`), as tap.js's own `ignore`. */
@@ -52,7 +52,7 @@ const keep: OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) 
   // shadows the other: one of them is the one the worker's trust mode takes, and its
   // ledger counts the order once (docs/reference.md, "Once per id"). `signed` present,
   // as the proxy reads it.
-  const key = kind + ':' + id + (event.signed !== undefined ? ' signed' : '');
+  const key = (kind + ':' + id + (event.signed !== undefined ? ' signed' : '')) as OutboxKey;
   // `undefined` is left out of the JSON.
   const body = JSON.stringify({ ...event, test: isTest(kernel.data) || undefined });
   const outbox = readOutbox();
@@ -62,7 +62,12 @@ const keep: OutboxModule = (kind: EventRoute, input: unknown, stashed?: string) 
   else if (outbox[key]) {
     skip('dup');
     skipped = { ok: true, status: 'duplicate' };
-  } else outbox[key] = { b: body, t: Date.now() };
+  } else {
+    // Before it is saved: a tap-events.js that runs while this waits for detect must
+    // not send it without detect's cookie (snippet/events/track.ts, replay).
+    kernel[key] = true;
+    outbox[key] = { b: body, t: Date.now() };
+  }
   saveOutbox(outbox);
   return (
     skipped ||

@@ -81,18 +81,30 @@ describe("Tapfiliate's calls, queued before tap.js loads (either stub)", () => {
 
 describe("Tapline's calls next to Tapfiliate's", () => {
   /**
-   * Holds tap-compat.js back, as a slow network would, until the test calls
-   * window.releaseCompat(). Its tag is in the page meanwhile (a type that does not
-   * run), as a requested script's is.
+   * Holds the named lazy files back, as a slow network would, until the test calls
+   * `release.<name>()`, or `fail.<name>()` to have it answer 404. Each one's tag is
+   * in the page meanwhile (a type that does not run), as a requested script's is.
    */
-  const HOLD_COMPAT = `document.head.appendChild = function (node) {
-    if (!/tap-compat/.test(node.src)) return Node.prototype.appendChild.call(this, node);
+  const hold = (...names: string[]) => `window.release = {}; window.fail = {}; document.head.appendChild = function (node) {
+    const name = (/tap-(\\w+)\\.js/.exec(node.src || '') || [])[1];
+    if (!${JSON.stringify(names)}.includes(name)) return Node.prototype.appendChild.call(this, node);
     const requested = node.cloneNode();
     requested.type = 'text/x-requested';
     Node.prototype.appendChild.call(this, requested);
-    window.releaseCompat = () => Node.prototype.appendChild.call(document.head, node);
+    window.release[name] = () => Node.prototype.appendChild.call(document.head, node);
+    window.fail[name] = () => {
+      node.src = node.src.replace('.js', '-missing.js');
+      Node.prototype.appendChild.call(document.head, node);
+    };
     return node;
   }`;
+  const HOLD_COMPAT = hold('compat');
+  /** Runs `code` in the page, then lets what it loads run and settle. */
+  const step = async (code: string) => {
+    page.run(code);
+    await page.window.happyDOM.waitUntilComplete();
+    await settle();
+  };
 
   it.each([
     ['queued', "tap('detect', { referral_code: 'anna' }); tap('convert', { external_id: 'M1' });"],
@@ -101,11 +113,38 @@ describe("Tapline's calls next to Tapfiliate's", () => {
     page = await openPage({ url: 'https://www.shop.example/thanks?via=anna', before: [HOLD_COMPAT, TAPFILIATE_STUB, calls] });
     await settle();
     expect(page.sent).toEqual([]);
-    page.run('releaseCompat()');
-    await page.window.happyDOM.waitUntilComplete();
-    await settle();
+    await step('release.compat()');
     expect(page.sent.map((request) => request.body.external_id ?? request.body.customer_id)).toEqual(['M1']);
     expect(page.sent[0].cookie).toMatch(/tap_data=[^;]*anna/);
+  });
+
+  it('tap-outbox.js first, tap-events.js next, tap-compat.js last: sent once, after detect stored the code', async () => {
+    page = await openPage({ url: 'https://www.shop.example/thanks?via=anna', before: [hold('compat', 'events'), TAPFILIATE_STUB, "tap('detect', { referral_code_param: 'via' }); tap('convert', { external_id: 'M1' });"] });
+    // tap-events.js resends what the outbox holds as it loads: not the event tap-outbox.js is keeping.
+    await step('release.events()');
+    expect(page.sent).toEqual([]);
+    await step('release.compat()');
+    expect(page.sent.map((request) => request.body.external_id)).toEqual(['M1']);
+    expect(page.sent[0].cookie).toMatch(/tap_data=[^;]*anna/);
+  });
+
+  it('an event kept while tap-compat.js never arrives is not lost: the next page view sends it, once', async () => {
+    page = await openPage({ url: 'https://www.shop.example/thanks?via=anna', before: [hold('compat', 'events'), TAPFILIATE_STUB, "tap('detect', { referral_code_param: 'via' }); tap('convert', { external_id: 'M3' });"] });
+    await step('release.events()');
+    expect(page.sent).toEqual([]);
+    // The shopper leaves before tap-compat.js arrives.
+    await page.next('https://www.shop.example/', { before: ['delete document.head.appendChild'] });
+    expect(page.sent.map((request) => request.body.external_id)).toEqual(['M3']);
+    await page.next('https://www.shop.example/again', { before: [] });
+    expect(page.sent).toHaveLength(1);
+  });
+
+  it('a tap-compat.js that fails to load (404) holds nothing back: the event is sent', async () => {
+    page = await openPage({ url: 'https://www.shop.example/thanks?via=anna', before: [hold('compat', 'events'), TAPFILIATE_STUB, "tap('detect', { referral_code_param: 'via' }); tap('convert', { external_id: 'M4' });"] });
+    await step('release.events()');
+    expect(page.sent).toEqual([]);
+    await step('fail.compat()');
+    expect(page.sent.map((request) => request.body.external_id)).toEqual(['M4']);
   });
 
   it('a page without a Tapfiliate call sends at once, and loads no tap-compat.js', async () => {
@@ -313,6 +352,18 @@ describe('getTrackingId', () => {
     page.window.document.cookie = 'tap_data=' + encodeURIComponent(JSON.stringify({ referral_code: 'anna', click_id: 'clk_7', ts: 1795000000 })) + '; path=/';
     await call(page, "tap('getTrackingId', null, function (id) { window.id = id })");
     expect(page.w.id).toBe('clk_7');
+  });
+
+  it('calls back with a tap-events.js cached from before it told when a click is answered (a deploy within max-age)', async () => {
+    const clickId = JSON.stringify({ referral_code: 'anna', click_id: 'clk_8', ts: 1795000000 });
+    page = await openPage({
+      url: 'https://www.shop.example/?ref=anna',
+      answerClick: (body) => ({ status: 200, body: { ok: true, status: 'stored' }, cookie: `tap_data=${encodeURIComponent(clickId)}; path=/; domain=${body.cookie_domain}` }),
+    });
+    // The module an older tap-events.js registers: no `clicked`.
+    page.run('delete tap._.events.clicked');
+    expect(await call(page, "tap('getTrackingId', null, function (id) { window.id = id })")).toBe('clk_8');
+    expect(page.w.id).toBe('clk_8');
   });
 });
 

@@ -199,37 +199,48 @@ const IPV4_IN_TEXT = /(?<!\d)(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}(?!\d)/g;
 const IPV6_RUN = /[0-9A-Fa-f:.]+/g;
 /** The shape of an IPv6 address (RFC 4291, section 2.2), cheap to test before isIp parses it. */
 const IPV6_SHAPE = /^(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?$/;
-const HEX_DIGIT = /[0-9A-Fa-f]/;
 /** Two `::`, or `:::`: no address, and not worth parsing. */
 const TWO_GAPS = /:::|::.*::/;
 /** The longest IPv6 address as text: 0000:0000:0000:0000:0000:ffff:255.255.255.255. */
 const MAX_IPV6 = 45;
 
+/** The end of the longest IPv6 address in `run` from `at`, or -1. */
+function longestAddressEnd(run: string, at: number): number {
+  // Only `::` starts or ends an address with a colon: a single one is not tried, so no parse is wasted on it.
+  if (run[at] === ':' && run[at + 1] !== ':') return -1;
+  for (let end = Math.min(run.length, at + MAX_IPV6); end > at + 2; end--) {
+    // Never just before a colon the run goes on after.
+    if ((run[end] === ':' && end < run.length - 1) || (run[end - 1] === ':' && run[end - 2] !== ':')) continue;
+    const address = run.slice(at, end);
+    if (IPV6_SHAPE.test(address) && !TWO_GAPS.test(address) && isIp(address)) return end;
+  }
+  return -1;
+}
+
 /**
  * Every IPv6 address inside a run, glued to anything (`IP:2001:db8::1`,
- * `x_2001:db8::1`, `ip=2001:db8::1:`), cut to its /48 plus ::x (lib/log.ts
- * truncateIp): the leftmost first, the longest there. One never stops before
- * a colon the run goes on after, so in `ab:2001:db8:…:6` it is the eight
- * groups that end the run. A time (12:30:45) or a MAC address is none, and stays.
+ * `x_2001:db8::1`, `ip=2001:db8::1:`, `…:7334dead`), cut to its /48 plus ::x
+ * (lib/log.ts truncateIp). Of the addresses that overlap, the one reaching
+ * furthest is masked, so nothing of an address's end is shown: in
+ * `42:2001:…:370:7348` the eight groups from `42` end inside `370`, those from
+ * `2001` take in `7348`. A time (12:30:45) or a MAC address is none, and stays.
  */
 function maskIpv6Run(run: string): string {
   if (run.indexOf(':') === run.lastIndexOf(':')) return run;
   let masked = '';
   let done = 0;
   for (let at = 0; at < run.length - 2; at++) {
-    // Only `::` starts or ends an address with a colon: a single one is not tried, so no parse is wasted on it.
-    if (run[at] === ':' && run[at + 1] !== ':') continue;
-    for (let end = Math.min(run.length, at + MAX_IPV6); end > at + 2; end--) {
-      if ((run[end] === ':' && end < run.length - 1) || (run[end - 1] === ':' && run[end - 2] !== ':')) continue;
-      // Nor in the middle of a group: in `42:2001:…:370:7348` the eight groups from `42` end inside `7348`.
-      if (HEX_DIGIT.test(run[end] ?? '') && HEX_DIGIT.test(run[end - 1])) continue;
-      const address = run.slice(at, end);
-      if (!IPV6_SHAPE.test(address) || TWO_GAPS.test(address) || !isIp(address)) continue;
-      masked += run.slice(done, at) + truncateIp(address);
-      done = end;
-      at = end - 1;
-      break;
+    let end = longestAddressEnd(run, at);
+    if (end < 0) continue;
+    // Another address starting inside this one may reach further: the furthest wins, the leftmost of those.
+    let start = at;
+    for (let later = at + 1; later < end; later++) {
+      const reach = longestAddressEnd(run, later);
+      if (reach > end) [start, end] = [later, reach];
     }
+    masked += run.slice(done, start) + truncateIp(run.slice(start, end));
+    done = end;
+    at = end - 1;
   }
   return masked + run.slice(done);
 }

@@ -294,6 +294,18 @@ describe('nothing secret in an answer', () => {
       a: 'Click 42:2001:db8:85a3::x refused',
       b: 'ab:2001:db8:85a3::x',
     });
+    // Glued to hex letters after it, the address ends inside the run's last group: masked, and none of its end shown.
+    expect(
+      redact(
+        {
+          a: 'blocked 2001:db8:85a3:0:0:8a2e:370:7334deadline',
+          b: 'ip:2001:db8:85a3:8d3:1319:8a2e:370:7348abc',
+          c: '2001:db8:85a3:8d3:1319:8a2e:370:7348e',
+          d: 'from 2001:db8:85a3::8a2e:370:7334before',
+        },
+        {},
+      ),
+    ).toEqual({ a: 'blocked 2001:db8:85a3::xdeadline', b: 'ip:2001:db8:85a3::xabc', c: '2001:db8:85a3::xe', d: 'from 2001:db8:85a3::xbefore' });
   });
 
 

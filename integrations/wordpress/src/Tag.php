@@ -58,6 +58,10 @@ final class Tag {
 		if ( '' === $secret || '' !== (string) $this->settings->get( 'server_token' ) || ! $order || $order->has_status( self::NO_SALE ) ) {
 			return;
 		}
+		// An order created in the admin and paid through its "pay for order" link counts only as the setting says.
+		if ( 'admin' === $order->get_created_via() && ! $this->settings->get( 'admin_orders' ) ) {
+			return;
+		}
 		$fields = Orders\ConversionBody::order_fields( $order );
 		// A browser keeps an unsent event for 7 days; the signature must outlive it.
 		$fields['exp'] = time() + 7 * DAY_IN_SECONDS;

@@ -100,6 +100,14 @@ final class OrdersTest extends TestCase {
 		$this->end_request();
 		$this->assertSame( '', wc_get_order( $browser_mode->get_id() )->get_meta( Outbox::SENT ) );
 		$this->assertStringNotContainsString( 'Tapline', $this->notes( $browser_mode ) );
+		// Paid through its "pay for order" link, it reaches the order-received page: not counted there either.
+		$this->assertSame( '', WC_Standin::thankyou_page( $browser_mode->get_id() ) );
+
+		// The server token set later: a refund of that uncounted order has nothing to take back, and sends nothing.
+		$this->settings( array() );
+		wc_create_refund( array( 'order_id' => $browser_mode->get_id(), 'amount' => 5.0 ) );
+		$this->end_request();
+		$this->assertCount( 0, array_filter( $this->front_seen(), static fn ( $r ) => '/_tap/refund' === $r['path'] ) );
 
 		$this->settings( array( 'admin_orders' => true ) );
 		$counted = WC_Standin::admin_order( array() );

@@ -9,10 +9,11 @@
 namespace Tapline\Orders;
 
 use Tapline\Client;
+use Tapline\Settings;
 
 final class Refunds {
 
-	public function __construct( private Client $client, private Outbox $outbox ) {}
+	public function __construct( private Settings $settings, private Client $client, private Outbox $outbox ) {}
 
 	public function register(): void {
 		// After each refund is saved (wc_create_refund).
@@ -26,8 +27,12 @@ final class Refunds {
 		}
 		$order  = wc_get_order( $order_id );
 		$refund = wc_get_order( $refund_id );
-		// An order that was never counted (an admin order, by the setting) has nothing to take back.
+		// An order that was never counted (an admin order, by the setting) has nothing to take back: marked
+		// skipped when it was paid, or unmarked when it was paid before the server token was set.
 		if ( ! $order || ! $refund || 'skipped' === $order->get_meta( Outbox::SENT ) ) {
+			return;
+		}
+		if ( 'admin' === $order->get_created_via() && ! $this->settings->get( 'admin_orders' ) && ! $order->get_meta( Outbox::SENT ) ) {
 			return;
 		}
 		if ( ! ConversionBody::takes_commission( $order, $refund ) ) {

@@ -20,7 +20,7 @@ final class Plugin {
 		( new Proxy( $settings ) )->register();
 		( new Orders\Attribution() )->register();
 		( new Orders\Paid( $settings, $outbox ) )->register();
-		( new Orders\Refunds( $settings, $client, $outbox ) )->register();
+		( new Orders\Refunds( $settings, $outbox ) )->register();
 		( new Orders\Subscriptions() )->register();
 		$outbox->register();
 

@@ -73,6 +73,11 @@ final class Settings {
 		return $this->proxy() ? home_url( '/_tap/' ) : $this->worker_url();
 	}
 
+	/** Whether an order counts at all: one created in the admin (a phone order, an invoice) only when the setting says so. */
+	public function counts( $order ): bool {
+		return 'admin' !== $order->get_created_via() || (bool) $this->get( 'admin_orders' );
+	}
+
 	/** A secret as the settings page may show it: its last four characters, or nothing. */
 	public static function masked( string $secret ): string {
 		return '' === $secret ? '' : '…' . substr( $secret, -4 );

@@ -59,7 +59,7 @@ final class Tag {
 			return;
 		}
 		// An order created in the admin and paid through its "pay for order" link counts only as the setting says.
-		if ( 'admin' === $order->get_created_via() && ! $this->settings->get( 'admin_orders' ) ) {
+		if ( ! $this->settings->counts( $order ) ) {
 			return;
 		}
 		$fields = Orders\ConversionBody::order_fields( $order );

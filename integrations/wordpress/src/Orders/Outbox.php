@@ -58,7 +58,7 @@ final class Outbox {
 	}
 
 	private function add( string $key, array $event ): void {
-		if ( ! $this->client->configured() || isset( $this->pending[ $key ] ) ) {
+		if ( ! $this->sends() || isset( $this->pending[ $key ] ) ) {
 			return;
 		}
 		$this->pending[ $key ] = $event;

@@ -41,7 +41,7 @@ final class Paid {
 		if ( ! $this->outbox->sends() || ! $order || 'shop_order' !== $order->get_type() || $order->get_meta( Outbox::SENT ) ) {
 			return;
 		}
-		if ( 'admin' === $order->get_created_via() && ! $this->settings->get( 'admin_orders' ) ) {
+		if ( ! $this->settings->counts( $order ) ) {
 			$order->update_meta_data( Outbox::SENT, 'skipped' );
 			$order->add_order_note( __( 'Tapline: an order created in the admin, not sent (Settings → Tapline counts them when you choose).', 'tapline' ) );
 			$order->save();

@@ -8,12 +8,11 @@
 
 namespace Tapline\Orders;
 
-use Tapline\Client;
 use Tapline\Settings;
 
 final class Refunds {
 
-	public function __construct( private Settings $settings, private Client $client, private Outbox $outbox ) {}
+	public function __construct( private Settings $settings, private Outbox $outbox ) {}
 
 	public function register(): void {
 		// After each refund is saved (wc_create_refund).
@@ -22,7 +21,7 @@ final class Refunds {
 
 	public function refunded( $order_id, $refund_id ): void {
 		// Without a server token (browser mode, a shop not set up) no refund is sent: nothing to say about one.
-		if ( ! $this->client->configured() ) {
+		if ( ! $this->outbox->sends() ) {
 			return;
 		}
 		$order  = wc_get_order( $order_id );
@@ -32,7 +31,7 @@ final class Refunds {
 		if ( ! $order || ! $refund || 'skipped' === $order->get_meta( Outbox::SENT ) ) {
 			return;
 		}
-		if ( 'admin' === $order->get_created_via() && ! $this->settings->get( 'admin_orders' ) && ! $order->get_meta( Outbox::SENT ) ) {
+		if ( ! $this->settings->counts( $order ) && ! $order->get_meta( Outbox::SENT ) ) {
 			return;
 		}
 		if ( ! ConversionBody::takes_commission( $order, $refund ) ) {
